@@ -1,0 +1,85 @@
+"""sparring: a sparring partner for streaming LLM clients.
+
+A fake OpenAI-compatible server that replays scripted streams and injects faults, plus the
+pytest fixtures and checks that prove a client handles them. Every public name is exported
+here, loaded on first use so that `import sparring` (and the pytest plugin) stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+__version__ = "0.1.0"
+
+# public name -> module that defines it
+_EXPORTS: dict[str, str] = {
+    "Answer": "sparring.scenario.model",
+    "Chunk": "sparring.fake_server.journal",
+    "Content": "sparring.scenario.model",
+    "ERROR_PRESETS": "sparring.scenario.model",
+    "Entry": "sparring.fake_server.journal",
+    "ErrorReply": "sparring.scenario.model",
+    "FakeServer": "sparring.fake_server.runner",
+    "FakerText": "sparring.scenario.model",
+    "Match": "sparring.scenario.model",
+    "Message": "sparring.scenario.model",
+    "Problem": "sparring.errors",
+    "Reply": "sparring.scenario.model",
+    "Rule": "sparring.scenario.model",
+    "Scenario": "sparring.scenario.model",
+    "ScenarioError": "sparring.errors",
+    "ServerError": "sparring.errors",
+    "Split": "sparring.scenario.model",
+    "SparringError": "sparring.errors",
+    "Timing": "sparring.scenario.model",
+    "ToolCall": "sparring.scenario.model",
+    "Usage": "sparring.scenario.model",
+    "builtin_names": "sparring.scenario.library",
+    "error": "sparring.scenario.builders",
+    "load_scenario": "sparring.scenario.library",
+    "message": "sparring.scenario.builders",
+    "parse_scenario": "sparring.scenario.loader",
+    "reply": "sparring.scenario.builders",
+    "rule": "sparring.scenario.builders",
+    "tool_call": "sparring.scenario.builders",
+}
+
+__all__ = [*sorted(_EXPORTS), "__version__"]
+
+if TYPE_CHECKING:
+    from sparring.errors import Problem, ScenarioError, ServerError, SparringError
+    from sparring.fake_server.journal import Chunk, Entry
+    from sparring.fake_server.runner import FakeServer
+    from sparring.scenario.builders import error, message, reply, rule, tool_call
+    from sparring.scenario.library import builtin_names, load_scenario
+    from sparring.scenario.loader import parse_scenario
+    from sparring.scenario.model import (
+        ERROR_PRESETS,
+        Answer,
+        Content,
+        ErrorReply,
+        FakerText,
+        Match,
+        Message,
+        Reply,
+        Rule,
+        Scenario,
+        Split,
+        Timing,
+        ToolCall,
+        Usage,
+    )
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sparring' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

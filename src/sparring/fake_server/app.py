@@ -1,0 +1,254 @@
+"""The aiohttp application: API routes, the control routes, and errors in the API's shape.
+
+Every API request is journaled from the moment it arrives, including the ones rejected
+before any scenario is consulted (bad JSON, unknown path, wrong method, oversized body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from sparring.fake_server import control, playback
+from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, namespace_of
+from sparring.fake_server.dialects.base import Dialect, HttpError, InvalidRequest, ParsedRequest
+from sparring.fake_server.dialects.openai_chat import ChatCompletions
+from sparring.fake_server.dialects.openai_common import error_body
+from sparring.fake_server.journal import Entry, Journal
+from sparring.fake_server.resolve import resolve
+from sparring.fake_server.store import DEFAULT_NAMESPACE, Pick, RequestInfo, Store, describe_reply
+from sparring.scenario.builders import reply
+from sparring.scenario.model import Answer, ErrorReply, FakerText, Reply, Timing
+from sparring.scenario.text import last_user_text
+
+log = logging.getLogger("sparring.server")
+
+MAX_BODY_BYTES = 32 * 1024 * 1024
+DIALECTS: tuple[Dialect, ...] = (ChatCompletions(),)
+KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
+
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+def make_app(store: Store, *, seed: int | None = None) -> web.Application:
+    app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
+    app[STATE] = ServerState(store, random.Random(seed))
+    for dialect in DIALECTS:
+        app.router.add_post(dialect.path, _api_handler(dialect))
+    app.router.add_get("/v1/models", _list_models)
+    app.router.add_get("/v1/models/{model_id}", _get_model)
+    control.add_routes(app)
+    return app
+
+
+def _journal(request: web.Request) -> tuple[Journal, Entry]:
+    journal, entry = request["sparring"]
+    return journal, entry
+
+
+@web.middleware
+async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if request.path.startswith(CONTROL_PREFIX):
+        return await handler(request)
+    store = request.app[STATE].store
+    journal = store.space(namespace_of(request)).journal
+    entry = journal.open(request.method, request.path, request.headers)
+    request["sparring"] = (journal, entry)
+    try:
+        response = await handler(request)
+    except asyncio.CancelledError:
+        journal.end(entry, "client_disconnected", "before the response was sent")
+        raise
+    except web.HTTPException as exc:
+        problem = _http_problem(request, exc)
+        journal.end(entry, "rejected", problem.message, status=problem.status)
+        return _json(ChatCompletions().invalid(problem))
+    except Exception as exc:  # a bug in sparring must not take the server down
+        log.exception("sparring failed while answering %s %s", request.method, request.path)
+        journal.end(entry, "rejected", f"internal error: {exc!r}", status=500)
+        body = error_body(f"sparring internal error: {exc!r}", "server_error")
+        return web.json_response(body, status=500, headers={"x-should-retry": "false"})
+    journal.end(entry, "completed", status=response.status)
+    return response
+
+
+def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidRequest:
+    where = f"{request.method} {request.path}"
+    if exc.status == 405:
+        return InvalidRequest(f"Invalid method for URL ({where})", status=405)
+    if exc.status == 413:
+        return InvalidRequest(f"Request body too large: the limit is {MAX_BODY_BYTES} bytes.", status=413)
+    if exc.status == 404:
+        return InvalidRequest(f"Invalid URL ({where})", status=404)
+    return InvalidRequest(f"{exc.reason} ({where})", status=exc.status)
+
+
+def _json(error: HttpError) -> web.Response:
+    if isinstance(error.body, str):
+        return web.Response(text=error.body, status=error.status, headers=dict(error.headers))
+    return web.json_response(error.body, status=error.status, headers=dict(error.headers), dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _api_handler(dialect: Dialect) -> Handler:
+    async def handle(request: web.Request) -> web.StreamResponse:
+        return await _answer(request, dialect)
+
+    return handle
+
+
+async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
+    state = request.app[STATE]
+    journal, entry = _journal(request)
+    raw = await request.read()
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        return _reject(journal, entry, dialect, InvalidRequest(_BAD_JSON))
+    journal.update(entry, body=body)
+    try:
+        parsed = dialect.parse(body)
+    except InvalidRequest as problem:
+        return _reject(journal, entry, dialect, problem)
+    retry_count = _int_header(request, "x-stainless-retry-count")
+    journal.update(entry, stream=parsed.stream, retry_count=retry_count)
+    info = RequestInfo(
+        path=request.path,
+        model=parsed.model,
+        last_user_text=last_user_text(parsed.messages),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        has_tools=parsed.has_tools,
+        stream=parsed.stream,
+        retry_count=retry_count,
+    )
+    namespace = namespace_of(request)
+    pick, scenario = state.store.pick(namespace, info)
+    chosen: Reply
+    if pick is not None:
+        chosen = pick.answer
+        journal.update(entry, rule=pick.rule, reply=pick.reply, answered_by=_label(pick))
+    elif scenario.fallback == "default":
+        chosen = default_answer(info.last_user_text)
+        journal.update(entry, answered_by="generated default answer")
+    else:
+        return _miss(request, journal, entry, dialect, info, state.store, namespace)
+    api_key = _api_key(request)
+    if isinstance(chosen, ErrorReply):
+        await playback.pause(chosen.timing.headers_delay)
+        error = dialect.error(chosen, parsed, api_key)
+        headers = {**dialect.response_headers(state.rng, processing_ms=_elapsed_ms(entry)), **error.headers}
+        return _json(HttpError(error.status, error.body, headers))
+    return await _play(request, dialect, parsed, chosen, journal, entry)
+
+
+async def _play(
+    request: web.Request, dialect: Dialect, parsed: ParsedRequest, answer: Answer, journal: Journal, entry: Entry
+) -> web.StreamResponse:
+    rng = request.app[STATE].rng
+    resolved = resolve(answer.content, n=parsed.n, model=parsed.model, messages=parsed.messages, rng=rng)
+    frames = dialect.stream(resolved, parsed, rng)
+    await playback.pause(answer.timing.headers_delay)
+    if not parsed.stream:
+        # A whole answer takes as long as the stream would have.
+        await playback.pause(sum(playback.delays(frames, answer.timing)))
+    headers = {**dialect.response_headers(rng, processing_ms=_elapsed_ms(entry)), **answer.headers}
+    if parsed.stream:
+        return await playback.stream(request, journal, entry, frames, answer.timing, headers)
+    return web.json_response(dialect.complete(resolved, parsed, rng), headers=headers, dumps=_dumps)
+
+
+def default_answer(prompt: str) -> Answer:
+    """A plausible answer, the same for the same prompt, streamed word by word."""
+    seed = int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big")
+    return reply(
+        faker=FakerText(seed=seed, sentences=3), timing=Timing(first_chunk=0.12, gap=0.02, jitter=0.01, seed=seed)
+    )
+
+
+def _reject(journal: Journal, entry: Entry, dialect: Dialect, problem: InvalidRequest) -> web.Response:
+    journal.end(entry, "rejected", problem.message, status=problem.status)
+    return _json(dialect.invalid(problem))
+
+
+def _miss(
+    request: web.Request,
+    journal: Journal,
+    entry: Entry,
+    dialect: Dialect,
+    info: RequestInfo,
+    store: Store,
+    namespace: str,
+) -> web.Response:
+    message = explain_miss(request.method, info, store.summary(namespace), namespace)
+    journal.end(entry, "unmatched", message, status=404)
+    body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
+    return web.json_response(body, status=404, headers={"x-should-retry": "false"}, dumps=_dumps)
+
+
+def explain_miss(method: str, info: RequestInfo, summary: list[dict[str, object]], namespace: str) -> str:
+    said = f"model={info.model!r}, stream={info.stream}, last user message={info.last_user_text[:60]!r}"
+    if info.retry_count is not None:
+        said += f", retry count {info.retry_count}"
+    where = "" if namespace == DEFAULT_NAMESPACE else f" in namespace {namespace!r}"
+    head = f"sparring: no scripted reply answers {method} {info.path} ({said}){where}."
+    if not summary:
+        return head + " Nothing is scripted: add replies or load a scenario (see the docs: Scenario files)."
+    lines = [
+        f"rule {s['rule']} [{s['match']}] reply {s['reply']}: {s['reply_text']}, {s['left']} of {s['times']} left"
+        for s in summary
+    ]
+    return head + " Scripted: " + "; ".join(lines) + "."
+
+
+def _label(pick: Pick) -> str:
+    return f"rule {pick.rule + 1}, reply {pick.reply + 1}: {describe_reply(pick.answer)}"
+
+
+def _int_header(request: web.Request, name: str) -> int | None:
+    try:
+        return int(request.headers[name])
+    except (KeyError, ValueError):
+        return None
+
+
+def _api_key(request: web.Request) -> str | None:
+    auth = request.headers.get("Authorization", "")
+    if auth.lower().startswith("bearer "):
+        return auth[7:]
+    return request.headers.get("x-api-key")
+
+
+def _elapsed_ms(entry: Entry) -> int:
+    return max(1, int((time.monotonic() - entry.arrived) * 1000))
+
+
+async def _list_models(request: web.Request) -> web.Response:
+    data = [_model_object(m) for m in KNOWN_MODELS]
+    return web.json_response({"object": "list", "data": data}, dumps=_dumps)
+
+
+async def _get_model(request: web.Request) -> web.Response:
+    return web.json_response(_model_object(request.match_info["model_id"]), dumps=_dumps)
+
+
+def _model_object(model_id: str) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": 1715367049, "owned_by": "system"}
+
+
+_BAD_JSON = (
+    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
+    "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
+    "figuring out how to fix this, please contact us through our help center at help.openai.com.)"
+)

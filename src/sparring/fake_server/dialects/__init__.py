@@ -1,0 +1,1 @@
+"""One module per API wire format; each renders the same content its own way."""

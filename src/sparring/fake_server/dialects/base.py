@@ -1,0 +1,92 @@
+"""What every dialect (one API's wire format) provides to the server.
+
+A dialect validates the request body the way that API does, renders resolved content as its
+stream events or its whole response object, and shapes errors as that API does. Adding an
+API means one module with one `Dialect` subclass, and a route.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparring.fake_server.resolve import Resolved
+from sparring.scenario.model import ErrorReply
+
+
+def compact(value: object) -> bytes:
+    """JSON as the real APIs send it: no spaces, non-ASCII kept as UTF-8."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+@dataclass(frozen=True)
+class Frame:
+    """One SSE event, ready to write. `paced` frames wait the scripted gap before going out;
+    the rest (usage, terminator) follow the previous frame at once, as the real APIs do."""
+
+    data: bytes
+    paced: bool = True
+
+
+@dataclass(frozen=True)
+class HttpError:
+    status: int
+    body: Mapping[str, Any] | str
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+
+class InvalidRequest(Exception):
+    """The request body breaks the API's rules; carries what the API would answer."""
+
+    def __init__(self, message: str, *, param: str | None = None, code: str | None = None, status: int = 400):
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code = code
+        self.status = status
+
+
+@dataclass(frozen=True)
+class ParsedRequest:
+    """The parts of a request that matching, resolving and rendering need."""
+
+    body: Mapping[str, Any]
+    model: str
+    messages: list[Any]
+    stream: bool
+    n: int = 1
+    has_tools: bool = False
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+class Dialect(ABC):
+    name: str
+    path: str
+
+    @abstractmethod
+    def parse(self, body: object) -> ParsedRequest:
+        """Validate like the real API; raise `InvalidRequest` with its message."""
+
+    @abstractmethod
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        """The SSE events of a streamed answer, in order, terminator included."""
+
+    @abstractmethod
+    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+        """The whole response object of an answer that is not streamed."""
+
+    @abstractmethod
+    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+        """A scripted error in this API's status, body and headers."""
+
+    @abstractmethod
+    def invalid(self, problem: InvalidRequest) -> HttpError:
+        """A validation failure in this API's shape."""
+
+    @abstractmethod
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        """Headers the real API sends on every response (request id and friends)."""

@@ -1,0 +1,226 @@
+"""OpenAI Chat Completions: `POST /v1/chat/completions`, streamed and not (wire-format.md §1).
+
+The details the SDK depends on: `role` only in a choice's first chunk; tool-call `id`, `type`
+and `name` only in a call's first fragment (the SDK concatenates every string it sees again);
+`delta` always present; one finish chunk per choice; the usage chunk with `choices: []` after
+the finish chunks when `include_usage` is on; `data: [DONE]` last; compact JSON.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterator
+from typing import Any
+
+from sparring.fake_server.dialects import openai_common as common
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
+from sparring.scenario.model import ErrorReply
+
+DONE = b"data: [DONE]\n\n"
+_ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+
+
+class ChatCompletions(Dialect):
+    name = "chat"
+    path = "/v1/chat/completions"
+
+    def parse(self, body: object) -> ParsedRequest:
+        if not isinstance(body, dict):
+            raise InvalidRequest(
+                f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
+                code="invalid_type",
+            )
+        if "model" not in body or body["model"] in (None, ""):
+            raise InvalidRequest("you must provide a model parameter")
+        common.require_type(body, "model", str, "a string")
+        if "messages" not in body:
+            raise InvalidRequest(
+                "Missing required parameter: 'messages'.", param="messages", code="missing_required_parameter"
+            )
+        common.require_type(body, "messages", list, "an array of objects")
+        _check_messages(body["messages"])
+        stream = body.get("stream")
+        if stream is not None:
+            common.require_type(body, "stream", bool, "a boolean")
+        n = body.get("n")
+        if n is not None:
+            common.require_type(body, "n", int, "an integer")
+            if not 1 <= n <= 128:
+                raise InvalidRequest(
+                    f"Invalid 'n': integer {'below minimum' if n < 1 else 'above maximum'} value. "
+                    f"Expected a value {'>= 1' if n < 1 else '<= 128'}, but got {n} instead.",
+                    param="n",
+                    code="integer_below_min_value" if n < 1 else "integer_above_max_value",
+                )
+        options = body.get("stream_options")
+        if options is not None:
+            if not stream:
+                raise InvalidRequest(
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    param="stream_options",
+                )
+            common.require_type(body, "stream_options", dict, "an object")
+        tools = body.get("tools")
+        if tools is not None:
+            common.require_type(body, "tools", list, "an array of objects")
+        return ParsedRequest(
+            body=body,
+            model=body["model"],
+            messages=body["messages"],
+            stream=bool(stream),
+            n=n or 1,
+            has_tools=bool(tools),
+            options=options or {},
+        )
+
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        include_usage = request.options.get("include_usage") is True
+        obfuscate = request.options.get("include_obfuscation", True) is not False
+        head: dict[str, Any] = {
+            "id": common.new_id(rng, "chatcmpl-"),
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": resolved.model,
+            "service_tier": "default",
+            "system_fingerprint": _fingerprint(rng),
+        }
+        if include_usage:
+            head["usage"] = None
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            data = {**head, "choices": choices, **extra}
+            if obfuscate:
+                data["obfuscation"] = random_id(rng, "", rng.randint(1, 16))
+            return b"data: " + compact(data) + b"\n\n"
+
+        frames = [Frame(chunk([delta])) for delta in _interleave([_choice_deltas(c) for c in resolved.choices])]
+        if include_usage:
+            frames.append(Frame(chunk([], usage=_usage(resolved)), paced=False))
+        frames.append(Frame(DONE, paced=False))
+        return frames
+
+    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+        return {
+            "id": common.new_id(rng, "chatcmpl-"),
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": resolved.model,
+            "choices": [_whole_choice(c) for c in resolved.choices],
+            "usage": _usage(resolved),
+            "service_tier": "default",
+            "system_fingerprint": _fingerprint(rng),
+        }
+
+    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+        return common.scripted_error(reply, request.model if request else None, api_key)
+
+    def invalid(self, problem: InvalidRequest) -> HttpError:
+        return common.invalid(problem)
+
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        return common.response_headers(rng, processing_ms=processing_ms)
+
+
+def _check_messages(messages: list[Any]) -> None:
+    if not messages:
+        raise InvalidRequest(
+            "Invalid 'messages': empty array. Expected an array with minimum length 1, but got an empty array instead.",
+            param="messages",
+            code="empty_array",
+        )
+    for i, message in enumerate(messages):
+        where = f"messages[{i}]"
+        if not isinstance(message, dict):
+            raise InvalidRequest(
+                f"Invalid type for '{where}': expected an object, but got {common.type_name(message)} instead.",
+                param=where,
+                code="invalid_type",
+            )
+        if "role" not in message:
+            raise InvalidRequest(
+                f"Missing required parameter: '{where}.role'.", param=f"{where}.role", code="missing_required_parameter"
+            )
+        if message["role"] not in _ROLES:
+            supported = ", ".join(f"'{r}'" for r in _ROLES[:-1]) + f", and '{_ROLES[-1]}'"
+            raise InvalidRequest(
+                f"Invalid value: '{message['role']}'. Supported values are: {supported}.",
+                param=f"{where}.role",
+                code="invalid_value",
+            )
+
+
+def _fingerprint(rng: random.Random) -> str:
+    return "fp_" + "".join(rng.choice("0123456789abcdef") for _ in range(10))
+
+
+def _choice_deltas(choice: ResolvedChoice) -> list[dict[str, Any]]:
+    """Every chunk's choice entry for one choice, role chunk first and finish chunk last."""
+    entries: list[dict[str, Any]] = []
+
+    def add(delta: dict[str, Any], finish: str | None = None) -> None:
+        entries.append({"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": finish})
+
+    if choice.refusal is not None:
+        add({"role": "assistant", "content": None, "refusal": ""})
+        for piece in choice.pieces:
+            add({"refusal": piece})
+    else:
+        calls = list(_call_fragments(choice))
+        if choice.text is not None and (choice.text or not calls):
+            add({"role": "assistant", "content": "", "refusal": None})
+            for piece in choice.pieces:
+                add({"content": piece})
+        else:
+            # A tool-call-only answer carries the first fragment in the role chunk.
+            add({"role": "assistant", "content": None, "tool_calls": [calls.pop(0)], "refusal": None})
+        for fragment in calls:
+            add({"tool_calls": [fragment]})
+    add({}, choice.finish_reason)
+    return entries
+
+
+def _call_fragments(choice: ResolvedChoice) -> Iterator[dict[str, Any]]:
+    for index, call in enumerate(choice.tool_calls):
+        yield {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        for piece in call.pieces:
+            yield {"index": index, "function": {"arguments": piece}}
+
+
+def _interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
+    out: list[dict[str, Any]] = []
+    for step in range(max(len(entries) for entries in per_choice)):
+        out.extend(entries[step] for entries in per_choice if step < len(entries))
+    return out
+
+
+def _whole_choice(choice: ResolvedChoice) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": choice.text if choice.refusal is None and (choice.text or not choice.tool_calls) else None,
+        "refusal": choice.refusal,
+        "annotations": [],
+    }
+    if choice.tool_calls:
+        message["tool_calls"] = [
+            {"id": c.id, "type": "function", "function": {"name": c.name, "arguments": c.arguments}}
+            for c in choice.tool_calls
+        ]
+    return {"index": choice.index, "message": message, "logprobs": None, "finish_reason": choice.finish_reason}
+
+
+def _usage(resolved: Resolved) -> dict[str, Any]:
+    return {
+        "prompt_tokens": resolved.prompt_tokens,
+        "completion_tokens": resolved.completion_tokens,
+        "total_tokens": resolved.total_tokens,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "completion_tokens_details": {
+            "reasoning_tokens": 0,
+            "audio_tokens": 0,
+            "accepted_prediction_tokens": 0,
+            "rejected_prediction_tokens": 0,
+        },
+    }

@@ -1,0 +1,208 @@
+"""What all OpenAI endpoints share: error bodies, error presets, headers, type checks.
+
+Error shape: `{"error": {"message", "type", "param", "code"}}` (wire-format.md §3.1). The SDK
+maps the status to an exception class and reads `x-request-id`, `retry-after-ms`,
+`retry-after` and `x-should-retry` (§3.2).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from typing import Any
+
+from sparring.fake_server.dialects.base import HttpError, InvalidRequest
+from sparring.fake_server.resolve import random_id
+from sparring.scenario.model import ErrorReply
+
+# preset: (status, type, code, param, message). `{model}` and `{key}` come from the request.
+PRESETS: dict[str, tuple[int, str, str | int | None, str | None, str]] = {
+    "rate_limit": (
+        429,
+        "requests",
+        "rate_limit_exceeded",
+        None,
+        "Rate limit reached for {model} in organization org-sparring on requests per min (RPM): "
+        "Limit 3, Used 3, Requested 1. Please try again in 20s. "
+        "Visit https://platform.openai.com/account/rate-limits to learn more.",
+    ),
+    "insufficient_quota": (
+        429,
+        "insufficient_quota",
+        "insufficient_quota",
+        None,
+        "You exceeded your current quota, please check your plan and billing details. For more "
+        "information on this error, read the docs: https://platform.openai.com/docs/guides/error-codes/api-errors.",
+    ),
+    "server_error": (
+        500,
+        "server_error",
+        None,
+        None,
+        "The server had an error while processing your request. Sorry about that!",
+    ),
+    "bad_gateway": (502, "cf_bad_gateway", 502, None, "Bad gateway."),
+    "unavailable": (503, "server_error", None, None, "The server is overloaded or not ready yet."),
+    "overloaded": (503, "server_error", None, None, "The engine is currently overloaded, please try again later."),
+    "timeout": (504, "cf_gateway_timeout", 504, None, "Gateway timeout."),
+    "bad_request": (400, "invalid_request_error", None, None, "Bad request."),
+    "context_length_exceeded": (
+        400,
+        "invalid_request_error",
+        "context_length_exceeded",
+        "messages",
+        "This model's maximum context length is 128000 tokens. However, your messages resulted in "
+        "131072 tokens. Please reduce the length of the messages.",
+    ),
+    "unauthorized": (
+        401,
+        "invalid_request_error",
+        "invalid_api_key",
+        None,
+        "Incorrect API key provided: {key}. You can find your API key at https://platform.openai.com/account/api-keys.",
+    ),
+    "forbidden": (
+        403,
+        "invalid_request_error",
+        "unsupported_country_region_territory",
+        None,
+        "Country, region, or territory not supported",
+    ),
+    "not_found": (
+        404,
+        "invalid_request_error",
+        "model_not_found",
+        None,
+        "The model `{model}` does not exist or you do not have access to it.",
+    ),
+    "conflict": (
+        409,
+        "invalid_request_error",
+        "conflict",
+        None,
+        "The request conflicts with another request in progress. Please retry.",
+    ),
+}
+_BY_STATUS = {429: "rate_limit", 500: "server_error", 502: "bad_gateway", 503: "unavailable", 504: "timeout"}
+
+
+def error_body(message: str, type_: str, param: str | None = None, code: str | int | None = None) -> dict[str, Any]:
+    return {"error": {"message": message, "type": type_, "param": param, "code": code}}
+
+
+def seconds_text(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def retry_headers(reply: ErrorReply, preset: str | None) -> dict[str, str]:
+    """`retry-after` / `retry-after-ms` as scripted; a rate limit with neither gets 1 s of each."""
+    headers: dict[str, str] = {}
+    after, after_ms = reply.retry_after, reply.retry_after_ms
+    if after is None and after_ms is None and preset == "rate_limit":
+        after, after_ms = 1, 1000
+    if after is not None:
+        headers["retry-after"] = after if isinstance(after, str) else seconds_text(after)
+    if after_ms is not None:
+        headers["retry-after-ms"] = seconds_text(after_ms)
+    if reply.should_retry is not None:
+        headers["x-should-retry"] = "true" if reply.should_retry else "false"
+    if preset == "rate_limit":
+        wait = after_ms / 1000 if after_ms is not None else (after if isinstance(after, (int, float)) else 1)
+        headers.update(
+            {
+                "x-ratelimit-limit-requests": "3",
+                "x-ratelimit-remaining-requests": "0",
+                "x-ratelimit-reset-requests": go_duration(wait),
+            }
+        )
+    return headers
+
+
+def go_duration(seconds: float) -> str:
+    """Go-style duration as in `x-ratelimit-reset-*`: `6ms`, `1s`, `23m16.298s`."""
+    if seconds < 1:
+        return f"{math.ceil(seconds * 1000)}ms"
+    minutes, rest = divmod(seconds, 60)
+    text = f"{rest:.3f}".rstrip("0").rstrip(".") + "s"
+    return f"{int(minutes)}m{text}" if minutes else text
+
+
+def scripted_error(reply: ErrorReply, model: str | None, api_key: str | None) -> HttpError:
+    preset = reply.preset or _BY_STATUS.get(reply.status or 0)
+    if preset in PRESETS:
+        status, type_, code, param, message = PRESETS[preset]
+    else:
+        status, code, param = 0, None, None
+    status = reply.status or status
+    if preset not in PRESETS:
+        type_ = "server_error" if status >= 500 else "invalid_request_error"
+        message = f"Error {status}, scripted by sparring."
+    text = message.format(model=model or "the model", key=_masked(api_key))
+    body: dict[str, Any] | str
+    if reply.body is not None:
+        body = dict(reply.body) if not isinstance(reply.body, str) else reply.body
+    else:
+        body = error_body(
+            reply.message or text,
+            reply.type or type_,
+            reply.param if reply.param is not None else param,
+            reply.code if reply.code is not None else code,
+        )
+    headers = retry_headers(reply, reply.preset)
+    headers.update(reply.headers)
+    return HttpError(status, body, headers)
+
+
+def _masked(key: str | None) -> str:
+    if not key:
+        return "(none)"
+    return key[:3] + "*" * max(len(key) - 7, 4) + key[-4:] if len(key) > 8 else "sk-****"
+
+
+def invalid(problem: InvalidRequest) -> HttpError:
+    return HttpError(problem.status, error_body(problem.message, "invalid_request_error", problem.param, problem.code))
+
+
+def response_headers(rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+    return {
+        "x-request-id": "req_" + "".join(rng.choice("0123456789abcdef") for _ in range(32)),
+        "openai-processing-ms": str(processing_ms),
+        "openai-version": "2020-10-01",
+        "openai-organization": "user-sparring",
+        "openai-project": "proj_sparring",
+        "x-ratelimit-limit-requests": "10000",
+        "x-ratelimit-limit-tokens": "50000000",
+        "x-ratelimit-remaining-requests": "9999",
+        "x-ratelimit-remaining-tokens": "49999974",
+        "x-ratelimit-reset-requests": "6ms",
+        "x-ratelimit-reset-tokens": "0s",
+    }
+
+
+_JSON_TYPES = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "object"}
+
+
+def type_name(value: object) -> str:
+    return "null" if value is None else _JSON_TYPES.get(type(value), type(value).__name__)
+
+
+def require_type(body: dict[str, Any], key: str, expected: type | tuple[type, ...], noun: str) -> None:
+    """OpenAI's wording: "Invalid type for 'n': expected an integer, but got a string instead."."""
+    value = body[key]
+    bad_bool = isinstance(value, bool) and bool not in (expected if isinstance(expected, tuple) else (expected,))
+    if bad_bool or not isinstance(value, expected):
+        raise InvalidRequest(
+            f"Invalid type for '{key}': expected {noun}, but got {_article(type_name(value))} instead.",
+            param=key,
+            code="invalid_type",
+        )
+
+
+def _article(name: str) -> str:
+    if name == "null":
+        return name
+    return f"an {name}" if name[0] in "aeiou" else f"a {name}"
+
+
+def new_id(rng: random.Random, prefix: str, length: int = 29) -> str:
+    return random_id(rng, prefix, length)

@@ -1,0 +1,132 @@
+"""What the server saw and did: one entry per request, read by checks and reports.
+
+Entries are written on the server's event loop and read from test threads, so every change
+and every read goes through the journal's lock, and readers get copies.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Outcome = Literal["completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched"]
+_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})
+
+
+def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Headers with credentials cut to a recognisable prefix, so a report never leaks a key."""
+    clean: dict[str, str] = {}
+    for name, value in headers.items():
+        if name.lower() in _SECRET_HEADERS:
+            scheme, _, secret = value.rpartition(" ")
+            shown = secret[:6] + "…" if len(secret) > 6 else "…"
+            value = f"{scheme} {shown}" if scheme else shown
+        clean[name.lower()] = value
+    return clean
+
+
+@dataclass
+class Chunk:
+    """One write to the socket: when (seconds after the request arrived) and how many bytes."""
+
+    at: float
+    nbytes: int
+
+
+@dataclass
+class Entry:
+    """One request and how its response went."""
+
+    index: int
+    namespace: str
+    method: str
+    path: str
+    headers: dict[str, str]
+    arrived: float  # time.monotonic() on arrival
+    wall_time: float  # time.time() on arrival
+    body: Any = None
+    stream: bool = False
+    retry_count: int | None = None
+    answered_by: str | None = None
+    rule: int | None = None
+    reply: int | None = None
+    status: int | None = None
+    chunks: list[Chunk] = field(default_factory=list)
+    outcome: Outcome | None = None
+    detail: str | None = None
+    ended: float | None = None  # seconds after arrival
+
+    @property
+    def duration(self) -> float | None:
+        return self.ended
+
+    @property
+    def bytes_sent(self) -> int:
+        return sum(c.nbytes for c in self.chunks)
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["bytes_sent"] = self.bytes_sent
+        return data
+
+
+class Journal:
+    """The entries of one namespace, in arrival order."""
+
+    def __init__(self, namespace: str, on_end: Callable[[Entry], None] | None = None) -> None:
+        self.namespace = namespace
+        self._entries: list[Entry] = []
+        self._lock = threading.Lock()
+        self._on_end = on_end
+
+    def open(self, method: str, path: str, headers: Mapping[str, str]) -> Entry:
+        with self._lock:
+            entry = Entry(
+                index=len(self._entries),
+                namespace=self.namespace,
+                method=method,
+                path=path,
+                headers=redact_headers(headers),
+                arrived=time.monotonic(),
+                wall_time=time.time(),
+            )
+            self._entries.append(entry)
+            return entry
+
+    def update(self, entry: Entry, **fields: Any) -> None:
+        with self._lock:
+            for name, value in fields.items():
+                setattr(entry, name, value)
+
+    def chunk(self, entry: Entry, nbytes: int) -> None:
+        with self._lock:
+            entry.chunks.append(Chunk(time.monotonic() - entry.arrived, nbytes))
+
+    def end(self, entry: Entry, outcome: Outcome, detail: str | None = None, status: int | None = None) -> None:
+        """Close an entry once; the first ending wins (a disconnect after an error stays an error)."""
+        with self._lock:
+            if entry.outcome is not None:
+                return
+            entry.outcome = outcome
+            entry.detail = detail
+            if status is not None:
+                entry.status = status
+            entry.ended = time.monotonic() - entry.arrived
+        if self._on_end is not None:
+            self._on_end(entry)
+
+    def entries(self) -> list[Entry]:
+        with self._lock:
+            return copy.deepcopy(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)

@@ -1,0 +1,104 @@
+"""Content made concrete for one request: generated text, chunk pieces, ids, token counts.
+
+Dialect-neutral: every dialect renders the same `Resolved` in its own wire objects.
+"""
+
+from __future__ import annotations
+
+import random
+import string
+from dataclasses import dataclass
+
+from sparring.scenario.model import Content, Message
+from sparring.scenario.text import count_prompt_tokens, count_tokens, resolve_text, split_text
+
+_ALNUM = string.ascii_letters + string.digits
+
+
+def random_id(rng: random.Random, prefix: str, length: int) -> str:
+    return prefix + "".join(rng.choice(_ALNUM) for _ in range(length))
+
+
+@dataclass(frozen=True)
+class ResolvedToolCall:
+    id: str
+    name: str
+    arguments: str
+    pieces: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResolvedChoice:
+    index: int
+    text: str | None
+    pieces: tuple[str, ...]
+    tool_calls: tuple[ResolvedToolCall, ...]
+    refusal: str | None
+    finish_reason: str
+
+    @property
+    def output_tokens(self) -> int:
+        tokens = count_tokens(self.text or "") + count_tokens(self.refusal or "")
+        return tokens + sum(count_tokens(c.name) + count_tokens(c.arguments) + 3 for c in self.tool_calls)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    model: str
+    choices: tuple[ResolvedChoice, ...]
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+
+def resolve(content: Content, *, n: int, model: str, messages: object, rng: random.Random) -> Resolved:
+    """One choice per requested `n`: scripted choices in order, the last one repeated."""
+    count = max(n, len(content.messages))
+    picked = [content.messages[min(i, len(content.messages) - 1)] for i in range(count)]
+    choices = tuple(_choice(i, m, rng) for i, m in enumerate(picked))
+    usage = content.usage
+    prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else None
+    completion = usage.completion_tokens if usage and usage.completion_tokens is not None else None
+    return Resolved(
+        model=content.model or model,
+        choices=choices,
+        prompt_tokens=prompt
+        if prompt is not None
+        else count_prompt_tokens(messages if isinstance(messages, list) else []),
+        completion_tokens=completion if completion is not None else sum(c.output_tokens for c in choices),
+    )
+
+
+def _choice(index: int, message: Message, rng: random.Random) -> ResolvedChoice:
+    if message.refusal is not None:
+        return ResolvedChoice(
+            index=index,
+            text=None,
+            pieces=tuple(split_text(message.refusal, message.split)),
+            tool_calls=(),
+            refusal=message.refusal,
+            finish_reason=message.resolved_finish_reason,
+        )
+    text = resolve_text(message.text) if message.text is not None else None
+    calls = tuple(
+        ResolvedToolCall(
+            id=call.id or random_id(rng, "call_", 24),
+            name=call.name,
+            arguments=call.arguments,
+            pieces=tuple(split_text(call.arguments, call.split)),
+        )
+        for call in message.tool_calls
+    )
+    if text is None and not calls:
+        text = ""
+    return ResolvedChoice(
+        index=index,
+        text=text,
+        pieces=tuple(split_text(text, message.split)) if text else (),
+        tool_calls=calls,
+        refusal=None,
+        finish_reason=message.resolved_finish_reason,
+    )

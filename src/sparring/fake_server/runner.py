@@ -1,0 +1,194 @@
+"""Running the app: in a background thread (tests, the demo) or in the foreground (the CLI).
+
+The background server owns its event loop, so it serves sync clients, async clients on any
+pytest-asyncio loop, and other threads alike. Handler cancellation is on: a client that
+disconnects cancels its handler at once, which is how the journal sees early exits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import threading
+from collections.abc import Callable
+from types import TracebackType
+
+from aiohttp import web
+
+from sparring.errors import ServerError
+from sparring.fake_server.app import make_app
+from sparring.fake_server.journal import Entry
+from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
+from sparring.scenario.model import Scenario
+
+# How long closing waits for streams still running (a stall, a hang) before cancelling them.
+_SHUTDOWN_TIMEOUT = 0.25
+
+
+def _runner(store: Store, seed: int | None) -> web.AppRunner:
+    return web.AppRunner(
+        make_app(store, seed=seed),
+        handle_signals=False,
+        handler_cancellation=True,
+        access_log=None,
+        shutdown_timeout=_SHUTDOWN_TIMEOUT,
+    )
+
+
+class FakeServer:
+    """The fake OpenAI-compatible server, on loopback, in a thread of its own.
+
+        with FakeServer(scenario) as server:
+            client = OpenAI(base_url=server.base_url, api_key="sk-test")
+
+    `port=0` (the default) takes a free port; the real one is read back after binding.
+    """
+
+    __test__ = False  # not a test class, whatever pytest's collection patterns say
+
+    def __init__(
+        self,
+        scenario: Scenario | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        seed: int | None = None,
+        on_request: Callable[[Entry], None] | None = None,
+    ) -> None:
+        self.host = host
+        self.store = Store(on_end=on_request)
+        if scenario is not None:
+            self.store.set_scenario(scenario)
+        self._requested_port = port
+        self._seed = seed
+        self._port: int | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._ready = threading.Event()
+        self._startup_error: BaseException | None = None
+        self._closed = False
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self) -> FakeServer:
+        if self._closed:
+            raise ServerError("this FakeServer was closed; make a new one")
+        if self._thread is not None:
+            return self
+        self._thread = threading.Thread(target=self._run, name="sparring-server", daemon=True)
+        self._thread.start()
+        self._ready.wait()
+        if self._startup_error is not None:
+            self._thread.join()
+            raise ServerError(
+                f"cannot start on {self.host}:{self._requested_port}: {self._startup_error}"
+            ) from self._startup_error
+        return self
+
+    def close(self) -> None:
+        """Stop serving and join the thread. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        if self._loop is not None and self._thread is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join()
+
+    def __enter__(self) -> FakeServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> FakeServer:
+        return await asyncio.to_thread(self.start)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await asyncio.to_thread(self.close)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        runner = _runner(self.store, self._seed)
+        try:
+            loop.run_until_complete(runner.setup())
+            site = web.TCPSite(runner, self.host, self._requested_port)
+            loop.run_until_complete(site.start())
+            self._port = site.port
+        except BaseException as exc:  # reported to start(), in the caller's thread
+            self._startup_error = exc
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+            self._ready.set()
+            return
+        self._loop = loop
+        self._ready.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    # -- where it is ------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise ServerError("the server is not started; call start() or use it as a context manager")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:PORT`, the root (the control API lives under `/_sparring/`)."""
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT/v1`, what OpenAI clients take as their base URL."""
+        return f"{self.url}/v1"
+
+    # -- scripting and reading, thread-safe ------------------------------------------------
+
+    def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.store.set_scenario(scenario, namespace)
+
+    def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
+        self.store.reset(namespace)
+
+    def journal(self, namespace: str = DEFAULT_NAMESPACE) -> list[Entry]:
+        return self.store.space(namespace).journal.entries()
+
+
+def serve(
+    store: Store,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    seed: int | None = None,
+    on_ready: Callable[[str], None] | None = None,
+) -> None:
+    """Serve in the foreground until Ctrl-C or SIGTERM; `on_ready` gets the base URL."""
+
+    async def main() -> None:
+        runner = _runner(store, seed)
+        await runner.setup()
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        with contextlib.suppress(NotImplementedError):  # no signal handlers on Windows
+            loop.add_signal_handler(signal.SIGTERM, stop.set)
+        try:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            if on_ready is not None:
+                on_ready(f"http://{host}:{site.port}/v1")
+            await stop.wait()
+        finally:
+            await runner.cleanup()
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(main())

@@ -1,0 +1,160 @@
+"""Scenarios and journals, one of each per namespace, and which reply answers a request.
+
+Replies are consumed here, not in the (frozen, shareable) scenario: each namespace keeps how
+many uses each reply has left.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from sparring.fake_server.journal import Entry, Journal
+from sparring.scenario.model import ENDPOINTS, ErrorReply, Match, Reply, Scenario
+
+DEFAULT_NAMESPACE = "default"
+
+
+@dataclass(frozen=True)
+class RequestInfo:
+    """What a match can look at."""
+
+    path: str
+    model: str | None
+    last_user_text: str
+    headers: Mapping[str, str]  # lower-case names
+    has_tools: bool
+    stream: bool
+    retry_count: int | None
+
+
+@dataclass(frozen=True)
+class Pick:
+    rule: int
+    reply: int
+    answer: Reply
+
+
+def matches(match: Match, req: RequestInfo) -> bool:
+    checks = (
+        match.endpoint is None or ENDPOINTS[match.endpoint] == req.path,
+        match.path is None or match.path == req.path,
+        match.model is None or match.model == req.model,
+        match.message is None or match.message in req.last_user_text,
+        match.message_regex is None or re.search(match.message_regex, req.last_user_text) is not None,
+        match.tools is None or match.tools == req.has_tools,
+        match.stream is None or match.stream == req.stream,
+        match.retry_count is None or match.retry_count == req.retry_count,
+        all(req.headers.get(k.lower()) == v for k, v in match.headers.items()),
+    )
+    return all(checks)
+
+
+def describe_reply(reply: Reply) -> str:
+    if isinstance(reply, ErrorReply):
+        what = f"error {reply.preset or reply.status}"
+        return what if reply.preset is None or reply.status is None else f"{what} (status {reply.status})"
+    first = reply.content.messages[0]
+    if first.tool_calls:
+        return "tool calls " + ", ".join(c.name for c in first.tool_calls)
+    if first.refusal is not None:
+        return f"refusal {_short(first.refusal)}"
+    if isinstance(first.text, str):
+        return f"text {_short(first.text)}"
+    return "generated text" if first.text is not None else "empty answer"
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+class Namespace:
+    """One test's (or one client's) scenario, what is left of it, and its journal."""
+
+    def __init__(self, name: str, on_end: Callable[[Entry], None] | None) -> None:
+        self.name = name
+        self.journal = Journal(name, on_end)
+        self.scenario = Scenario()
+        self.left: dict[tuple[int, int], int | None] = {}
+
+    def load(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.left = {
+            (r, i): None if reply.repeat else reply.times
+            for r, rule in enumerate(scenario.rules)
+            for i, reply in enumerate(rule.replies)
+        }
+
+    def pick(self, req: RequestInfo) -> Pick | None:
+        for r, rule in enumerate(self.scenario.rules):
+            if not matches(rule.match, req):
+                continue
+            for i, reply in enumerate(rule.replies):
+                left = self.left[(r, i)]
+                if left is None or left > 0:
+                    if left is not None:
+                        self.left[(r, i)] = left - 1
+                    return Pick(r, i, reply)
+        return None
+
+    def summary(self) -> list[dict[str, object]]:
+        """Every scripted reply with its uses left, unused ones first."""
+        items: list[dict[str, object]] = []
+        for r, rule in enumerate(self.scenario.rules):
+            for i, reply in enumerate(rule.replies):
+                left = self.left[(r, i)]
+                items.append(
+                    {
+                        "rule": r + 1,
+                        "reply": i + 1,
+                        "match": rule.match.describe(),
+                        "reply_text": describe_reply(reply),
+                        "left": "unlimited" if left is None else left,
+                        "times": "unlimited" if reply.repeat else reply.times,
+                    }
+                )
+        return sorted(items, key=lambda item: item["left"] == 0)
+
+    def unused(self) -> list[tuple[int, int, Reply]]:
+        return [
+            (r, i, reply)
+            for r, rule in enumerate(self.scenario.rules)
+            for i, reply in enumerate(rule.replies)
+            if self.left[(r, i)] == reply.times and not reply.repeat
+        ]
+
+
+class Store:
+    """All namespaces of one server. Thread-safe: tests script and read while the loop serves."""
+
+    def __init__(self, on_end: Callable[[Entry], None] | None = None) -> None:
+        self._lock = threading.RLock()
+        self._spaces: dict[str, Namespace] = {}
+        self._on_end = on_end
+
+    def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
+        with self._lock:
+            if name not in self._spaces:
+                self._spaces[name] = Namespace(name, self._on_end)
+            return self._spaces[name]
+
+    def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
+        with self._lock:
+            self.space(namespace).load(scenario)
+
+    def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
+        with self._lock:
+            space = self.space(namespace)
+            space.load(Scenario(fallback=space.scenario.fallback))
+            space.journal.clear()
+
+    def pick(self, namespace: str, req: RequestInfo) -> tuple[Pick | None, Scenario]:
+        with self._lock:
+            space = self.space(namespace)
+            return space.pick(req), space.scenario
+
+    def summary(self, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, object]]:
+        with self._lock:
+            return self.space(namespace).summary()

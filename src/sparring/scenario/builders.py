@@ -1,0 +1,204 @@
+"""Python builders: short calls that produce the same model a scenario file does.
+
+Scenario.of(
+    rule(error("rate_limit", retry_after_ms=50, times=2), reply("Hello!"), model="gpt-4o"),
+)
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from sparring.errors import ScenarioError
+from sparring.scenario.model import (
+    Answer,
+    Content,
+    ErrorReply,
+    FakerText,
+    Match,
+    Message,
+    Reply,
+    Rule,
+    Split,
+    Timing,
+    ToolCall,
+    Usage,
+    closest,
+)
+
+SplitSpec = str | int | Split
+
+
+def make_split(spec: SplitSpec) -> Split:
+    """`"word"`, `"char"`, `"token"`, a chunk size in characters, or a `Split`."""
+    if isinstance(spec, Split):
+        return spec
+    if isinstance(spec, int) and not isinstance(spec, bool):
+        return Split("size", size=spec)
+    if isinstance(spec, str) and spec in ("word", "char", "token"):
+        return Split(spec)  # type: ignore[arg-type]
+    raise ScenarioError.single(
+        f"split must be 'word', 'char', 'token' or a chunk size, got {spec!r}",
+        path="split",
+        suggestion=closest(spec, ("word", "char", "token")) if isinstance(spec, str) else None,
+    )
+
+
+def tool_call(
+    name: str,
+    arguments: str | Mapping[str, object] = "{}",
+    *,
+    id: str | None = None,  # noqa: A002 - the wire name
+    split: SplitSpec = "token",
+) -> ToolCall:
+    """A function call; `arguments` may be a mapping, sent as compact JSON."""
+    if not isinstance(arguments, str):
+        arguments = json.dumps(arguments, separators=(",", ":"), ensure_ascii=False)
+    return ToolCall(name=name, arguments=arguments, id=id, split=make_split(split))
+
+
+def message(
+    text: str | None = None,
+    *,
+    chunks: Sequence[str] | None = None,
+    split: SplitSpec = "word",
+    faker: int | FakerText | None = None,
+    tool_calls: Sequence[ToolCall] = (),
+    refusal: str | None = None,
+    finish_reason: str | None = None,
+) -> Message:
+    """One choice's message. Give `text`, `chunks` (exact pieces), `faker` (a seed) or none."""
+    given = [name for name, value in (("text", text), ("chunks", chunks), ("faker", faker)) if value is not None]
+    if len(given) > 1:
+        raise ScenarioError.single(f"give only one of text, chunks and faker, not {' and '.join(given)}")
+    body: str | FakerText | None = text
+    piece_split = make_split(split)
+    if chunks is not None:
+        piece_split = Split("list", pieces=tuple(chunks))
+        body = "".join(chunks)
+    elif faker is not None:
+        body = faker if isinstance(faker, FakerText) else FakerText(seed=faker)
+    return Message(
+        text=body,
+        split=piece_split,
+        tool_calls=tuple(tool_calls),
+        refusal=refusal,
+        finish_reason=finish_reason,
+    )
+
+
+def reply(
+    text: str | None = None,
+    *,
+    chunks: Sequence[str] | None = None,
+    split: SplitSpec = "word",
+    faker: int | FakerText | None = None,
+    tool_calls: Sequence[ToolCall] = (),
+    refusal: str | None = None,
+    finish_reason: str | None = None,
+    choices: Sequence[Message] | None = None,
+    usage: Usage | Mapping[str, int] | None = None,
+    model: str | None = None,
+    timing: Timing | None = None,
+    headers: Mapping[str, str] | None = None,
+    times: int = 1,
+    repeat: bool = False,
+) -> Answer:
+    """A streamed (or, for `stream: false` requests, whole) answer.
+
+    With `choices`, each `message(...)` is one choice; otherwise the text, tool calls and
+    refusal given here make one message, repeated for every choice the request asks for.
+    """
+    if choices is not None:
+        if any(v is not None for v in (text, chunks, faker, refusal)) or tool_calls:
+            raise ScenarioError.single("give either choices or the content of one message, not both", path="choices")
+        messages = tuple(choices)
+    else:
+        one = message(
+            text,
+            chunks=chunks,
+            split=split,
+            faker=faker,
+            tool_calls=tool_calls,
+            refusal=refusal,
+            finish_reason=finish_reason,
+        )
+        messages = (one,)
+    if isinstance(usage, Mapping):
+        usage = Usage(**usage)
+    return Answer(
+        content=Content(messages=messages, usage=usage, model=model),
+        timing=timing or Timing(),
+        headers=dict(headers or {}),
+        times=times,
+        repeat=repeat,
+    )
+
+
+def error(
+    preset: str | int,
+    *,
+    status: int | None = None,
+    message: str | None = None,
+    type: str | None = None,  # noqa: A002 - the wire name
+    code: str | None = None,
+    param: str | None = None,
+    body: Mapping[str, object] | str | None = None,
+    headers: Mapping[str, str] | None = None,
+    retry_after: float | str | None = None,
+    retry_after_ms: float | None = None,
+    should_retry: bool | None = None,
+    timing: Timing | None = None,
+    times: int = 1,
+    repeat: bool = False,
+) -> ErrorReply:
+    """An HTTP error: a preset name (`"rate_limit"`), optionally with another `status`, or a
+    bare status (`503`)."""
+    preset_name: str | None = preset if isinstance(preset, str) else None
+    if not isinstance(preset, str):
+        status = preset if status is None else status
+    return ErrorReply(
+        preset=preset_name,
+        status=status,
+        message=message,
+        type=type,
+        code=code,
+        param=param,
+        body=body,
+        headers=dict(headers or {}),
+        retry_after=retry_after,
+        retry_after_ms=retry_after_ms,
+        should_retry=should_retry,
+        timing=timing or Timing(),
+        times=times,
+        repeat=repeat,
+    )
+
+
+def rule(
+    *replies: Reply,
+    name: str | None = None,
+    endpoint: str | None = None,
+    path: str | None = None,
+    model: str | None = None,
+    message: str | None = None,
+    message_regex: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    tools: bool | None = None,
+    stream: bool | None = None,
+    retry_count: int | None = None,
+) -> Rule:
+    """Replies for the requests the keyword arguments select (all of them must hold)."""
+    match = Match(
+        endpoint=endpoint,
+        path=path,
+        model=model,
+        message=message,
+        message_regex=message_regex,
+        headers=dict(headers or {}),
+        tools=tools,
+        stream=stream,
+        retry_count=retry_count,
+    )
+    return Rule(replies=tuple(replies), match=match, name=name)

@@ -1,0 +1,284 @@
+"""Scenario files (YAML or JSON) to the model, with located, explained mistakes.
+
+The file is read into plain values plus a map from each value's path to its line. Every
+mapping is checked against the keyword arguments of the builder it feeds, so the file
+vocabulary is the Python vocabulary, and a misspelled key gets a "did you mean". The model's
+own checks run unchanged; their errors get the file, line and full path added here.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+from sparring.errors import Problem, ScenarioError
+from sparring.scenario import builders
+from sparring.scenario.model import (
+    FakerText,
+    Match,
+    Reply,
+    Rule,
+    Scenario,
+    Timing,
+    Usage,
+    closest,
+)
+
+PathKey = tuple[str | int, ...]
+T = TypeVar("T")
+TOP_KEYS = ("name", "description", "fallback", "rules", "replies")
+RULE_KEYS = ("name", "match", "replies")
+
+
+def parse_scenario(text: str, *, source: str = "<string>", name: str | None = None) -> Scenario:
+    """A scenario from YAML or JSON text. `source` names it in error messages."""
+    data, lines = _read(text, source)
+    return _Builder(source, lines).scenario(data, name)
+
+
+def load_file(path: str | Path) -> Scenario:
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError([Problem(f"cannot read: {exc.strerror or exc}", source=str(path))]) from None
+    return parse_scenario(text, source=str(path), name=path.stem)
+
+
+def _read(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
+    stripped = text.lstrip()
+    if stripped.startswith(("{", "[")):
+        try:
+            json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScenarioError([Problem(f"invalid JSON: {exc.msg}", source=source, line=exc.lineno)]) from None
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        raise ScenarioError([Problem(f"invalid YAML: {exc.problem or exc}", source=source, line=line)]) from None
+    except yaml.YAMLError as exc:
+        raise ScenarioError([Problem(f"invalid YAML: {exc}", source=source)]) from None
+    if node is None:
+        raise ScenarioError([Problem("the file is empty; a scenario needs `replies` or `rules`", source=source)])
+    lines: dict[PathKey, int] = {}
+    duplicates: list[Problem] = []
+    _record_lines(node, (), lines, duplicates, source)
+    if duplicates:
+        raise ScenarioError(duplicates)
+    return yaml.SafeLoader("").construct_document(node), lines
+
+
+def _record_lines(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], dupes: list[Problem], source: str) -> None:
+    """Note the line of every value by its path; report keys given twice (YAML keeps the last)."""
+    lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        seen: set[str] = set()
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            child = (*path, key)
+            line = key_node.start_mark.line + 1
+            if key in seen:
+                dupes.append(Problem(f"key {key!r} is given twice", path=_dotted(child), source=source, line=line))
+            seen.add(key)
+            lines[child] = line
+            _record_lines(value_node, child, lines, dupes, source)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _record_lines(item, (*path, i), lines, dupes, source)
+
+
+def _dotted(path: PathKey) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _keys_of(builder: Callable[..., object], *, rename: Mapping[str, str] | None = None) -> tuple[str, ...]:
+    names = [p for p in inspect.signature(builder).parameters if p not in ("replies",)]
+    rename = rename or {}
+    return tuple(rename.get(n, n) for n in names)
+
+
+REPLY_KEYS = _keys_of(builders.reply)
+ERROR_KEYS = _keys_of(builders.error, rename={"preset": "error"})
+MESSAGE_KEYS = _keys_of(builders.message)
+TOOL_CALL_KEYS = _keys_of(builders.tool_call)
+MATCH_KEYS = tuple(f for f in Match.__dataclass_fields__)
+TIMING_KEYS = tuple(Timing.__dataclass_fields__)
+USAGE_KEYS = tuple(Usage.__dataclass_fields__)
+FAKER_KEYS = tuple(FakerText.__dataclass_fields__)
+
+
+class _Builder:
+    def __init__(self, source: str, lines: dict[PathKey, int]) -> None:
+        self.source = source
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def problem(self, path: PathKey, message: str, suggestion: str | None = None) -> ScenarioError:
+        return ScenarioError([Problem(message, _dotted(path), self.source, self._line(path), suggestion)])
+
+    def _line(self, path: PathKey) -> int | None:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return None
+
+    def mapping(self, value: object, path: PathKey, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise self.problem(path, f"{what} must be a mapping, got {_kind(value)}")
+        for key in value:
+            if key not in allowed:
+                raise self.problem(
+                    (*path, key),
+                    f"unknown key {key!r} in {what}; allowed: {', '.join(allowed)}",
+                    closest(key, allowed),
+                )
+        return value
+
+    def listing(self, value: object, path: PathKey, what: str) -> list[Any]:
+        if not isinstance(value, list):
+            raise self.problem(path, f"{what} must be a list, got {_kind(value)}")
+        return value
+
+    def call(self, path: PathKey, make: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+        """Run a builder; its model errors get this file's location."""
+        try:
+            return make(*args, **kwargs)
+        except ScenarioError as exc:
+            located = []
+            for p in exc.problems:
+                full = (*path, *[int(x) if x.isdigit() else x for x in p.path.split(".") if x]) if p.path else path
+                located.append(Problem(p.message, _dotted(full), self.source, self._line(full), p.suggestion))
+            raise ScenarioError(located) from None
+        except TypeError as exc:
+            raise self.problem(path, f"wrong type: {exc}") from None
+
+    # -- the document, top down --------------------------------------------------------------
+
+    def scenario(self, data: object, name: str | None) -> Scenario:
+        top = self.mapping(data, (), TOP_KEYS, "a scenario")
+        if "rules" not in top and "replies" not in top:
+            raise self.problem((), "a scenario needs `replies` or `rules`")
+        rules: list[Rule] = []
+        if "replies" in top:
+            replies = self.replies(top["replies"], ("replies",))
+            if replies:
+                rules.append(Rule(replies=tuple(replies)))
+        for i, raw in enumerate(self.listing(top.get("rules", []), ("rules",), "rules")):
+            try:
+                rules.append(self.rule(raw, ("rules", i)))
+            except ScenarioError as exc:
+                self.problems.extend(exc.problems)
+        if self.problems:
+            raise ScenarioError(self.problems)
+        fallback = top.get("fallback", "miss")
+        return self.call(
+            ("fallback",),
+            Scenario,
+            rules=tuple(rules),
+            fallback=fallback,
+            name=top.get("name", name),
+            source=self.source,
+        )
+
+    def rule(self, raw: object, path: PathKey) -> Rule:
+        data = self.mapping(raw, path, RULE_KEYS, "a rule")
+        if "replies" not in data:
+            raise self.problem(path, "a rule needs `replies`")
+        match = self.match(data.get("match", {}), (*path, "match"))
+        replies = self.replies(data["replies"], (*path, "replies"))
+        if not replies:
+            raise ScenarioError(self.problems)
+        return self.call(path, Rule, replies=tuple(replies), match=match, name=data.get("name"))
+
+    def match(self, raw: object, path: PathKey) -> Match:
+        data = self.mapping(raw, path, MATCH_KEYS, "match")
+        return self.call(path[:-1], Match, **data)
+
+    def replies(self, raw: object, path: PathKey) -> list[Reply]:
+        items = self.listing(raw, path, "replies")
+        if not items:
+            self.problems.append(self.problem(path, "needs at least one reply").problems[0])
+        replies: list[Reply] = []
+        for i, item in enumerate(items):
+            try:
+                replies.append(self.reply(item, (*path, i)))
+            except ScenarioError as exc:
+                self.problems.extend(exc.problems)
+        return replies
+
+    def reply(self, raw: object, path: PathKey) -> Reply:
+        if isinstance(raw, dict) and "error" in raw:
+            return self.error(raw, path)
+        data = dict(self.mapping(raw, path, REPLY_KEYS, "a reply"))
+        if "choices" in data:
+            data["choices"] = [
+                self.message(m, (*path, "choices", i))
+                for i, m in enumerate(self.listing(data["choices"], (*path, "choices"), "choices"))
+            ]
+        self.common(data, path)
+        if "tool_calls" in data:
+            data["tool_calls"] = self.tool_calls(data["tool_calls"], (*path, "tool_calls"))
+        if "faker" in data:
+            data["faker"] = self.faker(data["faker"], (*path, "faker"))
+        if "usage" in data:
+            usage = self.mapping(data["usage"], (*path, "usage"), USAGE_KEYS, "usage")
+            data["usage"] = self.call(path, Usage, **usage)
+        return self.call(path, builders.reply, **data)
+
+    def error(self, raw: dict[str, Any], path: PathKey) -> Reply:
+        data = dict(self.mapping(raw, path, ERROR_KEYS, "an error reply"))
+        preset = data.pop("error")
+        self.common(data, path)
+        return self.call(path, builders.error, preset, **data)
+
+    def common(self, data: dict[str, Any], path: PathKey) -> None:
+        if "timing" in data:
+            timing = self.mapping(data["timing"], (*path, "timing"), TIMING_KEYS, "timing")
+            data["timing"] = self.call(path, Timing, **timing)
+        if "headers" in data:
+            headers = data["headers"]
+            if not isinstance(headers, dict):
+                raise self.problem((*path, "headers"), f"headers must be a mapping, got {_kind(headers)}")
+            data["headers"] = {str(k): str(v) for k, v in headers.items()}
+
+    def message(self, raw: object, path: PathKey) -> Any:
+        data = dict(self.mapping(raw, path, MESSAGE_KEYS, "a choice"))
+        if "tool_calls" in data:
+            data["tool_calls"] = self.tool_calls(data["tool_calls"], (*path, "tool_calls"))
+        if "faker" in data:
+            data["faker"] = self.faker(data["faker"], (*path, "faker"))
+        return self.call(path, builders.message, **data)
+
+    def tool_calls(self, raw: object, path: PathKey) -> list[Any]:
+        calls = []
+        for i, item in enumerate(self.listing(raw, path, "tool_calls")):
+            data = self.mapping(item, (*path, i), TOOL_CALL_KEYS, "a tool call")
+            if "name" not in data:
+                raise self.problem((*path, i), "a tool call needs a `name`")
+            calls.append(self.call((*path, i), builders.tool_call, **data))
+        return calls
+
+    def faker(self, raw: object, path: PathKey) -> FakerText:
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            return self.call(path[:-1], FakerText, seed=raw)
+        data = self.mapping(raw, path, FAKER_KEYS, "faker (a seed, or seed and sentences)")
+        return self.call(path[:-1], FakerText, **data)
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"

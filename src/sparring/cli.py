@@ -1,2 +1,130 @@
-def main() -> int:
+"""The `sparring` command: `serve`, `validate`, `demo`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from typing import TextIO
+
+from sparring import __version__
+from sparring.errors import ScenarioError
+from sparring.fake_server.journal import Entry
+from sparring.scenario.library import builtin_names, load_scenario
+from sparring.scenario.model import Scenario
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 2
+    result: int = args.run(args)
+    return result
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sparring",
+        description="A fake OpenAI-compatible server that replays scripted streams and injects faults.",
+    )
+    parser.add_argument("--version", action="version", version=f"sparring {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the fake server in the foreground",
+        description="Serve scripted scenarios (files or built-in names) on a local port. "
+        "With no scenario, every chat request gets a generated, deterministic streamed answer.",
+        epilog="built-in scenarios: " + ", ".join(builtin_names()),
+    )
+    serve.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="a scenario file or a built-in name")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
+    serve.add_argument("--loop", action="store_true", help="start the scenario over when all its replies are used")
+    serve.add_argument("--seed", type=int, default=None, help="seed for generated ids, for byte-identical runs")
+    serve.set_defaults(run=_serve)
+
+    validate = commands.add_parser(
+        "validate",
+        help="check scenario files",
+        description="Check scenario files; print each mistake with file, line and path. Exit 1 if any is invalid.",
+    )
+    validate.add_argument("files", nargs="+", metavar="FILE", help="a scenario file or a built-in name")
+    validate.set_defaults(run=_validate)
+
+    demo = commands.add_parser(
+        "demo",
+        help="watch the openai SDK spar with the fake server",
+        description="Start the fake server in-process and stream a few scripted exchanges through the openai SDK.",
+    )
+    demo.set_defaults(run=_demo)
+    return parser
+
+
+def _load_all(specs: Sequence[str]) -> Scenario:
+    combined = Scenario()
+    for spec in specs:
+        combined = combined + load_scenario(spec)
+    return combined
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from sparring.fake_server.runner import serve
+    from sparring.fake_server.store import Store
+
+    try:
+        scenario = _load_all(args.scenarios) if args.scenarios else Scenario(fallback="default")
+    except ScenarioError as exc:
+        print(f"sparring: {exc}", file=sys.stderr)
+        return 2
+    store = Store(on_end=lambda entry: print(request_line(entry), flush=True))
+    store.set_scenario(scenario, loop=args.loop)
+
+    def ready(base_url: str) -> None:
+        what = ", ".join(args.scenarios) if args.scenarios else "generated answers"
+        print(f"sparring {__version__} serving {what}", flush=True)
+        print(f"base URL: {base_url}   (Ctrl-C to stop)", flush=True)
+
+    try:
+        serve(store, host=args.host, port=args.port, seed=args.seed, on_ready=ready)
+    except OSError as exc:
+        print(f"sparring: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+    print("sparring: stopped", flush=True)
     return 0
+
+
+def request_line(entry: Entry) -> str:
+    """One log line per request: when, what, who answered, how it ended, how long it took."""
+    clock = time.strftime("%H:%M:%S", time.localtime(entry.wall_time))
+    parts = [f"{clock} {entry.method} {entry.path} {entry.status}", entry.answered_by or "-", entry.outcome or "-"]
+    if entry.chunks:
+        parts.append(f"{len(entry.chunks)} chunks")
+    if entry.outcome in ("rejected", "client_disconnected") and entry.detail:
+        parts.append(entry.detail.split(". ")[0])
+    parts.append(f"{entry.ended or 0.0:.3f}s")
+    return " · ".join(parts)
+
+
+def _validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    failed = 0
+    for spec in args.files:
+        try:
+            scenario = load_scenario(spec)
+        except ScenarioError as exc:
+            failed += 1
+            for problem in exc.problems:
+                print(f"error: {problem}", file=out)
+            continue
+        replies = sum(len(rule.replies) for rule in scenario.rules)
+        print(f"ok: {spec} ({len(scenario.rules)} rules, {replies} replies)", file=out)
+    return 1 if failed else 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from sparring.demo import run
+
+    return run()

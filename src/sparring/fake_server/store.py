@@ -78,9 +78,12 @@ class Namespace:
         self.journal = Journal(name, on_end)
         self.scenario = Scenario()
         self.left: dict[tuple[int, int], int | None] = {}
+        self.loop = False
 
-    def load(self, scenario: Scenario) -> None:
+    def load(self, scenario: Scenario, *, loop: bool = False) -> None:
+        """Script this namespace. With `loop`, a scenario whose replies are all used starts over."""
         self.scenario = scenario
+        self.loop = loop
         self.left = {
             (r, i): None if reply.repeat else reply.times
             for r, rule in enumerate(scenario.rules)
@@ -88,6 +91,13 @@ class Namespace:
         }
 
     def pick(self, req: RequestInfo) -> Pick | None:
+        found = self._pick(req)
+        if found is None and self.loop and self.left and not any(self.left.values()):
+            self.load(self.scenario, loop=True)
+            found = self._pick(req)
+        return found
+
+    def _pick(self, req: RequestInfo) -> Pick | None:
         for r, rule in enumerate(self.scenario.rules):
             if not matches(rule.match, req):
                 continue
@@ -140,14 +150,14 @@ class Store:
                 self._spaces[name] = Namespace(name, self._on_end)
             return self._spaces[name]
 
-    def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool = False) -> None:
         with self._lock:
-            self.space(namespace).load(scenario)
+            self.space(namespace).load(scenario, loop=loop)
 
     def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
         with self._lock:
             space = self.space(namespace)
-            space.load(Scenario(fallback=space.scenario.fallback))
+            space.load(Scenario(fallback=space.scenario.fallback), loop=space.loop)
             space.journal.clear()
 
     def pick(self, namespace: str, req: RequestInfo) -> tuple[Pick | None, Scenario]:

@@ -186,6 +186,7 @@ class _Builder:
             rules=tuple(rules),
             fallback=fallback,
             name=top.get("name", name),
+            description=top.get("description"),
             source=self.source,
         )
 

@@ -333,6 +333,7 @@ class Scenario:
     rules: tuple[Rule, ...] = ()
     fallback: Fallback = "miss"
     name: str | None = None
+    description: str | None = None
     source: str | None = None
 
     def __post_init__(self) -> None:

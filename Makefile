@@ -1,0 +1,54 @@
+# Two commands a newcomer needs:  make demo   and   make test.
+# Each creates .venv when it is missing and installs what it needs from PyPI.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: demo test lint typecheck tests docs-build docs bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.demo-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[openai]'
+	touch $@
+
+$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.demo-installed
+
+## demo: start the fake server and watch the openai SDK spar with it
+demo: $(VENV)/.demo-installed
+	$(BIN)/sparring demo
+
+## test: lint, type-check, the whole suite under coverage, and a strict docs build
+test: lint typecheck tests docs-build
+
+lint: $(VENV)/.dev-installed
+	$(BIN)/ruff check src tests bench docs
+	$(BIN)/ruff format --check src tests bench docs
+
+typecheck: $(VENV)/.dev-installed
+	$(BIN)/mypy src
+
+tests: $(VENV)/.dev-installed
+	$(BIN)/coverage erase
+	$(BIN)/coverage run -m pytest
+	$(BIN)/coverage combine --quiet
+	$(BIN)/coverage report --fail-under=90
+
+docs-build: $(VENV)/.dev-installed
+	$(BIN)/mkdocs build --strict --quiet --site-dir site
+
+## docs: serve the documentation at http://127.0.0.1:8001
+docs: $(VENV)/.dev-installed
+	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+
+## bench: print throughput and latency figures (not part of the tests)
+bench: $(VENV)/.dev-installed
+	$(BIN)/python bench/bench_chat.py
+
+clean:
+	rm -rf $(VENV) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

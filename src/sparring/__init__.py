@@ -17,7 +17,7 @@ _EXPORTS: dict[str, str] = {
     "Answer": "sparring.scenario.model",
     "Chunk": "sparring.fake_server.journal",
     "Content": "sparring.scenario.model",
-    "ERROR_PRESETS": "sparring.scenario.model",
+    "ERROR_PRESETS": "sparring.scenario.delivery",
     "Entry": "sparring.fake_server.journal",
     "ErrorReply": "sparring.scenario.model",
     "FakeServer": "sparring.fake_server.runner",
@@ -32,7 +32,10 @@ _EXPORTS: dict[str, str] = {
     "ServerError": "sparring.errors",
     "Split": "sparring.scenario.model",
     "SparringError": "sparring.errors",
-    "Timing": "sparring.scenario.model",
+    "Timing": "sparring.scenario.delivery",
+    "Wire": "sparring.scenario.delivery",
+    "Fault": "sparring.scenario.delivery",
+    "RateLimits": "sparring.scenario.delivery",
     "ToolCall": "sparring.scenario.model",
     "Usage": "sparring.scenario.model",
     "builtin_names": "sparring.scenario.library",
@@ -52,10 +55,10 @@ if TYPE_CHECKING:
     from sparring.fake_server.journal import Chunk, Entry
     from sparring.fake_server.runner import FakeServer
     from sparring.scenario.builders import error, message, reply, rule, tool_call
+    from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
     from sparring.scenario.library import builtin_names, load_scenario
     from sparring.scenario.loader import parse_scenario
     from sparring.scenario.model import (
-        ERROR_PRESETS,
         Answer,
         Content,
         ErrorReply,
@@ -66,7 +69,6 @@ if TYPE_CHECKING:
         Rule,
         Scenario,
         Split,
-        Timing,
         ToolCall,
         Usage,
     )

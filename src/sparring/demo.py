@@ -99,4 +99,4 @@ def _tool_call(client: OpenAI, server: FakeServer, style: _Style) -> None:
                 print(f"  fragment {event.arguments_delta!r}")
         final = stream.get_final_completion()
     call = (final.choices[0].message.tool_calls or [])[0]
-    print(f"  {style('call', '1')}: {call.function.name}({call.function.arguments})")  # type: ignore[union-attr]
+    print(f"  {style('call', '1')}: {call.function.name}({call.function.arguments})")

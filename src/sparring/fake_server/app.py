@@ -7,6 +7,7 @@ before any scenario is consulted (bad JSON, unknown path, wrong method, oversize
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import json
 import logging
@@ -17,16 +18,17 @@ from typing import Any
 
 from aiohttp import web
 
-from sparring.fake_server import control, playback
+from sparring.fake_server import control, faults, playback
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, namespace_of
-from sparring.fake_server.dialects.base import Dialect, HttpError, InvalidRequest, ParsedRequest
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_chat import ChatCompletions
 from sparring.fake_server.dialects.openai_common import error_body
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.resolve import resolve
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Pick, RequestInfo, Store, describe_reply
 from sparring.scenario.builders import reply
-from sparring.scenario.model import Answer, ErrorReply, FakerText, Reply, Timing
+from sparring.scenario.delivery import Fault, Timing, Wire
+from sparring.scenario.model import Answer, ErrorReply, FakerText, Reply
 from sparring.scenario.text import last_user_text
 
 log = logging.getLogger("sparring.server")
@@ -160,13 +162,61 @@ async def _play(
     resolved = resolve(answer.content, n=parsed.n, model=parsed.model, messages=parsed.messages, rng=rng)
     frames = dialect.stream(resolved, parsed, rng)
     await playback.pause(answer.timing.headers_delay)
-    if not parsed.stream:
-        # A whole answer takes as long as the stream would have.
-        await playback.pause(sum(playback.delays(frames, answer.timing)))
-    headers = {**dialect.response_headers(rng, processing_ms=_elapsed_ms(entry)), **answer.headers}
+    fault = answer.fault
+    if fault is not None and fault.before_headers:
+        return await _fault_before_headers(request, fault, journal, entry)
+    headers = dialect.response_headers(rng, processing_ms=_elapsed_ms(entry))
+    if answer.rate_limits is not None:
+        headers.update(dialect.rate_limit_headers(answer.rate_limits))
+    headers.update(answer.headers)
     if parsed.stream:
-        return await playback.stream(request, journal, entry, frames, answer.timing, headers)
-    return web.json_response(dialect.complete(resolved, parsed, rng), headers=headers, dumps=_dumps)
+        errors = dialect.error_events(fault, parsed, rng) if fault and fault.kind == "error_event" else []
+        return await playback.stream(
+            request,
+            journal,
+            entry,
+            frames,
+            timing=answer.timing,
+            wire=answer.wire,
+            fault=fault,
+            error_frames=errors,
+            headers=headers,
+        )
+    # A whole answer takes as long as the stream would have, and is one JSON body.
+    await playback.pause(sum(playback.delays(frames, answer.timing)))
+    body = compact(dialect.complete(resolved, parsed, rng))
+    if fault is not None and fault.kind == "malformed_chunk":
+        body, fault = body[: len(body) // 2], None
+        journal.update(entry, fault="malformed_chunk: the JSON body cut in half")
+    elif fault is not None and fault.kind in ("error_event", "no_done"):
+        journal.update(entry, detail=f"{fault.kind} applies to streams only; the whole answer was sent")
+        fault = None
+    elif fault is not None and fault.after_byte is None:
+        fault = dataclasses.replace(fault, after_chunk=None, after_byte=len(body) // 2)
+    return await playback.stream(
+        request,
+        journal,
+        entry,
+        [Frame(body)],
+        timing=Timing(),
+        wire=Wire(write_size=answer.wire.write_size),
+        fault=fault,
+        error_frames=[],
+        headers=headers,
+        content_type="application/json",
+        content_length=True,
+    )
+
+
+async def _fault_before_headers(request: web.Request, fault: Fault, journal: Journal, entry: Entry) -> web.Response:
+    journal.update(entry, fault=fault.describe())
+    try:
+        await faults.before_headers(request, fault)
+    except asyncio.CancelledError:
+        journal.end(entry, "stalled", f"{fault.describe()}: the client gave up")
+        raise
+    journal.end(entry, "fault", fault.describe())
+    return web.Response()  # never sent: the connection is gone
 
 
 def default_answer(prompt: str) -> Answer:

@@ -31,10 +31,12 @@ def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
 
 @dataclass
 class Chunk:
-    """One write to the socket: when (seconds after the request arrived) and how many bytes."""
+    """One write to the socket: when (seconds after the request arrived), how many bytes, and
+    what it carried: `event` bytes, a `keepalive` comment, or `garbage`."""
 
     at: float
     nbytes: int
+    kind: str = "event"
 
 
 @dataclass
@@ -56,6 +58,7 @@ class Entry:
     reply: int | None = None
     status: int | None = None
     chunks: list[Chunk] = field(default_factory=list)
+    fault: str | None = None  # the scripted fault that fired, and where
     outcome: Outcome | None = None
     detail: str | None = None
     ended: float | None = None  # seconds after arrival
@@ -102,9 +105,9 @@ class Journal:
             for name, value in fields.items():
                 setattr(entry, name, value)
 
-    def chunk(self, entry: Entry, nbytes: int) -> None:
+    def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:
         with self._lock:
-            entry.chunks.append(Chunk(time.monotonic() - entry.arrived, nbytes))
+            entry.chunks.append(Chunk(time.monotonic() - entry.arrived, nbytes, kind))
 
     def end(self, entry: Entry, outcome: Outcome, detail: str | None = None, status: int | None = None) -> None:
         """Close an entry once; the first ending wins (a disconnect after an error stays an error)."""

@@ -1,8 +1,10 @@
-"""Writing an answer on schedule: the delays, the writes, and the journal of each write.
+"""Writing a response on schedule, in the scripted shape, with the scripted fault.
 
-The server runs with handler cancellation on, so a client that goes away mid-stream cancels
-this coroutine at once, even while it sleeps; the journal records the disconnect then, not
-at the next write.
+The events become a plan of writes (line endings applied, coalesced, cut to size), each with
+the wait before it. A mid-stream fault splits the plan at its byte offset and acts there.
+
+The server runs with handler cancellation on, so a client that goes away cancels this
+coroutine at once, even while it sleeps; the journal records the disconnect then.
 """
 
 from __future__ import annotations
@@ -10,31 +12,84 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from aiohttp import web
 
+from sparring.fake_server import faults
 from sparring.fake_server.dialects.base import Frame
-from sparring.fake_server.journal import Entry, Journal
-from sparring.scenario.model import Timing
+from sparring.fake_server.journal import Entry, Journal, Outcome
+from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 
 
+@dataclass(frozen=True)
+class Write:
+    data: bytes
+    wait: float = 0.0  # seconds before it goes out
+    boundary: bool = True  # ends between two events, where a keep-alive comment may follow
+
+
 def delays(frames: Sequence[Frame], timing: Timing) -> list[float]:
-    """Seconds to wait before each frame: `first_chunk` before the first, `gap` +/- jitter
-    before each later paced frame, nothing before unpaced ones (usage, terminator)."""
+    """Seconds before each frame: `first_chunk` before the first, a drawn gap before each later
+    paced frame, nothing before unpaced ones (usage, terminator)."""
     rng = random.Random(timing.seed)
     waits: list[float] = []
     for i, frame in enumerate(frames):
         if i == 0:
             waits.append(timing.first_chunk)
-        elif frame.paced:
-            waits.append(
-                max(0.0, timing.gap + rng.uniform(-timing.jitter, timing.jitter)) if timing.jitter else timing.gap
-            )
-        else:
+        elif not frame.paced:
             waits.append(0.0)
+        elif timing.distribution == "lognormal":
+            waits.append(timing.gap * rng.lognormvariate(0.0, timing.sigma))
+        elif timing.jitter:
+            waits.append(max(0.0, timing.gap + rng.uniform(-timing.jitter, timing.jitter)))
+        else:
+            waits.append(timing.gap)
     return waits
+
+
+def plan(frames: Sequence[Frame], timing: Timing, wire: Wire) -> list[Write]:
+    """The writes that carry `frames`: groups of `events_per_write` events, cut into pieces of
+    `write_size` bytes (cycling through a list of sizes), each group after its first wait."""
+    ending = LINE_ENDINGS[wire.line_ending]
+    waits = delays(frames, timing)
+    sizes = wire.sizes
+    turn = 0
+    writes: list[Write] = []
+    for start in range(0, len(frames), wire.events_per_write):
+        data = b"".join(f.data for f in frames[start : start + wire.events_per_write])
+        if ending != b"\n":
+            data = data.replace(b"\n", ending)
+        if not sizes:
+            writes.append(Write(data, waits[start]))
+            continue
+        at = 0
+        while at < len(data):
+            size = sizes[turn % len(sizes)]
+            turn += 1
+            piece = data[at : at + size]
+            at += len(piece)
+            writes.append(Write(piece, waits[start] if at == len(piece) else 0.0, boundary=at == len(data)))
+    return writes
+
+
+def split(writes: Sequence[Write], offset: int) -> tuple[list[Write], list[Write]]:
+    """The writes before body byte `offset` and those after, cutting one write if needed."""
+    head: list[Write] = []
+    sent = 0
+    for i, write in enumerate(writes):
+        if sent + len(write.data) <= offset:
+            head.append(write)
+            sent += len(write.data)
+            continue
+        cut = offset - sent
+        if cut == 0:
+            return head, list(writes[i:])
+        head.append(Write(write.data[:cut], write.wait, boundary=False))
+        return head, [Write(write.data[cut:], 0.0, write.boundary), *writes[i + 1 :]]
+    return head, []
 
 
 async def pause(seconds: float) -> None:
@@ -42,30 +97,115 @@ async def pause(seconds: float) -> None:
         await asyncio.sleep(seconds)
 
 
+class Player:
+    """Sends writes on one prepared response and keeps the journal of each."""
+
+    def __init__(
+        self,
+        request: web.Request,
+        response: web.StreamResponse,
+        journal: Journal,
+        entry: Entry,
+        timing: Timing,
+        line_ending: bytes,
+    ) -> None:
+        self.request = request
+        self.response = response
+        self.journal = journal
+        self.entry = entry
+        self.keepalive = timing.keepalive
+        self.comment = b": ping" + line_ending * 2
+        self.stalled = False
+
+    async def send(self, writes: Sequence[Write], *, after_boundary: bool = True) -> None:
+        at_boundary = after_boundary
+        for write in writes:
+            await self.wait(write.wait, at_boundary)
+            await self.put(write.data)
+            at_boundary = write.boundary
+
+    async def put(self, data: bytes, kind: str = "event") -> None:
+        await self.response.write(data)
+        self.journal.chunk(self.entry, len(data), kind)
+
+    async def wait(self, seconds: float | None, at_boundary: bool) -> None:
+        """Wait, sending keep-alive comments meanwhile when scripted and between events."""
+        if self.keepalive is None or not at_boundary:
+            await faults.wait(seconds)
+            return
+        remaining = seconds
+        while remaining is None or remaining > 0:
+            step = self.keepalive if remaining is None else min(self.keepalive, remaining)
+            await asyncio.sleep(step)
+            if remaining is not None:
+                remaining -= step
+            if remaining is None or remaining > 0:
+                await self.put(self.comment, "keepalive")
+
+
+# Faults that act on the connection at a byte offset; the others only change the events.
+_AT_OFFSET = ("reset", "close", "truncate", "stall", "garbage")
+
+
+def shape(
+    frames: list[Frame], timing: Timing, wire: Wire, fault: Fault | None, error_frames: list[Frame]
+) -> tuple[list[Write], list[Write]]:
+    """The writes before the fault strikes and the writes after it (none without a fault)."""
+    if fault is None:
+        return plan(frames, timing, wire), []
+    sizes = faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
+    writes = plan(faults.reshape(frames, fault, sizes, error_frames), timing, wire)
+    if fault.kind not in _AT_OFFSET:
+        return writes, []
+    return split(writes, faults.offset(fault, sizes))
+
+
 async def stream(
     request: web.Request,
     journal: Journal,
     entry: Entry,
-    frames: Sequence[Frame],
+    frames: list[Frame],
+    *,
     timing: Timing,
+    wire: Wire,
+    fault: Fault | None,
+    error_frames: list[Frame],
     headers: Mapping[str, str],
+    content_type: str = SSE_CONTENT_TYPE,
+    content_length: bool = False,
 ) -> web.StreamResponse:
-    response = web.StreamResponse(status=200, headers={"Content-Type": SSE_CONTENT_TYPE, **headers})
+    """Send `frames` as the body of a 200 response, as scripted; journal how it ended."""
+    head, tail = shape(frames, timing, wire, fault, error_frames)
+    if fault is not None:
+        journal.update(entry, fault=fault.describe())
+    response = web.StreamResponse(status=200, headers={"Content-Type": content_type, **headers})
+    if content_length:
+        response.content_length = sum(len(w.data) for w in head + tail)
     await response.prepare(request)
     journal.update(entry, status=200)
-    sent = 0
+    player = Player(request, response, journal, entry, timing, LINE_ENDINGS[wire.line_ending])
     try:
-        for frame, wait in zip(frames, delays(frames, timing), strict=True):
-            await pause(wait)
-            await response.write(frame.data)
-            sent += 1
-            journal.chunk(entry, len(frame.data))
+        await player.send(head)
+        if fault is not None and fault.kind in _AT_OFFSET:
+            boundary = not head or head[-1].boundary
+            if fault.kind in ("reset", "close", "truncate"):
+                (faults.rst if fault.kind == "reset" else faults.fin)(request)
+                journal.end(entry, "fault", f"{fault.describe()}: cut after {entry.bytes_sent} bytes")
+                return response
+            if fault.kind == "stall":
+                player.stalled = True
+                await player.wait(fault.duration, boundary)
+                player.stalled = False
+            else:
+                await player.put(faults.garbage(fault), "garbage")
+            await player.send(tail, after_boundary=boundary)
         await response.write_eof()
     except asyncio.CancelledError:
-        journal.end(entry, "client_disconnected", f"after chunk {sent} of {len(frames)}")
+        outcome: Outcome = "stalled" if player.stalled else "client_disconnected"
+        journal.end(entry, outcome, f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
         raise
     except ConnectionResetError:
-        journal.end(entry, "client_disconnected", f"after chunk {sent} of {len(frames)}")
+        journal.end(entry, "client_disconnected", f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
         return response
     journal.end(entry, "completed")
     return response

@@ -1,10 +1,10 @@
 """What the fake server should do: the model, its builders, and the file loader."""
 
 from sparring.scenario.builders import error, message, reply, rule, tool_call
+from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.library import builtin_names, load_scenario
 from sparring.scenario.loader import load_file, parse_scenario
 from sparring.scenario.model import (
-    ERROR_PRESETS,
     Answer,
     Content,
     ErrorReply,
@@ -15,7 +15,6 @@ from sparring.scenario.model import (
     Rule,
     Scenario,
     Split,
-    Timing,
     ToolCall,
     Usage,
 )
@@ -26,8 +25,10 @@ __all__ = [
     "Content",
     "ErrorReply",
     "FakerText",
+    "Fault",
     "Match",
     "Message",
+    "RateLimits",
     "Reply",
     "Rule",
     "Scenario",
@@ -35,6 +36,7 @@ __all__ = [
     "Timing",
     "ToolCall",
     "Usage",
+    "Wire",
     "builtin_names",
     "error",
     "load_file",

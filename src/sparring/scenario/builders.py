@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
+from typing import Literal
 
 from sparring.errors import ScenarioError
+from sparring.scenario._validate import closest
+from sparring.scenario.delivery import Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
     Answer,
     Content,
@@ -21,10 +24,8 @@ from sparring.scenario.model import (
     Reply,
     Rule,
     Split,
-    Timing,
     ToolCall,
     Usage,
-    closest,
 )
 
 SplitSpec = str | int | Split
@@ -101,6 +102,9 @@ def reply(
     usage: Usage | Mapping[str, int] | None = None,
     model: str | None = None,
     timing: Timing | None = None,
+    wire: Wire | None = None,
+    fault: Fault | str | None = None,
+    rate_limits: RateLimits | None = None,
     headers: Mapping[str, str] | None = None,
     times: int = 1,
     repeat: bool = False,
@@ -109,6 +113,7 @@ def reply(
 
     With `choices`, each `message(...)` is one choice; otherwise the text, tool calls and
     refusal given here make one message, repeated for every choice the request asks for.
+    `fault` may be a bare kind: `fault="reset"` is `Fault("reset")`.
     """
     if choices is not None:
         if any(v is not None for v in (text, chunks, faker, refusal)) or tool_calls:
@@ -130,6 +135,9 @@ def reply(
     return Answer(
         content=Content(messages=messages, usage=usage, model=model),
         timing=timing or Timing(),
+        wire=wire or Wire(),
+        fault=Fault(fault) if isinstance(fault, str) else fault,
+        rate_limits=rate_limits,
         headers=dict(headers or {}),
         times=times,
         repeat=repeat,
@@ -148,7 +156,9 @@ def error(
     headers: Mapping[str, str] | None = None,
     retry_after: float | str | None = None,
     retry_after_ms: float | None = None,
+    retry_after_format: Literal["seconds", "date"] = "seconds",
     should_retry: bool | None = None,
+    rate_limits: RateLimits | None = None,
     timing: Timing | None = None,
     times: int = 1,
     repeat: bool = False,
@@ -169,7 +179,9 @@ def error(
         headers=dict(headers or {}),
         retry_after=retry_after,
         retry_after_ms=retry_after_ms,
+        retry_after_format=retry_after_format,
         should_retry=should_retry,
+        rate_limits=rate_limits,
         timing=timing or Timing(),
         times=times,
         repeat=repeat,

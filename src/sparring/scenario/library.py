@@ -8,8 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from sparring.errors import Problem, ScenarioError
+from sparring.scenario._validate import closest
 from sparring.scenario.loader import load_file
-from sparring.scenario.model import Scenario, closest
+from sparring.scenario.model import Scenario
 
 _SUFFIXES = (".yaml", ".yml", ".json")
 

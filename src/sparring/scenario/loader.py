@@ -18,15 +18,15 @@ import yaml
 
 from sparring.errors import Problem, ScenarioError
 from sparring.scenario import builders
+from sparring.scenario._validate import closest
+from sparring.scenario.delivery import FAULT_KINDS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
     FakerText,
     Match,
     Reply,
     Rule,
     Scenario,
-    Timing,
     Usage,
-    closest,
 )
 
 PathKey = tuple[str | int, ...]
@@ -112,6 +112,9 @@ MESSAGE_KEYS = _keys_of(builders.message)
 TOOL_CALL_KEYS = _keys_of(builders.tool_call)
 MATCH_KEYS = tuple(f for f in Match.__dataclass_fields__)
 TIMING_KEYS = tuple(Timing.__dataclass_fields__)
+WIRE_KEYS = tuple(Wire.__dataclass_fields__)
+FAULT_KEYS = tuple(Fault.__dataclass_fields__)
+RATE_LIMIT_KEYS = tuple(RateLimits.__dataclass_fields__)
 USAGE_KEYS = tuple(Usage.__dataclass_fields__)
 FAKER_KEYS = tuple(FakerText.__dataclass_fields__)
 
@@ -242,9 +245,25 @@ class _Builder:
         return self.call(path, builders.error, preset, **data)
 
     def common(self, data: dict[str, Any], path: PathKey) -> None:
-        if "timing" in data:
-            timing = self.mapping(data["timing"], (*path, "timing"), TIMING_KEYS, "timing")
-            data["timing"] = self.call(path, Timing, **timing)
+        """The delivery keys answers and errors share: nested mappings become their dataclasses."""
+        nested: tuple[tuple[str, type, tuple[str, ...]], ...] = (
+            ("timing", Timing, TIMING_KEYS),
+            ("wire", Wire, WIRE_KEYS),
+            ("rate_limits", RateLimits, RATE_LIMIT_KEYS),
+        )
+        for key, kind, keys in nested:
+            if key in data:
+                values = dict(self.mapping(data[key], (*path, key), keys, key))
+                if key == "wire" and isinstance(values.get("write_size"), list):
+                    values["write_size"] = tuple(values["write_size"])
+                data[key] = self.call(path, kind, **values)
+        if isinstance(data.get("fault"), str):
+            data["fault"] = self.call(path, Fault, data["fault"])
+        elif "fault" in data:
+            values = self.mapping(data["fault"], (*path, "fault"), FAULT_KEYS, "fault")
+            if "kind" not in values:
+                raise self.problem((*path, "fault"), f"a fault needs a `kind`: one of {', '.join(FAULT_KINDS)}")
+            data["fault"] = self.call(path, Fault, **values)
         if "headers" in data:
             headers = data["headers"]
             if not isinstance(headers, dict):

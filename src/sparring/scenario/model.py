@@ -12,7 +12,6 @@ the loader adds the file, line and path.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Mapping
@@ -20,48 +19,14 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from sparring.errors import ScenarioError
+from sparring.scenario._validate import closest, fail, non_negative, positive_int
+from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
 
 SplitMode = Literal["word", "char", "token", "size", "list"]
 SPLIT_MODES: tuple[str, ...] = ("word", "char", "token", "size", "list")
 FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call")
 ENDPOINTS: dict[str, str] = {"chat": "/v1/chat/completions"}
-# Dialect-neutral names; each dialect renders a preset in its own API's status and body.
-ERROR_PRESETS: tuple[str, ...] = (
-    "rate_limit",
-    "insufficient_quota",
-    "server_error",
-    "bad_gateway",
-    "unavailable",
-    "overloaded",
-    "timeout",
-    "bad_request",
-    "context_length_exceeded",
-    "unauthorized",
-    "forbidden",
-    "not_found",
-    "conflict",
-)
 Fallback = Literal["miss", "default"]
-
-
-def closest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    """The choice a typo most likely meant, if any is close."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
-
-
-def _fail(path: str, message: str) -> ScenarioError:
-    return ScenarioError.single(message, path=path)
-
-
-def _non_negative(path: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-        raise _fail(path, f"must be a number >= 0, got {value!r}")
-
-
-def _positive_int(path: str, value: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise _fail(path, f"must be an integer >= 1, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -79,11 +44,11 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.mode not in SPLIT_MODES:
-            raise _fail("split", f"unknown split {self.mode!r}; use one of {', '.join(SPLIT_MODES)}")
+            raise fail("split", f"unknown split {self.mode!r}; use one of {', '.join(SPLIT_MODES)}")
         if self.mode == "size":
-            _positive_int("split", self.size)
+            positive_int("split", self.size)
         if self.mode == "list" and not all(isinstance(p, str) for p in self.pieces):
-            raise _fail("chunks", "every chunk must be a string")
+            raise fail("chunks", "every chunk must be a string")
 
 
 @dataclass(frozen=True)
@@ -95,8 +60,8 @@ class FakerText:
 
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise _fail("faker.seed", f"must be an integer, got {self.seed!r}")
-        _positive_int("faker.sentences", self.sentences)
+            raise fail("faker.seed", f"must be an integer, got {self.seed!r}")
+        positive_int("faker.sentences", self.sentences)
 
 
 @dataclass(frozen=True)
@@ -110,13 +75,13 @@ class ToolCall:
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
-            raise _fail("name", "a tool call needs a non-empty name")
+            raise fail("name", "a tool call needs a non-empty name")
         if not isinstance(self.arguments, str):
-            raise _fail("arguments", "must be a JSON string (or a mapping, in files)")
+            raise fail("arguments", "must be a JSON string (or a mapping, in files)")
         try:
             json.loads(self.arguments)
         except ValueError as exc:
-            raise _fail("arguments", f"is not valid JSON: {exc}") from None
+            raise fail("arguments", f"is not valid JSON: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -131,13 +96,13 @@ class Message:
 
     def __post_init__(self) -> None:
         if self.text is not None and not isinstance(self.text, (str, FakerText)):
-            raise _fail("text", f"must be a string, got {self.text!r}")
+            raise fail("text", f"must be a string, got {self.text!r}")
         if self.refusal is not None and not isinstance(self.refusal, str):
-            raise _fail("refusal", f"must be a string, got {self.refusal!r}")
+            raise fail("refusal", f"must be a string, got {self.refusal!r}")
         if self.refusal is not None and (self.text is not None or self.tool_calls):
-            raise _fail("refusal", "a refusal cannot be combined with text or tool_calls")
+            raise fail("refusal", "a refusal cannot be combined with text or tool_calls")
         if self.finish_reason is not None and self.finish_reason not in FINISH_REASONS:
-            raise _fail(
+            raise fail(
                 "finish_reason",
                 f"unknown finish reason {self.finish_reason!r}; use one of {', '.join(FINISH_REASONS)}",
             )
@@ -160,27 +125,7 @@ class Usage:
         for name in ("prompt_tokens", "completion_tokens"):
             value = getattr(self, name)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 0):
-                raise _fail(f"usage.{name}", f"must be an integer >= 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Timing:
-    """When things happen, in seconds.
-
-    `headers_delay` passes before the status line; `first_chunk` between the headers and the
-    first chunk; `gap` between later chunks, each varied by up to +/- `jitter` from an RNG
-    seeded with `seed` (so a scenario plays the same way every time).
-    """
-
-    headers_delay: float = 0.0
-    first_chunk: float = 0.0
-    gap: float = 0.0
-    jitter: float = 0.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        for name in ("headers_delay", "first_chunk", "gap", "jitter"):
-            _non_negative(f"timing.{name}", getattr(self, name))
+                raise fail(f"usage.{name}", f"must be an integer >= 0, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -193,15 +138,19 @@ class Content:
 
     def __post_init__(self) -> None:
         if not self.messages:
-            raise _fail("choices", "an answer needs at least one choice")
+            raise fail("choices", "an answer needs at least one choice")
 
 
 @dataclass(frozen=True)
 class Answer:
-    """A successful reply: content, when to send it, and extra response headers."""
+    """A successful reply: content, and how it is delivered (timing, wire shape, a fault,
+    extra headers)."""
 
     content: Content = field(default_factory=Content)
     timing: Timing = field(default_factory=Timing)
+    wire: Wire = field(default_factory=Wire)
+    fault: Fault | None = None
+    rate_limits: RateLimits | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
     times: int = 1
     repeat: bool = False
@@ -229,14 +178,16 @@ class ErrorReply:
     headers: Mapping[str, str] = field(default_factory=dict)
     retry_after: float | str | None = None
     retry_after_ms: float | None = None
+    retry_after_format: Literal["seconds", "date"] = "seconds"
     should_retry: bool | None = None
+    rate_limits: RateLimits | None = None
     timing: Timing = field(default_factory=Timing)
     times: int = 1
     repeat: bool = False
 
     def __post_init__(self) -> None:
         if self.preset is None and self.status is None:
-            raise _fail("error", "give a preset name or a status")
+            raise fail("error", "give a preset name or a status")
         if self.preset is not None and self.preset not in ERROR_PRESETS:
             raise ScenarioError.single(
                 f"unknown error preset {self.preset!r}; presets: {', '.join(ERROR_PRESETS)}",
@@ -246,11 +197,15 @@ class ErrorReply:
         if self.status is not None and (
             isinstance(self.status, bool) or not isinstance(self.status, int) or not 400 <= self.status <= 599
         ):
-            raise _fail("status", f"an error status must be an integer from 400 to 599, got {self.status!r}")
+            raise fail("status", f"an error status must be an integer from 400 to 599, got {self.status!r}")
         if isinstance(self.retry_after, (int, float)) and not isinstance(self.retry_after, bool):
-            _non_negative("retry_after", self.retry_after)
+            non_negative("retry_after", self.retry_after)
         if self.retry_after_ms is not None:
-            _non_negative("retry_after_ms", self.retry_after_ms)
+            non_negative("retry_after_ms", self.retry_after_ms)
+        if self.retry_after_format not in ("seconds", "date"):
+            raise fail("retry_after_format", f"must be 'seconds' or 'date', got {self.retry_after_format!r}")
+        if self.retry_after_format == "date" and not isinstance(self.retry_after, (int, float)):
+            raise fail("retry_after_format", "'date' needs retry_after in seconds, to turn into an HTTP date")
         _check_uses(self.times, self.repeat)
 
 
@@ -258,9 +213,9 @@ Reply = Answer | ErrorReply
 
 
 def _check_uses(times: int, repeat: bool) -> None:
-    _positive_int("times", times)
+    positive_int("times", times)
     if not isinstance(repeat, bool):
-        raise _fail("repeat", f"must be true or false, got {repeat!r}")
+        raise fail("repeat", f"must be true or false, got {repeat!r}")
 
 
 @dataclass(frozen=True)
@@ -288,11 +243,11 @@ class Match:
             try:
                 re.compile(self.message_regex)
             except re.error as exc:
-                raise _fail("match.message_regex", f"is not a valid regular expression: {exc}") from None
+                raise fail("match.message_regex", f"is not a valid regular expression: {exc}") from None
         if self.retry_count is not None and (
             isinstance(self.retry_count, bool) or not isinstance(self.retry_count, int) or self.retry_count < 0
         ):
-            raise _fail("match.retry_count", f"must be an integer >= 0, got {self.retry_count!r}")
+            raise fail("match.retry_count", f"must be an integer >= 0, got {self.retry_count!r}")
 
     def describe(self) -> str:
         parts = [f"{name}={value!r}" for name, value in self._given()]
@@ -319,7 +274,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         if not self.replies:
-            raise _fail("replies", "a rule needs at least one reply")
+            raise fail("replies", "a rule needs at least one reply")
 
 
 @dataclass(frozen=True)
@@ -338,7 +293,7 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if self.fallback not in ("miss", "default"):
-            raise _fail("fallback", f"must be 'miss' or 'default', got {self.fallback!r}")
+            raise fail("fallback", f"must be 'miss' or 'default', got {self.fallback!r}")
 
     @classmethod
     def of(cls, *items: Rule | Reply, fallback: Fallback = "miss", name: str | None = None) -> Scenario:

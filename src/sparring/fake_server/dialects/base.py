@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparring.fake_server.resolve import Resolved
+from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
 
 
@@ -26,10 +27,13 @@ def compact(value: object) -> bytes:
 @dataclass(frozen=True)
 class Frame:
     """One SSE event, ready to write. `paced` frames wait the scripted gap before going out;
-    the rest (usage, terminator) follow the previous frame at once, as the real APIs do."""
+    the rest (usage, terminator) follow the previous frame at once, as the real APIs do.
+    `terminal` marks the event that says "the stream is complete" (`[DONE]`, `message_stop`),
+    which the `no_done` fault leaves out."""
 
     data: bytes
     paced: bool = True
+    terminal: bool = False
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,14 @@ class Dialect(ABC):
     @abstractmethod
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         """The whole response object of an answer that is not streamed."""
+
+    @abstractmethod
+    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        """The API's in-band error, as sent once the stream is under way."""
+
+    @abstractmethod
+    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
+        """Rate-limit state in this API's header names and formats."""
 
     @abstractmethod
     def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:

@@ -16,6 +16,7 @@ from typing import Any
 from sparring.fake_server.dialects import openai_common as common
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
+from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
 
 DONE = b"data: [DONE]\n\n"
@@ -98,7 +99,7 @@ class ChatCompletions(Dialect):
         frames = [Frame(chunk([delta])) for delta in _interleave([_choice_deltas(c) for c in resolved.choices])]
         if include_usage:
             frames.append(Frame(chunk([], usage=_usage(resolved)), paced=False))
-        frames.append(Frame(DONE, paced=False))
+        frames.append(Frame(DONE, paced=False, terminal=True))
         return frames
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
@@ -112,6 +113,13 @@ class ChatCompletions(Dialect):
             "service_tier": "default",
             "system_fingerprint": _fingerprint(rng),
         }
+
+    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        # The SDK raises APIError for any event whose JSON has a truthy top-level "error".
+        return [Frame(b"data: " + compact(common.in_band_error(fault, request.model)) + b"\n\n")]
+
+    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
+        return common.rate_limit_headers(limits)
 
     def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
         return common.scripted_error(reply, request.model if request else None, api_key)

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import math
 import random
+import time
+from email.utils import formatdate
 from typing import Any
 
 from sparring.fake_server.dialects.base import HttpError, InvalidRequest
 from sparring.fake_server.resolve import random_id
+from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
 
 # preset: (status, type, code, param, message). `{model}` and `{key}` come from the request.
@@ -100,7 +103,9 @@ def retry_headers(reply: ErrorReply, preset: str | None) -> dict[str, str]:
     after, after_ms = reply.retry_after, reply.retry_after_ms
     if after is None and after_ms is None and preset == "rate_limit":
         after, after_ms = 1, 1000
-    if after is not None:
+    if isinstance(after, (int, float)) and reply.retry_after_format == "date":
+        headers["retry-after"] = http_date(after)
+    elif after is not None:
         headers["retry-after"] = after if isinstance(after, str) else seconds_text(after)
     if after_ms is not None:
         headers["retry-after-ms"] = seconds_text(after_ms)
@@ -108,18 +113,43 @@ def retry_headers(reply: ErrorReply, preset: str | None) -> dict[str, str]:
         headers["x-should-retry"] = "true" if reply.should_retry else "false"
     if preset == "rate_limit":
         wait = after_ms / 1000 if after_ms is not None else (after if isinstance(after, (int, float)) else 1)
-        headers.update(
-            {
-                "x-ratelimit-limit-requests": "3",
-                "x-ratelimit-remaining-requests": "0",
-                "x-ratelimit-reset-requests": go_duration(wait),
-            }
-        )
+        headers.update(rate_limit_headers(RateLimits(limit_requests=3, remaining_requests=0, reset_requests=wait)))
+    if reply.rate_limits is not None:
+        headers.update(rate_limit_headers(reply.rate_limits))
     return headers
+
+
+def http_date(seconds_from_now: float) -> str:
+    """`retry-after` in its other form: `Wed, 21 Oct 2026 07:28:00 GMT`, rounded up so the
+    client never waits less than scripted."""
+    return formatdate(math.ceil(time.time() + seconds_from_now), usegmt=True)
+
+
+def rate_limit_headers(limits: RateLimits) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    for kind in ("requests", "tokens"):
+        limit, remaining, reset = (getattr(limits, f"{f}_{kind}") for f in ("limit", "remaining", "reset"))
+        if limit is not None:
+            headers[f"x-ratelimit-limit-{kind}"] = str(limit)
+        if remaining is not None:
+            headers[f"x-ratelimit-remaining-{kind}"] = str(remaining)
+        if reset is not None:
+            headers[f"x-ratelimit-reset-{kind}"] = go_duration(reset)
+    return headers
+
+
+def in_band_error(fault: Fault, model: str | None) -> dict[str, Any]:
+    """The error event of a stream: the nested `{"error": {...}}` the SDK raises on."""
+    preset = fault.error if fault.error in PRESETS else "server_error"
+    _, type_, code, param, message = PRESETS[preset]
+    text = fault.message or message.format(model=model or "the model", key="(hidden)")
+    return error_body(text, type_, param, code)
 
 
 def go_duration(seconds: float) -> str:
     """Go-style duration as in `x-ratelimit-reset-*`: `6ms`, `1s`, `23m16.298s`."""
+    if seconds == 0:
+        return "0s"
     if seconds < 1:
         return f"{math.ceil(seconds * 1000)}ms"
     minutes, rest = divmod(seconds, 60)

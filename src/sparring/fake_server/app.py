@@ -7,6 +7,7 @@ before any scenario is consulted (bad JSON, unknown path, wrong method, oversize
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import dataclasses
 import hashlib
 import json
@@ -52,9 +53,12 @@ def make_app(store: Store, *, seed: int | None = None) -> web.Application:
     return app
 
 
+# The journal entry of the request being handled, set by the middleware for its task.
+_CURRENT: contextvars.ContextVar[tuple[Journal, Entry]] = contextvars.ContextVar("sparring_entry")
+
+
 def _journal(request: web.Request) -> tuple[Journal, Entry]:
-    journal, entry = request["sparring"]
-    return journal, entry
+    return _CURRENT.get()
 
 
 @web.middleware
@@ -64,7 +68,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     store = request.app[STATE].store
     journal = store.space(namespace_of(request)).journal
     entry = journal.open(request.method, request.path, request.headers)
-    request["sparring"] = (journal, entry)
+    _CURRENT.set((journal, entry))
     try:
         response = await handler(request)
     except asyncio.CancelledError:

@@ -64,6 +64,7 @@ class FakeServer:
         self._seed = seed
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._runner: web.AppRunner | None = None
         self._thread: threading.Thread | None = None
         self._ready = threading.Event()
         self._startup_error: BaseException | None = None
@@ -126,6 +127,7 @@ class FakeServer:
             self._ready.set()
             return
         self._loop = loop
+        self._runner = runner
         self._ready.set()
         try:
             loop.run_forever()
@@ -133,6 +135,21 @@ class FakeServer:
             loop.run_until_complete(runner.cleanup())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
+
+    def activity(self) -> dict[str, int]:
+        """Open connections and running tasks on the server's loop: zero of each once every
+        client is done, whatever faults were played (a leak check reads this)."""
+        loop, runner = self._loop, self._runner
+        if loop is None or runner is None or self._closed:
+            raise ServerError("the server is not running")
+
+        async def probe() -> dict[str, int]:
+            server = runner.server
+            connections = len(server.connections) if server is not None else 0
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            return {"connections": connections, "tasks": len(tasks)}
+
+        return asyncio.run_coroutine_threadsafe(probe(), loop).result(timeout=5)
 
     # -- where it is ------------------------------------------------------------------------
 

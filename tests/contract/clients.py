@@ -1,0 +1,84 @@
+"""The clients of the contract matrix, each reduced to one outcome string.
+
+`aiohttp` and `httpx` are minimal hand-written SSE readers, as teams write them: read lines,
+parse each `data:` payload as JSON until `[DONE]`, report an in-band `error`. The `openai`
+client is the official SDK with its default retries (2), streaming.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import aiohttp
+import httpx
+
+TIMEOUT = 1.0  # seconds; long enough for any healthy loopback answer, short for hangs and stalls
+BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+HEADERS = {"Authorization": "Bearer sk-contract", "Content-Type": "application/json"}
+
+
+def _judge(payloads: list[str]) -> str:
+    """What a reader that got these `data:` payloads concludes."""
+    for payload in payloads:
+        if payload == "[DONE]":
+            return "ok"
+        if "error" in json.loads(payload):
+            return "in-band error"
+    return "ok, no [DONE]"
+
+
+def _payloads(text: str) -> list[str]:
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return [line[5:].lstrip(" ") for line in lines if line.startswith("data:")]
+
+
+def _name(exc: BaseException) -> str:
+    return type(exc).__name__
+
+
+async def run_aiohttp(url: str) -> str:
+    try:
+        timeout = aiohttp.ClientTimeout(sock_read=TIMEOUT)
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as session,
+            session.post(f"{url}/chat/completions", json=BODY, headers=HEADERS) as response,
+        ):
+            if response.status != 200:
+                return f"HTTP {response.status}"
+            text = (await response.read()).decode("utf-8")
+            return _judge(_payloads(text))
+    except Exception as exc:
+        return _name(exc)
+
+
+async def run_httpx(url: str) -> str:
+    try:
+        async with (
+            httpx.AsyncClient(timeout=TIMEOUT) as client,
+            client.stream("POST", f"{url}/chat/completions", json=BODY, headers=HEADERS) as response,
+        ):
+            if response.status_code != 200:
+                return f"HTTP {response.status_code}"
+            payloads = [line[5:].lstrip(" ") async for line in response.aiter_lines() if line.startswith("data:")]
+            return _judge(payloads)
+    except Exception as exc:
+        return _name(exc)
+
+
+async def run_openai(url: str) -> str:
+    import openai
+
+    try:
+        async with openai.AsyncOpenAI(base_url=url, api_key="sk-contract", timeout=TIMEOUT, max_retries=2) as client:
+            stream: Any = await client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            async for _ in stream:
+                pass
+            return "ok"
+    except Exception as exc:
+        return _name(exc)
+
+
+CLIENTS = {"aiohttp": run_aiohttp, "httpx": run_httpx, "openai": run_openai}

@@ -1,0 +1,75 @@
+"""The contract: each scripted error or fault, and what each client sees.
+
+One row per case. `aiohttp` and `httpx` are hand-written SSE readers (no retries); the
+`openai` columns give the exception the SDK raises (or `ok`) and how many requests it made.
+The docs page "What your client will see" is generated from this table
+(`python -m tests.contract.table`), and a test keeps the two equal.
+"""
+
+from __future__ import annotations
+
+from sparring import ERROR_PRESETS, Fault, Reply, error, reply
+
+TEXT = "one two three four"
+
+
+def _fault(kind: str, **where: object) -> Reply:
+    return reply(TEXT, fault=Fault(kind, **where), repeat=True)  # type: ignore[arg-type]
+
+
+# retry_after_ms keeps the SDK's retries fast; the status and body are the preset's own.
+CASES: dict[str, Reply] = {f"error: {p}": error(p, retry_after_ms=5, repeat=True) for p in ERROR_PRESETS}
+CASES |= {
+    "fault: reset (before headers)": _fault("reset"),
+    "fault: empty_response": _fault("empty_response"),
+    "fault: garbage (before headers)": _fault("garbage"),
+    "fault: hang": _fault("hang"),
+    "fault: reset after chunk 2": _fault("reset", after_chunk=2),
+    "fault: close after chunk 2": _fault("close", after_chunk=2),
+    "fault: truncate after chunk 2": _fault("truncate", after_chunk=2),
+    "fault: stall after chunk 2 (forever)": _fault("stall", after_chunk=2),
+    "fault: stall after chunk 2 for 0.2 s": _fault("stall", after_chunk=2, duration=0.2),
+    "fault: malformed_chunk after chunk 2": _fault("malformed_chunk", after_chunk=2),
+    "fault: error_event after chunk 2": _fault("error_event", after_chunk=2),
+    "fault: garbage after chunk 2": _fault("garbage", after_chunk=2),
+    "fault: no_done": _fault("no_done"),
+}
+
+COLUMNS = ("aiohttp", "httpx", "openai 3.x", "openai 2.x")
+
+TABLE = """
+error: rate_limit                     | HTTP 429                | HTTP 429            | RateLimitError ×3        | RateLimitError ×3
+error: insufficient_quota             | HTTP 429                | HTTP 429            | RateLimitError ×3        | RateLimitError ×3
+error: server_error                   | HTTP 500                | HTTP 500            | InternalServerError ×3   | InternalServerError ×3
+error: bad_gateway                    | HTTP 502                | HTTP 502            | InternalServerError ×3   | InternalServerError ×3
+error: unavailable                    | HTTP 503                | HTTP 503            | InternalServerError ×3   | InternalServerError ×3
+error: overloaded                     | HTTP 503                | HTTP 503            | InternalServerError ×3   | InternalServerError ×3
+error: timeout                        | HTTP 504                | HTTP 504            | InternalServerError ×3   | InternalServerError ×3
+error: bad_request                    | HTTP 400                | HTTP 400            | BadRequestError ×1       | BadRequestError ×1
+error: context_length_exceeded        | HTTP 400                | HTTP 400            | BadRequestError ×1       | BadRequestError ×1
+error: unauthorized                   | HTTP 401                | HTTP 401            | AuthenticationError ×1   | AuthenticationError ×1
+error: forbidden                      | HTTP 403                | HTTP 403            | PermissionDeniedError ×1 | PermissionDeniedError ×1
+error: not_found                      | HTTP 404                | HTTP 404            | NotFoundError ×1         | NotFoundError ×1
+error: conflict                       | HTTP 409                | HTTP 409            | ConflictError ×3         | ConflictError ×3
+fault: reset (before headers)         | ClientOSError           | ReadError           | APIConnectionError ×3    | APIConnectionError ×3
+fault: empty_response                 | ServerDisconnectedError | RemoteProtocolError | APIConnectionError ×3    | APIConnectionError ×3
+fault: garbage (before headers)       | ClientResponseError     | RemoteProtocolError | APIConnectionError ×3    | APIConnectionError ×3
+fault: hang                           | SocketTimeoutError      | ReadTimeout         | APITimeoutError ×3       | APITimeoutError ×3
+fault: reset after chunk 2            | ClientPayloadError      | ReadError           | APIConnectionError ×1    | ReadError ×1
+fault: close after chunk 2            | ClientPayloadError      | RemoteProtocolError | APIConnectionError ×1    | RemoteProtocolError ×1
+fault: truncate after chunk 2         | ClientPayloadError      | RemoteProtocolError | APIConnectionError ×1    | RemoteProtocolError ×1
+fault: stall after chunk 2 (forever)  | SocketTimeoutError      | ReadTimeout         | APITimeoutError ×1       | ReadTimeout ×1
+fault: stall after chunk 2 for 0.2 s  | ok                      | ok                  | ok ×1                    | ok ×1
+fault: malformed_chunk after chunk 2  | JSONDecodeError         | JSONDecodeError     | JSONDecodeError ×1       | JSONDecodeError ×1
+fault: error_event after chunk 2      | in-band error           | in-band error       | APIError ×1              | APIError ×1
+fault: garbage after chunk 2          | UnicodeDecodeError      | ok                  | UnicodeDecodeError ×1    | UnicodeDecodeError ×1
+fault: no_done                        | ok, no [DONE]           | ok, no [DONE]       | ok ×1                    | ok ×1
+"""
+
+
+def expected() -> dict[str, dict[str, str]]:
+    rows: dict[str, dict[str, str]] = {}
+    for line in TABLE.strip().splitlines():
+        case, *cells = (cell.strip() for cell in line.split("|"))
+        rows[case] = dict(zip(COLUMNS, cells, strict=True))
+    return rows

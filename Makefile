@@ -4,6 +4,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# A second environment with the newest openai 2.x: the SDK majors behave differently on a
+# broken stream, and users have both.
+VENV2  ?= .venv-openai2
+BIN2   := $(VENV2)/bin
+OPENAI2_TESTS := tests/test_fault_contract.py tests/test_faults.py tests/test_wire_shaping.py \
+                 tests/test_chat_sdk.py tests/test_error_headers.py
 
 .PHONY: demo test lint typecheck tests docs-build docs bench clean
 
@@ -19,6 +25,12 @@ $(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.demo-installed
 
+$(VENV2)/.installed: pyproject.toml
+	test -x $(BIN2)/python || $(PYTHON) -m venv $(VENV2)
+	$(BIN2)/python -m pip install --quiet --upgrade pip
+	$(BIN2)/python -m pip install --quiet -e '.[test]' 'openai>=2,<3'
+	touch $@
+
 ## demo: start the fake server and watch the openai SDK spar with it
 demo: $(VENV)/.demo-installed
 	$(BIN)/sparring demo
@@ -33,9 +45,10 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy src
 
-tests: $(VENV)/.dev-installed
+tests: $(VENV)/.dev-installed $(VENV2)/.installed
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest
+	$(BIN2)/coverage run -m pytest $(OPENAI2_TESTS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=90
 
@@ -51,4 +64,4 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_chat.py
 
 clean:
-	rm -rf $(VENV) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV2) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

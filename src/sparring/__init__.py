@@ -48,7 +48,7 @@ _EXPORTS: dict[str, str] = {
     "tool_call": "sparring.scenario.builders",
 }
 
-__all__ = [*sorted(_EXPORTS), "__version__"]
+__all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from sparring.errors import Problem, ScenarioError, ServerError, SparringError

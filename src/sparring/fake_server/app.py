@@ -57,7 +57,7 @@ def make_app(store: Store, *, seed: int | None = None) -> web.Application:
 _CURRENT: contextvars.ContextVar[tuple[Journal, Entry]] = contextvars.ContextVar("sparring_entry")
 
 
-def _journal(request: web.Request) -> tuple[Journal, Entry]:
+def _current() -> tuple[Journal, Entry]:
     return _CURRENT.get()
 
 
@@ -77,7 +77,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     except web.HTTPException as exc:
         problem = _http_problem(request, exc)
         journal.end(entry, "rejected", problem.message, status=problem.status)
-        return _json(ChatCompletions().invalid(problem))
+        return _json(ChatCompletions().invalid(problem), request)
     except Exception as exc:  # a bug in sparring must not take the server down
         log.exception("sparring failed while answering %s %s", request.method, request.path)
         journal.end(entry, "rejected", f"internal error: {exc!r}", status=500)
@@ -98,10 +98,13 @@ def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidReques
     return InvalidRequest(f"{exc.reason} ({where})", status=exc.status)
 
 
-def _json(error: HttpError) -> web.Response:
+def _json(error: HttpError, request: web.Request, dialect: Dialect = DIALECTS[0]) -> web.Response:
+    """An error response with the headers every real response has (`x-request-id` first)."""
+    elapsed = _elapsed_ms(_current()[1])
+    headers = {**dialect.response_headers(request.app[STATE].rng, processing_ms=elapsed), **error.headers}
     if isinstance(error.body, str):
-        return web.Response(text=error.body, status=error.status, headers=dict(error.headers))
-    return web.json_response(error.body, status=error.status, headers=dict(error.headers), dumps=_dumps)
+        return web.Response(text=error.body, status=error.status, headers=headers)
+    return web.json_response(error.body, status=error.status, headers=headers, dumps=_dumps)
 
 
 def _dumps(value: Any) -> str:
@@ -117,17 +120,17 @@ def _api_handler(dialect: Dialect) -> Handler:
 
 async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     state = request.app[STATE]
-    journal, entry = _journal(request)
+    journal, entry = _current()
     raw = await request.read()
     try:
         body = json.loads(raw)
     except ValueError:
-        return _reject(journal, entry, dialect, InvalidRequest(_BAD_JSON))
+        return _reject(request, dialect, InvalidRequest(_BAD_JSON))
     journal.update(entry, body=body)
     try:
         parsed = dialect.parse(body)
     except InvalidRequest as problem:
-        return _reject(journal, entry, dialect, problem)
+        return _reject(request, dialect, problem)
     retry_count = _int_header(request, "x-stainless-retry-count")
     journal.update(entry, stream=parsed.stream, retry_count=retry_count)
     info = RequestInfo(
@@ -154,8 +157,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
         error = dialect.error(chosen, parsed, api_key)
-        headers = {**dialect.response_headers(state.rng, processing_ms=_elapsed_ms(entry)), **error.headers}
-        return _json(HttpError(error.status, error.body, headers))
+        return _json(error, request, dialect)
     return await _play(request, dialect, parsed, chosen, journal, entry)
 
 
@@ -231,9 +233,10 @@ def default_answer(prompt: str) -> Answer:
     )
 
 
-def _reject(journal: Journal, entry: Entry, dialect: Dialect, problem: InvalidRequest) -> web.Response:
+def _reject(request: web.Request, dialect: Dialect, problem: InvalidRequest) -> web.Response:
+    journal, entry = _current()
     journal.end(entry, "rejected", problem.message, status=problem.status)
-    return _json(dialect.invalid(problem))
+    return _json(dialect.invalid(problem), request, dialect)
 
 
 def _miss(
@@ -248,7 +251,7 @@ def _miss(
     message = explain_miss(request.method, info, store.summary(namespace), namespace)
     journal.end(entry, "unmatched", message, status=404)
     body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
-    return web.json_response(body, status=404, headers={"x-should-retry": "false"}, dumps=_dumps)
+    return _json(HttpError(404, body, {"x-should-retry": "false"}), request, dialect)
 
 
 def explain_miss(method: str, info: RequestInfo, summary: list[dict[str, object]], namespace: str) -> str:

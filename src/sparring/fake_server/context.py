@@ -17,6 +17,7 @@ CONTROL_PREFIX = "/_sparring"
 class ServerState:
     store: Store
     rng: random.Random
+    closing: bool = False  # set while the server shuts down, so cut streams are not blamed on clients
 
 
 STATE = web.AppKey("sparring_state", ServerState)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched"]
+Outcome = Literal["completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "server_closed"]
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from sparring.fake_server import faults
+from sparring.fake_server.context import STATE
 from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.journal import Entry, Journal, Outcome
 from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
@@ -117,16 +118,24 @@ class Player:
         self.comment = b": ping" + line_ending * 2
         self.stalled = False
 
-    async def send(self, writes: Sequence[Write], *, after_boundary: bool = True) -> None:
+    async def send(self, writes: Sequence[Write], *, after_boundary: bool = True, last: bool = False) -> None:
+        """Send writes on schedule. With `last`, these end the body: the entry is ended as
+        completed just before the final write, so a client holding the whole body always
+        finds it final. ("Completed" means every byte was handed to the socket.)"""
         at_boundary = after_boundary
-        for write in writes:
+        for i, write in enumerate(writes):
             await self.wait(write.wait, at_boundary)
+            if last and i == len(writes) - 1:
+                self.journal.end(self.entry, "completed")
             await self.put(write.data)
             at_boundary = write.boundary
+        if last and not writes:
+            self.journal.end(self.entry, "completed")
 
     async def put(self, data: bytes, kind: str = "event") -> None:
-        await self.response.write(data)
+        # Journal first: once write() returns the client may already hold these bytes.
         self.journal.chunk(self.entry, len(data), kind)
+        await self.response.write(data)
 
     async def wait(self, seconds: float | None, at_boundary: bool) -> None:
         """Wait, sending keep-alive comments meanwhile when scripted and between events."""
@@ -185,8 +194,9 @@ async def stream(
     journal.update(entry, status=200)
     player = Player(request, response, journal, entry, timing, LINE_ENDINGS[wire.line_ending])
     try:
-        await player.send(head)
-        if fault is not None and fault.kind in _AT_OFFSET:
+        cuts_in = fault is not None and fault.kind in _AT_OFFSET
+        await player.send(head, last=not cuts_in)
+        if fault is not None and cuts_in:
             boundary = not head or head[-1].boundary
             if fault.kind in ("reset", "close", "truncate"):
                 (faults.rst if fault.kind == "reset" else faults.fin)(request)
@@ -198,14 +208,15 @@ async def stream(
                 player.stalled = False
             else:
                 await player.put(faults.garbage(fault), "garbage")
-            await player.send(tail, after_boundary=boundary)
+            await player.send(tail, after_boundary=boundary, last=True)
         await response.write_eof()
     except asyncio.CancelledError:
         outcome: Outcome = "stalled" if player.stalled else "client_disconnected"
+        if request.app[STATE].closing:
+            outcome = "server_closed"
         journal.end(entry, outcome, f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
         raise
     except ConnectionResetError:
         journal.end(entry, "client_disconnected", f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
         return response
-    journal.end(entry, "completed")
     return response

@@ -55,9 +55,9 @@ class Resolved:
 
 
 def resolve(content: Content, *, n: int, model: str, messages: object, rng: random.Random) -> Resolved:
-    """One choice per requested `n`: scripted choices in order, the last one repeated."""
-    count = max(n, len(content.messages))
-    picked = [content.messages[min(i, len(content.messages) - 1)] for i in range(count)]
+    """Exactly `n` choices, as the API gives: the scripted ones in order, the last repeated
+    when the request asks for more, the extra ones left out when it asks for fewer."""
+    picked = [content.messages[min(i, len(content.messages) - 1)] for i in range(n)]
     choices = tuple(_choice(i, m, rng) for i, m in enumerate(picked))
     usage = content.usage
     prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else None

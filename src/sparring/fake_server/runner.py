@@ -18,6 +18,7 @@ from aiohttp import web
 
 from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
+from sparring.fake_server.context import STATE
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
@@ -132,6 +133,7 @@ class FakeServer:
         try:
             loop.run_forever()
         finally:
+            runner.app[STATE].closing = True
             loop.run_until_complete(runner.cleanup())
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
@@ -205,6 +207,7 @@ def serve(
                 on_ready(f"http://{host}:{site.port}/v1")
             await stop.wait()
         finally:
+            runner.app[STATE].closing = True
             await runner.cleanup()
 
     with contextlib.suppress(KeyboardInterrupt):

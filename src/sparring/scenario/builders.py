@@ -167,7 +167,11 @@ def error(
     bare status (`503`)."""
     preset_name: str | None = preset if isinstance(preset, str) else None
     if not isinstance(preset, str):
-        status = preset if status is None else status
+        if status is not None:
+            raise ScenarioError.single(
+                f"error({preset!r}) already gives the status; drop status={status!r}", path="status"
+            )
+        status = preset
     return ErrorReply(
         preset=preset_name,
         status=status,

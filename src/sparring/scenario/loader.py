@@ -60,7 +60,10 @@ def _read(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
-        line = exc.problem_mark.line + 1 if exc.problem_mark else None
+        mark = exc.problem_mark
+        if mark is not None and exc.context_mark is not None and mark.line >= text.count("\n"):
+            mark = exc.context_mark  # found at the end of the file: where the bracket opened says more
+        line = mark.line + 1 if mark else None
         raise ScenarioError([Problem(f"invalid YAML: {exc.problem or exc}", source=source, line=line)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(f"invalid YAML: {exc}", source=source)]) from None
@@ -177,14 +180,17 @@ class _Builder:
                 rules.append(Rule(replies=tuple(replies)))
         for i, raw in enumerate(self.listing(top.get("rules", []), ("rules",), "rules")):
             try:
-                rules.append(self.rule(raw, ("rules", i)))
+                made = self.rule(raw, ("rules", i))
             except ScenarioError as exc:
                 self.problems.extend(exc.problems)
+                continue
+            if made is not None:
+                rules.append(made)
         if self.problems:
             raise ScenarioError(self.problems)
         fallback = top.get("fallback", "miss")
         return self.call(
-            ("fallback",),
+            (),
             Scenario,
             rules=tuple(rules),
             fallback=fallback,
@@ -193,14 +199,15 @@ class _Builder:
             source=self.source,
         )
 
-    def rule(self, raw: object, path: PathKey) -> Rule:
+    def rule(self, raw: object, path: PathKey) -> Rule | None:
+        """The rule, or None when none of its replies is valid (their problems are recorded)."""
         data = self.mapping(raw, path, RULE_KEYS, "a rule")
         if "replies" not in data:
             raise self.problem(path, "a rule needs `replies`")
         match = self.match(data.get("match", {}), (*path, "match"))
         replies = self.replies(data["replies"], (*path, "replies"))
         if not replies:
-            raise ScenarioError(self.problems)
+            return None
         return self.call(path, Rule, replies=tuple(replies), match=match, name=data.get("name"))
 
     def match(self, raw: object, path: PathKey) -> Match:

@@ -12,6 +12,7 @@ the loader adds the file, line and path.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections.abc import Mapping
@@ -44,7 +45,11 @@ class Split:
 
     def __post_init__(self) -> None:
         if self.mode not in SPLIT_MODES:
-            raise fail("split", f"unknown split {self.mode!r}; use one of {', '.join(SPLIT_MODES)}")
+            raise ScenarioError.single(
+                f"unknown split {self.mode!r}; use one of {', '.join(SPLIT_MODES)}",
+                path="split",
+                suggestion=closest(str(self.mode), SPLIT_MODES),
+            )
         if self.mode == "size":
             positive_int("split", self.size)
         if self.mode == "list" and not all(isinstance(p, str) for p in self.pieces):
@@ -102,9 +107,10 @@ class Message:
         if self.refusal is not None and (self.text is not None or self.tool_calls):
             raise fail("refusal", "a refusal cannot be combined with text or tool_calls")
         if self.finish_reason is not None and self.finish_reason not in FINISH_REASONS:
-            raise fail(
-                "finish_reason",
+            raise ScenarioError.single(
                 f"unknown finish reason {self.finish_reason!r}; use one of {', '.join(FINISH_REASONS)}",
+                path="finish_reason",
+                suggestion=closest(str(self.finish_reason), FINISH_REASONS),
             )
 
     @property
@@ -197,7 +203,10 @@ class ErrorReply:
         if self.status is not None and (
             isinstance(self.status, bool) or not isinstance(self.status, int) or not 400 <= self.status <= 599
         ):
-            raise fail("status", f"an error status must be an integer from 400 to 599, got {self.status!r}")
+            raise fail(
+                "status",
+                f"an error status must be an integer from 400 to 599, got {self.status!r}",
+            )
         if isinstance(self.retry_after, (int, float)) and not isinstance(self.retry_after, bool):
             non_negative("retry_after", self.retry_after)
         if self.retry_after_ms is not None:
@@ -293,7 +302,11 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if self.fallback not in ("miss", "default"):
-            raise fail("fallback", f"must be 'miss' or 'default', got {self.fallback!r}")
+            raise ScenarioError.single(
+                f"must be 'miss' or 'default', got {self.fallback!r}",
+                path="fallback",
+                suggestion=closest(str(self.fallback), ("miss", "default")),
+            )
 
     @classmethod
     def of(cls, *items: Rule | Reply, fallback: Fallback = "miss", name: str | None = None) -> Scenario:
@@ -316,4 +329,4 @@ class Scenario:
     def __add__(self, other: Scenario) -> Scenario:
         """Rules of both, this one's first; generated answers if either asks for them."""
         fallback: Fallback = "default" if "default" in (self.fallback, other.fallback) else "miss"
-        return Scenario(self.rules + other.rules, fallback=fallback, name=self.name, source=self.source)
+        return dataclasses.replace(self, rules=self.rules + other.rules, fallback=fallback)

@@ -20,6 +20,7 @@ PUBLIC = [
     "ERROR_PRESETS",
     "Entry",
     "ErrorReply",
+    "FakeLLM",
     "FakeServer",
     "FakerText",
     "Fault",

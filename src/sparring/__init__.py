@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "ERROR_PRESETS": "sparring.scenario.delivery",
     "Entry": "sparring.fake_server.journal",
     "ErrorReply": "sparring.scenario.model",
+    "FakeLLM": "sparring.plugin.fake_llm",
     "FakeServer": "sparring.fake_server.runner",
     "FakerText": "sparring.scenario.model",
     "Match": "sparring.scenario.model",
@@ -54,6 +55,7 @@ if TYPE_CHECKING:
     from sparring.errors import Problem, ScenarioError, ServerError, SparringError
     from sparring.fake_server.journal import Chunk, Entry
     from sparring.fake_server.runner import FakeServer
+    from sparring.plugin.fake_llm import FakeLLM
     from sparring.scenario.builders import error, message, reply, rule, tool_call
     from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
     from sparring.scenario.library import builtin_names, load_scenario

@@ -7,7 +7,15 @@ SparringError
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+
+def closest(word: str, choices: Sequence[str]) -> str | None:
+    """The choice a typo most likely meant, if any is close: the "did you mean" of every error."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 class SparringError(Exception):

@@ -20,7 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from sparring.fake_server import control, faults, playback
-from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, namespace_of
+from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, api_key_of, namespace_of
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_chat import ChatCompletions
 from sparring.fake_server.dialects.openai_common import error_body
@@ -66,9 +66,13 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     if request.path.startswith(CONTROL_PREFIX):
         return await handler(request)
     store = request.app[STATE].store
-    journal = store.space(namespace_of(request)).journal
+    space = store.space(namespace_of(request))
+    journal = space.journal
     entry = journal.open(request.method, request.path, request.headers)
     _CURRENT.set((journal, entry))
+    task = asyncio.current_task()
+    if task is not None:
+        space.tasks.add(task)
     try:
         response = await handler(request)
     except asyncio.CancelledError:
@@ -83,6 +87,9 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
         journal.end(entry, "rejected", f"internal error: {exc!r}", status=500)
         body = error_body(f"sparring internal error: {exc!r}", "server_error")
         return web.json_response(body, status=500, headers={"x-should-retry": "false"})
+    finally:
+        if task is not None:
+            space.tasks.discard(task)
     journal.end(entry, "completed", status=response.status)
     return response
 
@@ -100,8 +107,9 @@ def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidReques
 
 def _json(error: HttpError, request: web.Request, dialect: Dialect = DIALECTS[0]) -> web.Response:
     """An error response with the headers every real response has (`x-request-id` first)."""
-    elapsed = _elapsed_ms(_current()[1])
-    headers = {**dialect.response_headers(request.app[STATE].rng, processing_ms=elapsed), **error.headers}
+    journal, entry = _current()
+    headers = {**dialect.response_headers(request.app[STATE].rng, processing_ms=_elapsed_ms(entry)), **error.headers}
+    journal.update(entry, response_headers={k.lower(): v for k, v in headers.items()})
     if isinstance(error.body, str):
         return web.Response(text=error.body, status=error.status, headers=headers)
     return web.json_response(error.body, status=error.status, headers=headers, dumps=_dumps)
@@ -153,7 +161,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
         journal.update(entry, answered_by="generated default answer")
     else:
         return _miss(request, journal, entry, dialect, info, state.store, namespace)
-    api_key = _api_key(request)
+    api_key = api_key_of(request)
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
         error = dialect.error(chosen, parsed, api_key)
@@ -249,6 +257,7 @@ def _miss(
     namespace: str,
 ) -> web.Response:
     message = explain_miss(request.method, info, store.summary(namespace), namespace)
+    journal.update(entry, answered_by="nothing scripted: sparring's 404")
     journal.end(entry, "unmatched", message, status=404)
     body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
     return _json(HttpError(404, body, {"x-should-retry": "false"}), request, dialect)
@@ -278,13 +287,6 @@ def _int_header(request: web.Request, name: str) -> int | None:
         return int(request.headers[name])
     except (KeyError, ValueError):
         return None
-
-
-def _api_key(request: web.Request) -> str | None:
-    auth = request.headers.get("Authorization", "")
-    if auth.lower().startswith("bearer "):
-        return auth[7:]
-    return request.headers.get("x-api-key")
 
 
 def _elapsed_ms(entry: Entry) -> int:

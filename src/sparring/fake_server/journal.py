@@ -57,7 +57,10 @@ class Entry:
     rule: int | None = None
     reply: int | None = None
     status: int | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
     chunks: list[Chunk] = field(default_factory=list)
+    event_ends: list[int] = field(default_factory=list)  # body offset at which each event ends
+    content_events: list[int] = field(default_factory=list)  # which events carry output
     fault: str | None = None  # the scripted fault that fired, and where
     outcome: Outcome | None = None
     detail: str | None = None
@@ -71,9 +74,39 @@ class Entry:
     def bytes_sent(self) -> int:
         return sum(c.nbytes for c in self.chunks)
 
+    @property
+    def events_sent(self) -> int:
+        """Events written in full (keep-alives and garbage are not events)."""
+        sent = sum(c.nbytes for c in self.chunks if c.kind == "event")
+        return sum(1 for end in self.event_ends if end <= sent)
+
+    @property
+    def content_sent(self) -> int:
+        """Events with output in them (text, refusal, tool call) written in full."""
+        done = self.events_sent
+        return sum(1 for i in self.content_events if i < done)
+
+    def describe(self) -> str:
+        """One line: what came in, what answered, how it ended."""
+        retry = f" (retry {self.retry_count})" if self.retry_count else ""
+        parts = [f"#{self.index + 1} {self.method} {self.path}{retry} -> {self.status or '-'}", self.answered_by or "-"]
+        if self.fault:
+            parts.append(f"fault: {self.fault}")
+        ending: str = self.outcome or "under way"
+        if self.detail and self.outcome in ("fault", "client_disconnected", "stalled", "rejected", "server_closed"):
+            ending += f" ({self.detail.split('. ')[0]})"
+        parts.append(ending)
+        if self.event_ends:
+            parts.append(f"{self.events_sent} events ({self.content_sent} with output), {self.bytes_sent} bytes")
+        parts.append(f"{self.ended:.3f}s" if self.ended is not None else "...")
+        return " · ".join(parts)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["bytes_sent"] = self.bytes_sent
+        data["events_sent"] = self.events_sent
+        data["content_sent"] = self.content_sent
+        del data["event_ends"], data["content_events"]
         return data
 
 

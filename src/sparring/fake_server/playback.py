@@ -10,6 +10,7 @@ coroutine at once, even while it sleeps; the journal records the disconnect then
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -158,15 +159,16 @@ _AT_OFFSET = ("reset", "close", "truncate", "stall", "garbage")
 
 def shape(
     frames: list[Frame], timing: Timing, wire: Wire, fault: Fault | None, error_frames: list[Frame]
-) -> tuple[list[Write], list[Write]]:
-    """The writes before the fault strikes and the writes after it (none without a fault)."""
+) -> tuple[list[Frame], list[Write], list[Write]]:
+    """The events sent, the writes before the fault strikes, and the writes after it."""
     if fault is None:
-        return plan(frames, timing, wire), []
+        return frames, plan(frames, timing, wire), []
     sizes = faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
-    writes = plan(faults.reshape(frames, fault, sizes, error_frames), timing, wire)
+    frames = faults.reshape(frames, fault, sizes, error_frames)
+    writes = plan(frames, timing, wire)
     if fault.kind not in _AT_OFFSET:
-        return writes, []
-    return split(writes, faults.offset(fault, sizes))
+        return frames, writes, []
+    return frames, *split(writes, faults.offset(fault, sizes))
 
 
 async def stream(
@@ -184,10 +186,14 @@ async def stream(
     content_length: bool = False,
 ) -> web.StreamResponse:
     """Send `frames` as the body of a 200 response, as scripted; journal how it ended."""
-    head, tail = shape(frames, timing, wire, fault, error_frames)
+    frames, head, tail = shape(frames, timing, wire, fault, error_frames)
+    ends = list(itertools.accumulate(faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)))
+    journal.update(entry, event_ends=ends, content_events=[i for i, f in enumerate(frames) if f.content])
     if fault is not None:
         journal.update(entry, fault=fault.describe())
-    response = web.StreamResponse(status=200, headers={"Content-Type": content_type, **headers})
+    all_headers = {"Content-Type": content_type, **headers}
+    journal.update(entry, response_headers={k.lower(): v for k, v in all_headers.items()})
+    response = web.StreamResponse(status=200, headers=all_headers)
     if content_length:
         response.content_length = sum(len(w.data) for w in head + tail)
     await response.prepare(request)
@@ -212,7 +218,8 @@ async def stream(
         await response.write_eof()
     except asyncio.CancelledError:
         outcome: Outcome = "stalled" if player.stalled else "client_disconnected"
-        if request.app[STATE].closing:
+        state = request.app[STATE]
+        if state.closing or state.store.closing(entry.namespace):
             outcome = "server_closed"
         journal.end(entry, outcome, f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
         raise

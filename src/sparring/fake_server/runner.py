@@ -182,6 +182,22 @@ class FakeServer:
     def journal(self, namespace: str = DEFAULT_NAMESPACE) -> list[Entry]:
         return self.store.space(namespace).journal.entries()
 
+    def drop_namespace(self, namespace: str) -> None:
+        """Forget a namespace and end the requests it still has under way (a stall, a hang),
+        so nothing from one test lives on into the next."""
+        space = self.store.drop(namespace)
+        loop = self._loop
+        if space is None or not space.tasks or loop is None or self._closed:
+            return
+
+        async def cancel() -> None:
+            tasks = list(space.tasks)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(cancel(), loop).result(timeout=10)
+
 
 def serve(
     store: Store,

@@ -6,6 +6,7 @@ many uses each reply has left.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import threading
 from collections.abc import Callable, Mapping
@@ -79,6 +80,8 @@ class Namespace:
         self.scenario = Scenario()
         self.left: dict[tuple[int, int], int | None] = {}
         self.loop = False
+        self.tasks: set[asyncio.Task[object]] = set()  # handlers under way, cancelled on drop
+        self.closing = False
 
     def load(self, scenario: Scenario, *, loop: bool = False) -> None:
         """Script this namespace. With `loop`, a scenario whose replies are all used starts over."""
@@ -89,6 +92,14 @@ class Namespace:
             for r, rule in enumerate(scenario.rules)
             for i, reply in enumerate(rule.replies)
         }
+
+    def extend(self, scenario: Scenario) -> None:
+        """Append rules, keeping what earlier ones have used."""
+        first = len(self.scenario.rules)
+        self.scenario = self.scenario + scenario
+        for r, rule in enumerate(scenario.rules, start=first):
+            for i, reply in enumerate(rule.replies):
+                self.left[(r, i)] = None if reply.repeat else reply.times
 
     def pick(self, req: RequestInfo) -> Pick | None:
         found = self._pick(req)
@@ -127,13 +138,18 @@ class Namespace:
                 )
         return sorted(items, key=lambda item: item["left"] == 0)
 
-    def unused(self) -> list[tuple[int, int, Reply]]:
-        return [
-            (r, i, reply)
-            for r, rule in enumerate(self.scenario.rules)
-            for i, reply in enumerate(rule.replies)
-            if self.left[(r, i)] == reply.times and not reply.repeat
-        ]
+    def unused(self) -> list[str]:
+        """Scripted uses never requested, described; `repeat` and `optional` replies excepted."""
+        found = []
+        for r, rule in enumerate(self.scenario.rules):
+            for i, reply in enumerate(rule.replies):
+                left = self.left[(r, i)]
+                if left and not reply.optional:
+                    uses = "never used" if left == reply.times else f"{left} of {reply.times} uses left"
+                    found.append(
+                        f"rule {r + 1} [{rule.match.describe()}] reply {i + 1}: {describe_reply(reply)}, {uses}"
+                    )
+        return found
 
 
 class Store:
@@ -142,7 +158,38 @@ class Store:
     def __init__(self, on_end: Callable[[Entry], None] | None = None) -> None:
         self._lock = threading.RLock()
         self._spaces: dict[str, Namespace] = {}
+        self._keys: dict[str, str] = {}
         self._on_end = on_end
+        self.default = DEFAULT_NAMESPACE
+
+    def route(self, api_key: str, namespace: str) -> None:
+        """Requests carrying `api_key` go to `namespace` (unless a header says otherwise)."""
+        with self._lock:
+            self._keys[api_key] = namespace
+
+    def namespace_for(self, explicit: str | None, api_key: str | None) -> str:
+        """An explicit namespace, else the one the API key is routed to, else the default."""
+        if explicit:
+            return explicit
+        with self._lock:
+            return self._keys.get(api_key or "", self.default)
+
+    def closing(self, namespace: str) -> bool:
+        """Whether a namespace is being (or has been) dropped."""
+        with self._lock:
+            space = self._spaces.get(namespace)
+            return space is None or space.closing
+
+    def drop(self, namespace: str) -> Namespace | None:
+        """Forget a namespace and its key routes; the caller cancels its tasks."""
+        with self._lock:
+            self._keys = {k: v for k, v in self._keys.items() if v != namespace}
+            if self.default == namespace:
+                self.default = DEFAULT_NAMESPACE
+            space = self._spaces.pop(namespace, None)
+            if space is not None:
+                space.closing = True
+            return space
 
     def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         with self._lock:
@@ -153,6 +200,14 @@ class Store:
     def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool = False) -> None:
         with self._lock:
             self.space(namespace).load(scenario, loop=loop)
+
+    def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
+        with self._lock:
+            self.space(namespace).extend(scenario)
+
+    def unused(self, namespace: str = DEFAULT_NAMESPACE) -> list[str]:
+        with self._lock:
+            return self.space(namespace).unused()
 
     def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
         with self._lock:

@@ -2,15 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
+from sparring.errors import ScenarioError, closest
 
-from sparring.errors import ScenarioError
-
-
-def closest(word: str, choices: tuple[str, ...] | list[str]) -> str | None:
-    """The choice a typo most likely meant, if any is close."""
-    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return found[0] if found else None
+__all__ = ["closest", "fail", "non_negative", "positive_int"]
 
 
 def fail(path: str, message: str) -> ScenarioError:

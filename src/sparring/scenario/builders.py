@@ -108,6 +108,7 @@ def reply(
     headers: Mapping[str, str] | None = None,
     times: int = 1,
     repeat: bool = False,
+    optional: bool = False,
 ) -> Answer:
     """A streamed (or, for `stream: false` requests, whole) answer.
 
@@ -141,6 +142,7 @@ def reply(
         headers=dict(headers or {}),
         times=times,
         repeat=repeat,
+        optional=optional,
     )
 
 
@@ -162,6 +164,7 @@ def error(
     timing: Timing | None = None,
     times: int = 1,
     repeat: bool = False,
+    optional: bool = False,
 ) -> ErrorReply:
     """An HTTP error: a preset name (`"rate_limit"`), optionally with another `status`, or a
     bare status (`503`)."""
@@ -189,6 +192,7 @@ def error(
         timing=timing or Timing(),
         times=times,
         repeat=repeat,
+        optional=optional,
     )
 
 

@@ -5,6 +5,7 @@ In a wheel they live at `sparring/_fixtures`; in a source checkout, at the repos
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from sparring.errors import Problem, ScenarioError
@@ -22,29 +23,37 @@ def fixtures_dir() -> Path:
 
 
 def builtin_names() -> list[str]:
-    folder = fixtures_dir()
-    if not folder.is_dir():
-        return []
-    return sorted(p.stem for p in folder.iterdir() if p.suffix in _SUFFIXES)
+    return sorted(p.stem for p in _files(fixtures_dir()))
 
 
 def builtin_path(name: str) -> Path | None:
+    return _named(fixtures_dir(), name)
+
+
+def _named(folder: Path, name: str) -> Path | None:
     for suffix in _SUFFIXES:
-        path = fixtures_dir() / f"{name}{suffix}"
+        path = folder / f"{name}{suffix}"
         if path.is_file():
             return path
     return None
 
 
-def load_scenario(spec: str | Path) -> Scenario:
-    """A scenario from a file path, or from the library by name (`"rate-limited-then-ok"`)."""
+def _files(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if p.suffix in _SUFFIXES] if folder.is_dir() else []
+
+
+def load_scenario(spec: str | Path, *, search: Sequence[Path] = ()) -> Scenario:
+    """A scenario from a file path, or by name (`"rate-limited-then-ok"`) from the folders in
+    `search` first, then the built-in library."""
     path = Path(spec)
     if path.is_file():
         return load_file(path)
-    found = builtin_path(str(spec)) if isinstance(spec, str) and "/" not in spec else None
-    if found is not None:
-        return load_file(found)
-    names = builtin_names()
+    if isinstance(spec, str) and "/" not in spec:
+        for folder in (*search, fixtures_dir()):
+            found = _named(folder, spec)
+            if found is not None:
+                return load_file(found)
+    names = sorted({*builtin_names(), *(p.stem for folder in search for p in _files(folder))})
     raise ScenarioError(
         [
             Problem(

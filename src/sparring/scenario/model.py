@@ -160,9 +160,10 @@ class Answer:
     headers: Mapping[str, str] = field(default_factory=dict)
     times: int = 1
     repeat: bool = False
+    optional: bool = False
 
     def __post_init__(self) -> None:
-        _check_uses(self.times, self.repeat)
+        _check_uses(self.times, self.repeat, self.optional)
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,7 @@ class ErrorReply:
     timing: Timing = field(default_factory=Timing)
     times: int = 1
     repeat: bool = False
+    optional: bool = False
 
     def __post_init__(self) -> None:
         if self.preset is None and self.status is None:
@@ -215,16 +217,18 @@ class ErrorReply:
             raise fail("retry_after_format", f"must be 'seconds' or 'date', got {self.retry_after_format!r}")
         if self.retry_after_format == "date" and not isinstance(self.retry_after, (int, float)):
             raise fail("retry_after_format", "'date' needs retry_after in seconds, to turn into an HTTP date")
-        _check_uses(self.times, self.repeat)
+        _check_uses(self.times, self.repeat, self.optional)
 
 
 Reply = Answer | ErrorReply
 
 
-def _check_uses(times: int, repeat: bool) -> None:
+def _check_uses(times: int, repeat: bool, optional: bool) -> None:
+    """`times` uses, or any number with `repeat`; `optional` ones may go unused in a strict test."""
     positive_int("times", times)
-    if not isinstance(repeat, bool):
-        raise fail("repeat", f"must be true or false, got {repeat!r}")
+    for name, value in (("repeat", repeat), ("optional", optional)):
+        if not isinstance(value, bool):
+            raise fail(name, f"must be true or false, got {value!r}")
 
 
 @dataclass(frozen=True)

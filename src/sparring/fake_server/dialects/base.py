@@ -29,11 +29,13 @@ class Frame:
     """One SSE event, ready to write. `paced` frames wait the scripted gap before going out;
     the rest (usage, terminator) follow the previous frame at once, as the real APIs do.
     `terminal` marks the event that says "the stream is complete" (`[DONE]`, `message_stop`),
-    which the `no_done` fault leaves out."""
+    which the `no_done` fault leaves out. `content` marks events with output in them, which
+    the journal counts so retry checks can tell whether a client retried after output."""
 
     data: bytes
     paced: bool = True
     terminal: bool = False
+    content: bool = False  # carries output a client would show: text, refusal, a tool call
 
 
 @dataclass(frozen=True)

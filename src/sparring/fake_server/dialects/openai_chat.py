@@ -96,7 +96,10 @@ class ChatCompletions(Dialect):
                 data["obfuscation"] = random_id(rng, "", rng.randint(1, 16))
             return b"data: " + compact(data) + b"\n\n"
 
-        frames = [Frame(chunk([delta])) for delta in _interleave([_choice_deltas(c) for c in resolved.choices])]
+        frames = [
+            Frame(chunk([entry]), content=_has_output(entry["delta"]))
+            for entry in _interleave([_choice_deltas(c) for c in resolved.choices])
+        ]
         if include_usage:
             frames.append(Frame(chunk([], usage=_usage(resolved)), paced=False))
         frames.append(Frame(DONE, paced=False, terminal=True))
@@ -187,6 +190,10 @@ def _choice_deltas(choice: ResolvedChoice) -> list[dict[str, Any]]:
             add({"tool_calls": [fragment]})
     add({}, choice.finish_reason)
     return entries
+
+
+def _has_output(delta: dict[str, Any]) -> bool:
+    return bool(delta.get("content") or delta.get("refusal") or delta.get("tool_calls"))
 
 
 def _call_fragments(choice: ResolvedChoice) -> Iterator[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""What the pytest plugin is made of: the `FakeLLM` a test gets, and the plugin's settings."""

@@ -1,0 +1,174 @@
+"""`FakeLLM`: the fake server as one test sees it.
+
+Each test gets a namespace of its own on the session's server, and an API key routed to it,
+so it sees only its own scenario and journal. Requests with any other key also land in the
+running test's namespace (one test runs at a time per process; xdist workers each have their
+own server).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sparring.fake_server.journal import Entry
+from sparring.fake_server.runner import FakeServer
+from sparring.fake_server.store import DEFAULT_NAMESPACE
+from sparring.scenario.library import load_scenario
+from sparring.scenario.model import Fallback, Reply, Rule, Scenario
+
+if TYPE_CHECKING:
+    import openai as openai_sdk  # `openai` is also a method name below
+
+
+class FakeLLM:
+    """The fake LLM server for one test: script it, point a client at it, read what it saw.
+
+        def test_hello(fake_llm: FakeLLM) -> None:
+            fake_llm.add(reply("Hello!"))
+            client = fake_llm.openai()
+            ...
+            assert fake_llm.journal[0].outcome == "completed"
+
+    Made by the `fake_llm` fixture; not meant to be constructed by hand.
+    """
+
+    __test__ = False
+
+    def __init__(
+        self, server: FakeServer, *, name: str, search: Sequence[Path] = (), fallback: Fallback = "miss"
+    ) -> None:
+        self._server = server
+        self.name = name
+        self.namespace = f"test-{secrets.token_hex(6)}"
+        #: The API key this test's clients should send; it routes their requests here.
+        self.api_key = f"sk-sparring-{self.namespace}"
+        self._search = tuple(search)
+        self._clients: list[Any] = []
+        self._final: tuple[list[Entry], list[str]] | None = None  # journal and unused, once closed
+        server.store.set_scenario(Scenario(fallback=fallback), self.namespace)
+        server.store.route(self.api_key, self.namespace)
+        server.store.default = self.namespace
+
+    # -- where it is ------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """`http://127.0.0.1:PORT/v1`: give it to any OpenAI-compatible client."""
+        return self._server.base_url
+
+    @property
+    def url(self) -> str:
+        """The server root; the control API lives under `/_sparring/`."""
+        return self._server.url
+
+    # -- scripting --------------------------------------------------------------------------
+
+    def add(self, *items: Rule | Reply) -> FakeLLM:
+        """Script more replies (and rules), after those already scripted. Returns self."""
+        self._server.store.extend(Scenario.of(*items), self.namespace)
+        return self
+
+    def load(self, *scenarios: str | Path) -> FakeLLM:
+        """Add scenario files, by path or by name (your `sparring_scenarios` folders first,
+        then the built-in library). Returns self."""
+        for spec in scenarios:
+            self._server.store.extend(load_scenario(spec, search=self._search), self.namespace)
+        return self
+
+    @property
+    def scenario(self) -> Scenario:
+        return self._server.store.space(self.namespace).scenario
+
+    # -- what it saw ------------------------------------------------------------------------
+
+    @property
+    def journal(self) -> list[Entry]:
+        """Every request this test made, in order, and how each response went."""
+        if self._final is not None:
+            return list(self._final[0])
+        return self._server.journal(self.namespace)
+
+    def unused(self) -> list[str]:
+        """Scripted replies (or uses of them) no request took; `optional` and `repeat` ones aside."""
+        if self._final is not None:
+            return list(self._final[1])
+        return self._server.store.unused(self.namespace)
+
+    def unanswered(self) -> list[Entry]:
+        """Requests nothing scripted answered (each got sparring's 404)."""
+        return [e for e in self.journal if e.outcome == "unmatched"]
+
+    def exchange(self) -> str:
+        """The whole exchange, a line per request: what a failing test's report shows."""
+        entries = self.journal
+        if not entries:
+            return "no requests reached the fake server"
+        return "\n".join(e.describe() for e in entries)
+
+    # -- clients ----------------------------------------------------------------------------
+
+    def openai(self, **options: Any) -> openai_sdk.OpenAI:
+        """An `openai.OpenAI` client pointed here, closed when the test ends."""
+        import openai
+
+        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+        self._clients.append(client)
+        return client
+
+    def async_openai(self, **options: Any) -> openai_sdk.AsyncOpenAI:
+        """An `openai.AsyncOpenAI` client pointed here. Close it on your event loop:
+        `async with fake_llm.async_openai() as client: ...`."""
+        import openai
+
+        return openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+
+    # -- the end ----------------------------------------------------------------------------
+
+    def problems(self) -> str | None:
+        """What a strict test fails on: requests nothing answered, replies never used."""
+        unanswered, unused = self.unanswered(), self.unused()
+        if not unanswered and not unused:
+            return None
+        lines = ["sparring: " + _headline(len(unanswered), len(unused))]
+        if unanswered:
+            lines.append("Requests nothing answered:")
+            lines.extend(f"  {_request(e)}" for e in unanswered)
+        if unused:
+            lines.append("Scripted replies never used:")
+            lines.extend(f"  {u}" for u in unused)
+        lines.append(
+            "Script what is missing with fake_llm.add(...), mark spare replies optional=True, "
+            "or use @pytest.mark.sparring(strict=False)."
+        )
+        return "\n".join(lines)
+
+    def close(self) -> None:
+        """Keep the journal, free the namespace, end whatever is still streaming."""
+        if self._final is not None:
+            return
+        for client in self._clients:
+            client.close()
+        self._final = (self._server.journal(self.namespace), self._server.store.unused(self.namespace))
+        self._server.drop_namespace(self.namespace)
+        self._server.store.default = DEFAULT_NAMESPACE
+
+
+def _headline(unanswered: int, unused: int) -> str:
+    parts = []
+    if unanswered:
+        parts.append(f"{unanswered} request{'s' if unanswered > 1 else ''} had no scripted reply")
+    if unused:
+        parts.append(f"{unused} scripted repl{'ies were' if unused > 1 else 'y was'} never used")
+    return ", and ".join(parts) + "."
+
+
+def _request(entry: Entry) -> str:
+    body = entry.body if isinstance(entry.body, dict) else {}
+    messages = body.get("messages")
+    last = ""
+    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
+        last = str(messages[-1].get("content", ""))[:60]
+    return f"#{entry.index + 1} {entry.method} {entry.path} (model={body.get('model')!r}, last message={last!r})"

@@ -86,8 +86,8 @@ def test_validate_by_builtin_name() -> None:
     result = sparring("validate", "plain-stream", "rate-limited-then-ok")
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines() == [
-        "ok: plain-stream (1 rules, 1 replies)",
-        "ok: rate-limited-then-ok (1 rules, 2 replies)",
+        "ok: plain-stream (1 rule, 1 reply)",
+        "ok: rate-limited-then-ok (1 rule, 2 replies)",
     ]
 
 

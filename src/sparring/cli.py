@@ -44,7 +44,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
     serve.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
     serve.add_argument("--loop", action="store_true", help="start the scenario over when all its replies are used")
-    serve.add_argument("--seed", type=int, default=None, help="seed for generated ids, for byte-identical runs")
+    serve.add_argument(
+        "--seed", type=int, default=None, help="seed for generated ids and padding, so runs differ only in timestamps"
+    )
     serve.set_defaults(run=_serve)
 
     validate = commands.add_parser(
@@ -80,7 +82,9 @@ def _serve(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"sparring: {exc}", file=sys.stderr)
         return 2
-    store = Store(on_end=lambda entry: print(request_line(entry), flush=True))
+    store = Store(
+        on_end=lambda entry: print(request_line(entry), flush=True), fallback=scenario.fallback, loop=args.loop
+    )
     store.set_scenario(scenario, loop=args.loop)
 
     def ready(base_url: str) -> None:
@@ -100,7 +104,8 @@ def _serve(args: argparse.Namespace) -> int:
 def request_line(entry: Entry) -> str:
     """One log line per request: when, what, who answered, how it ended, how long it took."""
     clock = time.strftime("%H:%M:%S", time.localtime(entry.wall_time))
-    parts = [f"{clock} {entry.method} {entry.path} {entry.status}", entry.answered_by or "-", entry.outcome or "-"]
+    status = entry.status if entry.status is not None else "-"
+    parts = [f"{clock} {entry.method} {entry.path} {status}", entry.answered_by or "-", entry.outcome or "-"]
     if entry.chunks:
         parts.append(f"{len(entry.chunks)} chunks")
     if entry.outcome in ("rejected", "client_disconnected") and entry.detail:
@@ -109,7 +114,8 @@ def request_line(entry: Entry) -> str:
     return " · ".join(parts)
 
 
-def _validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    out = out or sys.stdout
     failed = 0
     for spec in args.files:
         try:
@@ -120,8 +126,13 @@ def _validate(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
                 print(f"error: {problem}", file=out)
             continue
         replies = sum(len(rule.replies) for rule in scenario.rules)
-        print(f"ok: {spec} ({len(scenario.rules)} rules, {replies} replies)", file=out)
+        print(f"ok: {spec} ({_count(len(scenario.rules), 'rule')}, {_count(replies, 'reply')})", file=out)
     return 1 if failed else 0
+
+
+def _count(n: int, noun: str) -> str:
+    plural = noun[:-1] + "ies" if noun.endswith("y") else noun + "s"
+    return f"{n} {noun if n == 1 else plural}"
 
 
 def _demo(args: argparse.Namespace) -> int:

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 _SETTINGS: pytest.StashKey[Settings] = pytest.StashKey()
 _FAKE: pytest.StashKey[FakeLLM] = pytest.StashKey()
 _CALL = pytest.StashKey[pytest.TestReport]()
-_QUIET = pytest.StashKey[str]()
+_STRICT = pytest.StashKey[bool]()
+_EXCHANGE = "sparring: exchange with the fake LLM server"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -73,19 +74,17 @@ def fake_llm(request: pytest.FixtureRequest, sparring_server: FakeServer) -> Ite
     options = test_options(request.node)
     fake = FakeLLM(sparring_server, name=request.node.nodeid, search=settings.scenario_dirs, fallback=options.fallback)
     request.node.stash[_FAKE] = fake
+    request.node.stash[_STRICT] = settings.strict if options.strict is None else options.strict
     if options.scenarios:
         fake.load(*options.scenarios)
     yield fake
     fake.close()
-    strict = settings.strict if options.strict is None else options.strict
-    problems = fake.problems() if strict else None
-    if problems is None:
-        return
+    problems = fake.problems() if request.node.stash[_STRICT] else None
     call = request.node.stash.get(_CALL, None)
-    if call is not None and call.failed:
-        request.node.stash[_QUIET] = problems  # the test's own failure comes first
-        return
-    pytest.fail(problems, pytrace=False)
+    # Only a body that passed is failed for leftovers: a failed, skipped or xfailed body
+    # already says what happened (its report carries the leftovers, quietly).
+    if problems is not None and call is not None and call.passed:
+        pytest.fail(problems, pytrace=False)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -96,16 +95,16 @@ def pytest_runtest_makereport(
     if report.when == "call":
         item.stash[_CALL] = report
     fake = item.stash.get(_FAKE, None)
-    if fake is None or report.when == "setup":
-        return report
     mode = item.config.stash[_SETTINGS].report
-    title = "sparring: exchange with the fake LLM server"
-    if report.when == "call" and (mode == "always" or (mode == "failed" and report.failed)):
-        report.sections.append((title, fake.exchange()))
-    if report.when == "teardown":
-        quiet, call_report = item.stash.get(_QUIET, None), item.stash.get(_CALL, None)
-        if quiet and call_report is not None and mode != "never":
-            call_report.sections.append(("sparring: at teardown (not failing the test, which already failed)", quiet))
-        if report.failed and mode != "never":
-            report.sections.append((title, fake.exchange()))
+    if fake is None or report.when == "setup" or mode == "never":
+        return report
+    if report.when == "call":
+        if mode == "always" or report.failed:
+            report.sections.append((_EXCHANGE, fake.exchange()))
+        # Said here, not at teardown: under xdist this report has left the worker by then.
+        problems = fake.problems() if item.stash.get(_STRICT, False) and not report.passed else None
+        if problems:
+            report.sections.append(("sparring: also (not failing the test, which already failed)", problems))
+    elif report.failed:
+        report.sections.append((_EXCHANGE, fake.exchange()))
     return report

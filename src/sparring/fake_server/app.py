@@ -64,7 +64,13 @@ def _current() -> tuple[Journal, Entry]:
 @web.middleware
 async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     if request.path.startswith(CONTROL_PREFIX):
-        return await handler(request)
+        try:
+            return await handler(request)
+        except web.HTTPException as exc:
+            message = (
+                f"{exc.reason}: {request.method} {request.path} is not a control route (see the docs: Control API)"
+            )
+            return web.json_response({"error": {"message": message}}, status=exc.status)
     store = request.app[STATE].store
     space = store.space(namespace_of(request))
     journal = space.journal

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry, Journal
-from sparring.scenario.model import ENDPOINTS, ErrorReply, Match, Reply, Scenario
+from sparring.scenario.model import ENDPOINTS, ErrorReply, Fallback, Match, Reply, Scenario
 
 DEFAULT_NAMESPACE = "default"
 
@@ -155,7 +155,13 @@ class Namespace:
 class Store:
     """All namespaces of one server. Thread-safe: tests script and read while the loop serves."""
 
-    def __init__(self, on_end: Callable[[Entry], None] | None = None) -> None:
+    def __init__(
+        self, on_end: Callable[[Entry], None] | None = None, *, fallback: Fallback = "miss", loop: bool = False
+    ) -> None:
+        """`fallback` and `loop` are what namespaces start with, and what scenarios put
+        through the control API get (`sparring serve` passes its own)."""
+        self.fallback: Fallback = fallback
+        self.loop = loop
         self._lock = threading.RLock()
         self._spaces: dict[str, Namespace] = {}
         self._keys: dict[str, str] = {}
@@ -194,12 +200,13 @@ class Store:
     def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         with self._lock:
             if name not in self._spaces:
-                self._spaces[name] = Namespace(name, self._on_end)
+                space = self._spaces[name] = Namespace(name, self._on_end)
+                space.load(Scenario(fallback=self.fallback), loop=self.loop)
             return self._spaces[name]
 
-    def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool = False) -> None:
+    def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool | None = None) -> None:
         with self._lock:
-            self.space(namespace).load(scenario, loop=loop)
+            self.space(namespace).load(scenario, loop=self.loop if loop is None else loop)
 
     def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
         with self._lock:

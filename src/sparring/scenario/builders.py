@@ -117,8 +117,12 @@ def reply(
     `fault` may be a bare kind: `fault="reset"` is `Fault("reset")`.
     """
     if choices is not None:
-        if any(v is not None for v in (text, chunks, faker, refusal)) or tool_calls:
-            raise ScenarioError.single("give either choices or the content of one message, not both", path="choices")
+        if any(v is not None for v in (text, chunks, faker, refusal, finish_reason)) or tool_calls or split != "word":
+            raise ScenarioError.single(
+                "give either choices or the content of one message (text, split, finish_reason...), not both;"
+                " put those inside each choice",
+                path="choices",
+            )
         messages = tuple(choices)
     else:
         one = message(

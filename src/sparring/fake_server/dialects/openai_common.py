@@ -26,7 +26,7 @@ PRESETS: dict[str, tuple[int, str, str | int | None, str | None, str]] = {
         "rate_limit_exceeded",
         None,
         "Rate limit reached for {model} in organization org-sparring on requests per min (RPM): "
-        "Limit 3, Used 3, Requested 1. Please try again in 20s. "
+        "Limit 3, Used 3, Requested 1. Please try again in {wait}. "
         "Visit https://platform.openai.com/account/rate-limits to learn more.",
     ),
     "insufficient_quota": (
@@ -142,7 +142,7 @@ def in_band_error(fault: Fault, model: str | None) -> dict[str, Any]:
     """The error event of a stream: the nested `{"error": {...}}` the SDK raises on."""
     preset = fault.error if fault.error in PRESETS else "server_error"
     _, type_, code, param, message = PRESETS[preset]
-    text = fault.message or message.format(model=model or "the model", key="(hidden)")
+    text = fault.message or message.format(model=model or "the model", key="(hidden)", wait="1s")
     return error_body(text, type_, param, code)
 
 
@@ -167,7 +167,7 @@ def scripted_error(reply: ErrorReply, model: str | None, api_key: str | None) ->
     if preset not in PRESETS:
         type_ = "server_error" if status >= 500 else "invalid_request_error"
         message = f"Error {status}, scripted by sparring."
-    text = message.format(model=model or "the model", key=_masked(api_key))
+    text = message.format(model=model or "the model", key=_masked(api_key), wait=_wait_text(reply))
     body: dict[str, Any] | str
     if reply.body is not None:
         body = dict(reply.body) if not isinstance(reply.body, str) else reply.body
@@ -181,6 +181,15 @@ def scripted_error(reply: ErrorReply, model: str | None, api_key: str | None) ->
     headers = retry_headers(reply, reply.preset)
     headers.update(reply.headers)
     return HttpError(status, body, headers)
+
+
+def _wait_text(reply: ErrorReply) -> str:
+    """How long the rate-limit message says to wait: what the headers say, else 1 s."""
+    if reply.retry_after_ms is not None:
+        return f"{reply.retry_after_ms:g}ms"
+    if isinstance(reply.retry_after, (int, float)):
+        return f"{reply.retry_after:g}s"
+    return "1s"
 
 
 def _masked(key: str | None) -> str:

@@ -111,10 +111,16 @@ def test_two_servers_are_isolated() -> None:
 
 def test_port_already_taken(taken_port: int) -> None:
     """Starting on a port in use raises ServerError naming the port, and leaves no thread behind."""
+    before = _server_threads()
     server = FakeServer(port=taken_port)
     with pytest.raises(ServerError, match=str(taken_port)):
         server.start()
-    assert not any(t.name == "sparring-server" and t.is_alive() for t in threading.enumerate())
+    assert _server_threads() <= before
+
+
+def _server_threads() -> set[threading.Thread]:
+    """Live server threads; other tests' servers (the plugin's session server) may be among them."""
+    return {t for t in threading.enumerate() if t.name == "sparring-server" and t.is_alive()}
 
 
 def _non_daemon_threads() -> set[threading.Thread]:
@@ -123,7 +129,7 @@ def _non_daemon_threads() -> set[threading.Thread]:
 
 def test_close_during_a_stalled_stream_is_prompt() -> None:
     """Closing while a stream waits out a long gap returns promptly and leaves no thread behind."""
-    before = _non_daemon_threads()
+    before, servers_before = _non_daemon_threads(), _server_threads()
     server = FakeServer(Scenario.of(reply(chunks=["first ", "never sent"], timing=Timing(gap=60)))).start()
     with (
         httpx.Client(timeout=10) as client,
@@ -138,7 +144,7 @@ def test_close_during_a_stalled_stream_is_prompt() -> None:
     # a fraction of a second before cancelling them, so 5 s only fails if close() waits for the gap.
     assert took < 5
     assert _non_daemon_threads() <= before
-    assert not any(t.name == "sparring-server" and t.is_alive() for t in threading.enumerate())
+    assert _server_threads() <= servers_before
     [entry] = server.journal()
     assert entry.outcome is not None, "the interrupted stream still gets an ending in the journal"
 

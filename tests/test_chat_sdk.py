@@ -24,7 +24,14 @@ TOOLS = [
         "function": {
             "name": name,
             "description": f"{name} for a city",
-            "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            "parameters": {
+                "type": "object",
+                "properties": {"city": {"type": "string"}},
+                "required": ["city"],
+                "additionalProperties": False,
+            },
+            # openai 2.x's stream helper only parses the arguments of strict tools
+            "strict": True,
         },
     }
     for name in ("get_weather", "get_time")

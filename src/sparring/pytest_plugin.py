@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from syrupy.assertion import SnapshotAssertion
+
     from sparring.fake_server.runner import FakeServer
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.plugin.options import Settings
@@ -85,6 +87,15 @@ def fake_llm(request: pytest.FixtureRequest, sparring_server: FakeServer) -> Ite
     # already says what happened (its report carries the leftovers, quietly).
     if problems is not None and call is not None and call.passed:
         pytest.fail(problems, pytrace=False)
+
+
+@pytest.fixture
+def sparring_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """syrupy's `snapshot`, serializing event sequences as sparring's readable text format,
+    ids and timestamps masked: `assert collected == sparring_snapshot`. Needs syrupy."""
+    from sparring.checks.snapshot import sparring_snapshot as use
+
+    return use(snapshot)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -265,8 +265,7 @@ def _miss(
     message = explain_miss(request.method, info, store.summary(namespace), namespace)
     journal.update(entry, answered_by="nothing scripted: sparring's 404")
     journal.end(entry, "unmatched", message, status=404)
-    body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
-    return _json(HttpError(404, body, {"x-should-retry": "false"}), request, dialect)
+    return _json(dialect.unmatched(message), request, dialect)
 
 
 def explain_miss(method: str, info: RequestInfo, summary: list[dict[str, object]], namespace: str) -> str:

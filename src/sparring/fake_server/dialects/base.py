@@ -58,7 +58,9 @@ class InvalidRequest(Exception):
 
 @dataclass(frozen=True)
 class ParsedRequest:
-    """The parts of a request that matching, resolving and rendering need."""
+    """The parts of a request that matching, resolving and rendering need. `messages` is the
+    conversation in Chat Completions shape (`[{"role", "content"}]`), whatever the API: the
+    last user message is what rules match on, and prompt tokens are counted from it all."""
 
     body: Mapping[str, Any]
     model: str
@@ -70,6 +72,8 @@ class ParsedRequest:
 
 
 class Dialect(ABC):
+    """One API. `name` is what `match: {endpoint: ...}` says; `path` its route."""
+
     name: str
     path: str
 
@@ -100,6 +104,12 @@ class Dialect(ABC):
     @abstractmethod
     def invalid(self, problem: InvalidRequest) -> HttpError:
         """A validation failure in this API's shape."""
+
+    def unmatched(self, message: str) -> HttpError:
+        """What a request nothing scripted answers gets: a 404 naming sparring, which no SDK
+        retries (`x-should-retry: false`)."""
+        error = self.invalid(InvalidRequest(message, code="sparring_no_reply", status=404))
+        return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
 
     @abstractmethod
     def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:

@@ -130,6 +130,10 @@ class ChatCompletions(Dialect):
     def invalid(self, problem: InvalidRequest) -> HttpError:
         return common.invalid(problem)
 
+    def unmatched(self, message: str) -> HttpError:
+        body = common.error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
+        return HttpError(404, body, {"x-should-retry": "false"})
+
     def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
         return common.response_headers(rng, processing_ms=processing_ms)
 

@@ -15,6 +15,19 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Answer": "sparring.scenario.model",
+    "Attempt": "sparring.checks.retries",
+    "CleanupError": "sparring.checks.cleanup",
+    "CleanupReport": "sparring.checks.cleanup",
+    "Collected": "sparring.checks.collect",
+    "EventSnapshot": "sparring.checks.snapshot",
+    "RetryCheckError": "sparring.checks.retries",
+    "RetryReport": "sparring.checks.retries",
+    "WAYS_OUT": "sparring.checks.cleanup",
+    "WayResult": "sparring.checks.cleanup",
+    "check_cleanup": "sparring.checks.cleanup",
+    "check_retries": "sparring.checks.retries",
+    "collect": "sparring.checks.collect",
+    "mask": "sparring.checks.snapshot",
     "Chunk": "sparring.fake_server.journal",
     "Content": "sparring.scenario.model",
     "ERROR_PRESETS": "sparring.scenario.delivery",
@@ -52,6 +65,10 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
+    from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
+    from sparring.checks.collect import Collected, collect
+    from sparring.checks.retries import Attempt, RetryCheckError, RetryReport, check_retries
+    from sparring.checks.snapshot import EventSnapshot, mask
     from sparring.errors import Problem, ScenarioError, ServerError, SparringError
     from sparring.fake_server.journal import Chunk, Entry
     from sparring.fake_server.runner import FakeServer

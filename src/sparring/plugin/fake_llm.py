@@ -20,7 +20,12 @@ from sparring.scenario.library import load_scenario
 from sparring.scenario.model import Fallback, Reply, Rule, Scenario
 
 if TYPE_CHECKING:
+    from collections.abc import AsyncIterator, Callable
+
     import openai as openai_sdk  # `openai` is also a method name below
+
+    from sparring.checks.cleanup import CleanupReport
+    from sparring.checks.retries import RetryReport
 
 
 class FakeLLM:
@@ -107,6 +112,20 @@ class FakeLLM:
         if not entries:
             return "no requests reached the fake server"
         return "\n".join(e.describe() for e in entries)
+
+    # -- checks -----------------------------------------------------------------------------
+
+    def check_retries(self, **expected: Any) -> RetryReport:
+        """`sparring.check_retries` on this test's journal: attempts, spacing, statuses."""
+        from sparring.checks.retries import check_retries
+
+        return check_retries(self.journal, **expected)
+
+    async def check_cleanup(self, stream: Callable[[], AsyncIterator[Any]], **options: Any) -> CleanupReport:
+        """`sparring.check_cleanup` against this fake server: every way out of `stream()`."""
+        from sparring.checks.cleanup import check_cleanup
+
+        return await check_cleanup(stream, self, **options)
 
     # -- clients ----------------------------------------------------------------------------
 

@@ -1,0 +1,25 @@
+"""Checks for any async-generator client: drive it and record what it yielded, prove it
+cleans up on every way out of its stream, judge its retries from the server's journal.
+
+The snapshot extension lives in `sparring.checks.snapshot`, apart: it needs syrupy.
+"""
+
+from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
+from sparring.checks.collect import Collected, collect
+from sparring.checks.retries import Attempt, RetryCheckError, RetryReport, attempts, calls, check_retries
+
+__all__ = [
+    "WAYS_OUT",
+    "Attempt",
+    "CleanupError",
+    "CleanupReport",
+    "Collected",
+    "RetryCheckError",
+    "RetryReport",
+    "WayResult",
+    "attempts",
+    "calls",
+    "check_cleanup",
+    "check_retries",
+    "collect",
+]

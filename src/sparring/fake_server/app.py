@@ -87,7 +87,8 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     except web.HTTPException as exc:
         problem = _http_problem(request, exc)
         journal.end(entry, "rejected", problem.message, status=problem.status)
-        return _json(ChatCompletions().invalid(problem), request)
+        dialect = _dialect_for(request)
+        return _json(dialect.invalid(problem), request, dialect)
     except Exception as exc:  # a bug in sparring must not take the server down
         log.exception("sparring failed while answering %s %s", request.method, request.path)
         journal.end(entry, "rejected", f"internal error: {exc!r}", status=500)
@@ -98,6 +99,12 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
             space.tasks.discard(task)
     journal.end(entry, "completed", status=response.status)
     return response
+
+
+def _dialect_for(request: web.Request) -> Dialect:
+    """The API a request to an unknown route was meant for, by its headers; OpenAI's by default."""
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    return next((d for d in DIALECTS if d.claims(headers)), DIALECTS[0])
 
 
 def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidRequest:

@@ -26,7 +26,14 @@ from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing,
 SplitMode = Literal["word", "char", "token", "size", "list"]
 SPLIT_MODES: tuple[str, ...] = ("word", "char", "token", "size", "list")
 FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call")
-ENDPOINTS: dict[str, str] = {"chat": "/v1/chat/completions"}
+# `match: {endpoint: ...}` names, and the route each answers.
+ENDPOINTS: dict[str, str] = {
+    "chat": "/v1/chat/completions",
+    "responses": "/v1/responses",
+    "messages": "/v1/messages",
+    "completions": "/v1/completions",
+    "embeddings": "/v1/embeddings",
+}
 Fallback = Literal["miss", "default"]
 
 

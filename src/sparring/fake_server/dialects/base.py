@@ -105,6 +105,11 @@ class Dialect(ABC):
     def invalid(self, problem: InvalidRequest) -> HttpError:
         """A validation failure in this API's shape."""
 
+    def claims(self, headers: Mapping[str, str]) -> bool:
+        """Whether a request to an unknown route looks like this API's (it then gets this
+        API's 404/405 shape). Lower-case header names."""
+        return False
+
     def unmatched(self, message: str) -> HttpError:
         """What a request nothing scripted answers gets: a 404 naming sparring, which no SDK
         retries (`x-should-retry: false`)."""

@@ -103,6 +103,9 @@ class LLMClient:
         policy = self.retry_policy
         for attempt in range(1, policy.max_attempts + 1):
             yielded = False
+            # Say which retry this is, as the SDK's own loop does: servers (and sparring's
+            # retry checks) tell one call's attempts apart by it.
+            kwargs["extra_headers"] = {**params.get("extra_headers", {}), "x-stainless-retry-count": str(attempt - 1)}
             try:
                 if stream:
                     # aclosing: when our consumer leaves, the inner generator (and the HTTP

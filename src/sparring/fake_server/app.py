@@ -240,7 +240,11 @@ async def _fault_before_headers(request: web.Request, fault: Fault, journal: Jou
     try:
         await faults.before_headers(request, fault)
     except asyncio.CancelledError:
-        journal.end(entry, "stalled", f"{fault.describe()}: the client gave up")
+        state = request.app[STATE]
+        if state.closing or state.store.closing(entry.namespace):
+            journal.end(entry, "server_closed", f"{fault.describe()}: the server shut down")
+        else:
+            journal.end(entry, "stalled", f"{fault.describe()}: the client gave up")
         raise
     journal.end(entry, "fault", fault.describe())
     return web.Response()  # never sent: the connection is gone

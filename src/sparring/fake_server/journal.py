@@ -148,7 +148,8 @@ class Journal:
             if entry.outcome is not None:
                 return
             entry.outcome = outcome
-            entry.detail = detail
+            if detail is not None:  # keep a note made earlier (e.g. a fault that did not apply)
+                entry.detail = detail
             if status is not None:
                 entry.status = status
             entry.ended = time.monotonic() - entry.arrived

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -143,14 +144,16 @@ class Player:
         if self.keepalive is None or not at_boundary:
             await faults.wait(seconds)
             return
-        remaining = seconds
-        while remaining is None or remaining > 0:
-            step = self.keepalive if remaining is None else min(self.keepalive, remaining)
-            await asyncio.sleep(step)
-            if remaining is not None:
-                remaining -= step
-            if remaining is None or remaining > 0:
+        if seconds is None:  # until the client gives up: a keep-alive every interval, forever
+            while True:
+                await asyncio.sleep(self.keepalive)
                 await self.put(self.comment, "keepalive")
+        # Counted, not subtracted: float drift would add a stray keep-alive before the event.
+        pings = math.ceil(seconds / self.keepalive - 1e-9) - 1
+        for _ in range(max(0, pings)):
+            await asyncio.sleep(self.keepalive)
+            await self.put(self.comment, "keepalive")
+        await asyncio.sleep(max(0.0, seconds - max(0, pings) * self.keepalive))
 
 
 # Faults that act on the connection at a byte offset; the others only change the events.
@@ -195,7 +198,8 @@ async def stream(
     journal.update(entry, response_headers={k.lower(): v for k, v in all_headers.items()})
     response = web.StreamResponse(status=200, headers=all_headers)
     if content_length:
-        response.content_length = sum(len(w.data) for w in head + tail)
+        extra = fault.size if fault is not None and fault.kind == "garbage" else 0
+        response.content_length = sum(len(w.data) for w in head + tail) + extra
     await response.prepare(request)
     journal.update(entry, status=200)
     player = Player(request, response, journal, entry, timing, LINE_ENDINGS[wire.line_ending])

@@ -82,11 +82,13 @@ class Wire:
     every line ends: `lf` (what the real APIs send), `crlf` or `cr`.
     """
 
-    write_size: int | tuple[int, ...] | None = None
+    write_size: int | tuple[int, ...] | list[int] | None = None
     events_per_write: int = 1
     line_ending: LineEnding = "lf"
 
     def __post_init__(self) -> None:
+        if isinstance(self.write_size, list):  # a list reads naturally; stored as a tuple, hashable
+            object.__setattr__(self, "write_size", tuple(self.write_size))
         sizes = self.write_size if isinstance(self.write_size, tuple) else (self.write_size,)
         if self.write_size is not None:
             if not sizes:
@@ -105,7 +107,7 @@ class Wire:
     def sizes(self) -> tuple[int, ...]:
         if self.write_size is None:
             return ()
-        return self.write_size if isinstance(self.write_size, tuple) else (self.write_size,)
+        return tuple(self.write_size) if isinstance(self.write_size, (tuple, list)) else (self.write_size,)
 
 
 @dataclass(frozen=True)

@@ -357,10 +357,24 @@ def test_serve_stops_on_sigint_during_a_stream(serve: Callable[..., Served]) -> 
 
 
 def test_demo_runs() -> None:
-    """`sparring demo` plays its rounds through the openai SDK and ends with `done`."""
+    """`sparring demo` tells its story through the reference client and ends with `done`."""
     result = sparring("demo", timeout=120)  # about 4 s of scripted waits; generous for slow machines
     assert result.returncode == 0, result.stdout + result.stderr
     assert "done" in result.stdout
-    for name in ("plain-stream", "rate-limited-then-ok", "tool-call", "slow-first-token"):
-        assert f"[{name}]" in result.stdout
+    for name in ("clean", "rate-limit", "cut", "early-exit"):
+        assert f"── {name}:" in result.stdout
+    assert "#1 -> 429" in result.stdout, "the rate limit was answered"
+    assert "#2 -> 200" in result.stdout, "and retried"
+    assert "ERROR connection failed" in result.stdout, "the cut stream ends in an ERROR event"
+    assert "client_disconnected" in result.stdout, "the server saw the early exit"
     assert "\033[" not in result.stdout  # NO_COLOR and a pipe: plain text
+
+
+def test_demo_runs_one_part_and_rejects_unknown_ones() -> None:
+    result = sparring("demo", "cut", timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "── cut:" in result.stdout
+    assert "── clean:" not in result.stdout
+    wrong = sparring("demo", "clen", timeout=60)
+    assert wrong.returncode == 2
+    assert "did you mean 'clean'?" in wrong.stderr

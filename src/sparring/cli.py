@@ -9,10 +9,13 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from sparring import __version__
-from sparring.errors import ScenarioError
+from sparring.errors import ScenarioError, closest
 from sparring.fake_server.journal import Entry
 from sparring.scenario.library import builtin_names, load_scenario
 from sparring.scenario.model import Scenario
+
+# The demo's parts, named here so `sparring --help` stays cheap (sparring.demo loads aiohttp).
+PART_NAMES = ("clean", "rate-limit", "cut", "early-exit")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -59,9 +62,13 @@ def _parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser(
         "demo",
-        help="watch the openai SDK spar with the fake server",
-        description="Start the fake server in-process and stream a few scripted exchanges through the openai SDK.",
+        help="watch the reference client spar with the fake server",
+        description="Start the fake server in-process and run the reference streaming client through a short "
+        "story: a clean stream, a rate limit retried after retry-after, a stream cut mid-way, a consumer that "
+        "stops early. Every event is printed as it arrives.",
     )
+    demo.add_argument("parts", nargs="*", metavar="PART", help=f"parts to play (default: all): {', '.join(PART_NAMES)}")
+    demo.add_argument("--no-colour", "--no-color", dest="colour", action="store_false", help="plain text output")
     demo.set_defaults(run=_demo)
     return parser
 
@@ -136,6 +143,12 @@ def _count(n: int, noun: str) -> str:
 
 
 def _demo(args: argparse.Namespace) -> int:
+    unknown = [p for p in args.parts if p not in PART_NAMES]
+    if unknown:
+        hint = closest(unknown[0], PART_NAMES)
+        suggestion = f" (did you mean {hint!r}?)" if hint else ""
+        print(f"sparring demo: no part {unknown[0]!r}{suggestion}; parts: {', '.join(PART_NAMES)}", file=sys.stderr)
+        return 2
     from sparring.demo import run
 
-    return run()
+    return run(args.parts, colour=args.colour)

@@ -116,7 +116,8 @@ class Journal:
     def __init__(self, namespace: str, on_end: Callable[[Entry], None] | None = None) -> None:
         self.namespace = namespace
         self._entries: list[Entry] = []
-        self._lock = threading.Lock()
+        # A condition, not a bare lock: readers can wait for the journal to change.
+        self._lock = threading.Condition()
         self._on_end = on_end
 
     def open(self, method: str, path: str, headers: Mapping[str, str]) -> Entry:
@@ -153,8 +154,21 @@ class Journal:
             if status is not None:
                 entry.status = status
             entry.ended = time.monotonic() - entry.arrived
+            self._lock.notify_all()
         if self._on_end is not None:
             self._on_end(entry)
+
+    def wait_until(self, check: Callable[[list[Entry]], bool], timeout: float) -> list[Entry]:
+        """Block until `check(entries)` holds (re-checked whenever an entry ends), or `timeout`
+        seconds pass; return the entries either way. Synchronization for tests, not a sleep."""
+        deadline = time.monotonic() + timeout
+        with self._lock:
+            while not check(self._entries):
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._lock.wait(remaining)
+            return copy.deepcopy(self._entries)
 
     def entries(self) -> list[Entry]:
         with self._lock:

@@ -182,6 +182,13 @@ class FakeServer:
     def journal(self, namespace: str = DEFAULT_NAMESPACE) -> list[Entry]:
         return self.store.space(namespace).journal.entries()
 
+    def wait_until(
+        self, check: Callable[[list[Entry]], bool], *, timeout: float = 5.0, namespace: str = DEFAULT_NAMESPACE
+    ) -> list[Entry]:
+        """Wait until `check(journal)` holds, e.g. `lambda j: j and j[-1].outcome`, re-checking
+        each time a request ends; the journal after at most `timeout` seconds."""
+        return self.store.space(namespace).journal.wait_until(check, timeout)
+
     def drop_namespace(self, namespace: str) -> None:
         """Forget a namespace and end the requests it still has under way (a stall, a hang),
         so nothing from one test lives on into the next."""

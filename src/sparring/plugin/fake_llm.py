@@ -96,6 +96,14 @@ class FakeLLM:
             return list(self._final[0])
         return self._server.journal(self.namespace)
 
+    def wait_until(self, check: Callable[[list[Entry]], bool], *, timeout: float = 5.0) -> list[Entry]:
+        """Wait (without sleeping blindly) until `check(journal)` holds, re-checked as each
+        request ends: `fake_llm.wait_until(lambda j: j and j[-1].outcome == "client_disconnected")`.
+        Returns the journal after at most `timeout` seconds; assert on it."""
+        if self._final is not None:
+            return list(self._final[0])
+        return self._server.wait_until(check, timeout=timeout, namespace=self.namespace)
+
     def unused(self) -> list[str]:
         """Scripted replies (or uses of them) no request took; `optional` and `repeat` ones aside."""
         if self._final is not None:

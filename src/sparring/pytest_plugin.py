@@ -107,15 +107,15 @@ def pytest_runtest_makereport(
         item.stash[_CALL] = report
     fake = item.stash.get(_FAKE, None)
     mode = item.config.stash[_SETTINGS].report
-    if fake is None or report.when == "setup" or mode == "never":
+    if fake is None or report.when == "setup":
         return report
     if report.when == "call":
-        if mode == "always" or report.failed:
+        if mode == "always" or (mode == "failed" and report.failed):
             report.sections.append((_EXCHANGE, fake.exchange()))
         # Said here, not at teardown: under xdist this report has left the worker by then.
         problems = fake.problems() if item.stash.get(_STRICT, False) and not report.passed else None
         if problems:
             report.sections.append(("sparring: also (not failing the test, which already failed)", problems))
-    elif report.failed:
+    elif report.failed and mode != "never":
         report.sections.append((_EXCHANGE, fake.exchange()))
     return report

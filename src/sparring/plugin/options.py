@@ -58,6 +58,15 @@ def test_options(node: pytest.Item) -> TestOptions:
     options = TestOptions(**marker.kwargs)
     if options.fallback not in ("miss", "default"):
         raise TypeError(f"@pytest.mark.sparring(fallback=...) must be 'miss' or 'default', got {options.fallback!r}")
+    if options.strict is not None and not isinstance(options.strict, bool):
+        kind = type(options.strict).__name__
+        raise TypeError(f"@pytest.mark.sparring(strict=...) must be True or False, got {options.strict!r} ({kind})")
+    names = [options.scenario] if isinstance(options.scenario, str) else options.scenario
+    if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+        raise TypeError(
+            "@pytest.mark.sparring(scenario=...) must be a scenario name or path, or a list of them, "
+            f"got {options.scenario!r} ({type(options.scenario).__name__})"
+        )
     return options
 
 

@@ -9,11 +9,13 @@ several small tests, to keep the number of runs down.
 
 from __future__ import annotations
 
-import glob
-
 # The inner runs' imports, made once here: an in-process run forgets the modules it imported
 # first, and a module imported afresh beside one kept (httpcore beside httpx) breaks
 # `except` clauses (httpx maps exceptions by httpcore's old classes).
+import contextlib
+import glob
+import importlib
+
 import httpcore  # noqa: F401
 import httpx  # noqa: F401
 import openai  # noqa: F401
@@ -22,6 +24,12 @@ import pytest
 import sparring
 import sparring.plugin.fake_llm
 import sparring.scenario.library
+
+# openai 3.x sends through httpx2 and httpcore2: load them too, or a later test in this
+# process meets a second httpcore2 that httpx2 cannot map to its own exceptions.
+for _name in ("httpcore2", "httpx2"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
 
 pytest_plugins = ["pytester"]
 

@@ -21,9 +21,13 @@ from aiohttp import web
 
 from sparring.fake_server import control, faults, playback
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, api_key_of, namespace_of
+from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_chat import ChatCompletions
 from sparring.fake_server.dialects.openai_common import error_body
+from sparring.fake_server.dialects.openai_completions import Completions
+from sparring.fake_server.dialects.openai_embeddings import Embeddings
+from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.resolve import resolve
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Pick, RequestInfo, Store, describe_reply
@@ -35,7 +39,7 @@ from sparring.scenario.text import last_user_text
 log = logging.getLogger("sparring.server")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-DIALECTS: tuple[Dialect, ...] = (ChatCompletions(),)
+DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
 
@@ -186,7 +190,14 @@ async def _play(
     request: web.Request, dialect: Dialect, parsed: ParsedRequest, answer: Answer, journal: Journal, entry: Entry
 ) -> web.StreamResponse:
     rng = request.app[STATE].rng
-    resolved = resolve(answer.content, n=parsed.n, model=parsed.model, messages=parsed.messages, rng=rng)
+    resolved = resolve(
+        answer.content,
+        n=parsed.n,
+        model=parsed.model,
+        messages=parsed.messages,
+        rng=rng,
+        prompt_tokens=parsed.prompt_tokens,
+    )
     frames = dialect.stream(resolved, parsed, rng)
     await playback.pause(answer.timing.headers_delay)
     fault = answer.fault

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import random
 import string
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from sparring.scenario.model import Content, Message
+from sparring.scenario.model import Content, Message, Usage
 from sparring.scenario.text import count_prompt_tokens, count_tokens, resolve_text, split_text
 
 _ALNUM = string.ascii_letters + string.digits
@@ -44,17 +44,23 @@ class ResolvedChoice:
 
 @dataclass(frozen=True)
 class Resolved:
+    """`prompt_tokens` and `completion_tokens` as scripted, else derived; `scripted` says which
+    the scenario gave, for dialects that count differently (legacy completions: text only)."""
+
     model: str
     choices: tuple[ResolvedChoice, ...]
     prompt_tokens: int
     completion_tokens: int
+    scripted: Usage = field(default_factory=Usage)
 
     @property
     def total_tokens(self) -> int:
         return self.prompt_tokens + self.completion_tokens
 
 
-def resolve(content: Content, *, n: int, model: str, messages: object, rng: random.Random) -> Resolved:
+def resolve(
+    content: Content, *, n: int, model: str, messages: object, rng: random.Random, prompt_tokens: int | None = None
+) -> Resolved:
     """Exactly `n` choices, as the API gives: the scripted ones in order, the last repeated
     when the request asks for more, the extra ones left out when it asks for fewer."""
     picked = [content.messages[min(i, len(content.messages) - 1)] for i in range(n)]
@@ -65,11 +71,17 @@ def resolve(content: Content, *, n: int, model: str, messages: object, rng: rand
     return Resolved(
         model=content.model or model,
         choices=choices,
-        prompt_tokens=prompt
-        if prompt is not None
-        else count_prompt_tokens(messages if isinstance(messages, list) else []),
+        prompt_tokens=prompt if prompt is not None else _prompt_estimate(prompt_tokens, messages),
         completion_tokens=completion if completion is not None else sum(c.output_tokens for c in choices),
+        scripted=usage or Usage(),
     )
+
+
+def _prompt_estimate(given: int | None, messages: object) -> int:
+    """The dialect's own count of its prompt if it has one, else the Chat-style estimate."""
+    if given is not None:
+        return given
+    return count_prompt_tokens(messages if isinstance(messages, list) else [])
 
 
 def _choice(index: int, message: Message, rng: random.Random) -> ResolvedChoice:

@@ -69,6 +69,7 @@ class ParsedRequest:
     n: int = 1
     has_tools: bool = False
     options: Mapping[str, Any] = field(default_factory=dict)
+    prompt_tokens: int | None = None  # the dialect's own count, when it counts differently
 
 
 class Dialect(ABC):

@@ -1,0 +1,366 @@
+"""Anthropic Messages: `POST /v1/messages`, streamed and not (wire-format.md §6).
+
+The details the `anthropic` SDK depends on:
+- Every event has an `event: <name>` line *and* `"type": "<name>"` in its JSON: 2.x skips
+  events without a name, and `messages.stream()` then fails.
+- `message_start` comes first (the stream helper raises otherwise), and each block's
+  `content_block_start` precedes its deltas (the helper indexes `content[index]`); `index` is
+  the block's position in the final `content`: the text block first, then the tool_use blocks.
+- One `ping` right after the first `content_block_start`, as real traffic has; the SDK skips it.
+- Tool input streams as `input_json_delta` pieces (the first one `""`) that concatenate to
+  the JSON; the start event carries `input: {}`.
+- `message_delta` carries the stop reason and *cumulative* usage (the SDK overwrites, never
+  adds). `message_stop` ends the stream (no `[DONE]`); it is the terminal frame `no_done` drops.
+- An `event: error` in the stream raises `APIStatusError` with status 200, not the class the
+  same error would get as an HTTP status.
+- Error bodies are `{"type":"error","error":{"type","message"},"request_id"}`; the SDK reads
+  the `request-id` header, `x-should-retry`, then `retry-after-ms`, then `retry-after`.
+
+Error presets (status, `error.type`), after Anthropic's documented table:
+rate_limit 429 rate_limit_error (with `retry-after`), overloaded 529 overloaded_error,
+server_error 500 api_error, bad_gateway 502 api_error, timeout 504 timeout_error,
+bad_request and context_length_exceeded 400 invalid_request_error, unauthorized 401
+authentication_error, forbidden 403 permission_error, not_found 404 not_found_error, conflict
+409 conflict_error. `unavailable` stays a 503 (type api_error, Anthropic's catch-all server
+error): as a 500 it would duplicate `server_error` and as a 529 `overloaded`, and SDK 2.x has
+a class of its own for it (`ServiceUnavailableError`). `insufficient_quota` is the 400
+invalid_request_error "Your credit balance is too low…" that the real API sends when credits
+run out; `billing_error` (402) exists in the type list but is not what clients meet then.
+A scripted `code` becomes `error.details.error_code`, which SDK 2.x uses to pick finer
+exception classes; `param` has no place in Anthropic's errors and is left out.
+
+Requests are normalized into Chat-shaped `messages` for matching and token counting: the
+system prompt first, text blocks joined with newlines, `tool_result` blocks as `tool`
+messages (so the last *user* message is what the user wrote). Always one choice: this API
+has no `n`. Tool-call ids sparring generated (`call_` + 24 characters) are sent as
+`toolu_01…`; scripted ids are sent as given.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import random
+import re
+import secrets
+from collections.abc import Mapping
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from sparring.fake_server.dialects import openai_common as common
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
+from sparring.scenario.delivery import Fault, RateLimits
+from sparring.scenario.model import ErrorReply
+
+_RATE_LIMIT_MESSAGE = (
+    "This request would exceed the rate limit for your organization (sparring) of 50 requests per minute. "
+    "For details, refer to: https://docs.claude.com/en/api/rate-limits. You can see the response headers for "
+    "current usage. Please reduce the prompt length or the maximum tokens requested, or try again later. You may "
+    "also contact sales at https://www.anthropic.com/contact-sales to discuss your options for a rate limit increase."
+)
+_NO_CREDIT_MESSAGE = (
+    "Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or "
+    "purchase credits."
+)
+# preset: (status, error.type, message); `{model}` comes from the request.
+PRESETS: dict[str, tuple[int, str, str]] = {
+    "rate_limit": (429, "rate_limit_error", _RATE_LIMIT_MESSAGE),
+    "insufficient_quota": (400, "invalid_request_error", _NO_CREDIT_MESSAGE),
+    "server_error": (500, "api_error", "Internal server error"),
+    "bad_gateway": (502, "api_error", "Bad gateway"),
+    "unavailable": (503, "api_error", "Service unavailable"),
+    "overloaded": (529, "overloaded_error", "Overloaded"),
+    "timeout": (504, "timeout_error", "Request timeout"),
+    "bad_request": (400, "invalid_request_error", "There was an issue with the format or content of your request."),
+    "context_length_exceeded": (400, "invalid_request_error", "prompt is too long: 213000 tokens > 200000 maximum"),
+    "unauthorized": (401, "authentication_error", "invalid x-api-key"),
+    "forbidden": (403, "permission_error", "Your API key does not have permission to use the specified resource."),
+    "not_found": (404, "not_found_error", "model: {model}"),
+    "conflict": (409, "conflict_error", "Conflict: another request changed this resource. Please retry."),
+}
+# A bare status borrows the preset's message for the statuses that have one obvious preset.
+_PRESET_BY_STATUS = {429: "rate_limit", 500: "server_error", 502: "bad_gateway", 503: "unavailable", 504: "timeout"}
+_PRESET_BY_STATUS[529] = "overloaded"
+# Presets sharing a status share its type, too.
+_TYPE_BY_STATUS = {**{status: type_ for status, type_, _ in PRESETS.values()}, 402: "billing_error"}
+_TYPE_BY_STATUS[413] = "request_too_large"
+_STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
+_STOP_REASONS["function_call"] = "tool_use"
+_GENERATED_CALL_ID = re.compile(r"call_[A-Za-z0-9]{24}")
+_ORGANIZATION_ID = "73706172-7269-4e67-8000-000000000001"  # "sparring", as a UUID
+_USUAL_LIMITS = RateLimits(4000, 3999, 0, 2_000_000, 2_000_000, 0)  # on every response, as the real API
+
+
+class AnthropicMessages(Dialect):
+    name = "messages"
+    path = "/v1/messages"
+
+    def parse(self, body: object) -> ParsedRequest:
+        if not isinstance(body, dict):
+            raise InvalidRequest("Input should be a valid dictionary")
+        for key in ("model", "max_tokens", "messages"):
+            if key not in body:
+                raise InvalidRequest(f"{key}: Field required")
+        if not isinstance(body["model"], str):
+            raise InvalidRequest("model: Input should be a valid string")
+        if not body["model"]:
+            raise InvalidRequest("model: String should have at least 1 character")
+        max_tokens = body["max_tokens"]
+        if isinstance(max_tokens, bool) or not isinstance(max_tokens, int):
+            raise InvalidRequest("max_tokens: Input should be a valid integer")
+        if max_tokens < 1:
+            raise InvalidRequest("max_tokens: Input should be greater than or equal to 1")
+        _check_messages(body["messages"])
+        if "stream" in body and not isinstance(body["stream"], bool):
+            raise InvalidRequest("stream: Input should be a valid boolean")
+        if body.get("system") is not None:
+            _check_content(body["system"], "system")
+        if body.get("tools") is not None and not isinstance(body["tools"], list):
+            raise InvalidRequest("tools: Input should be a valid list")
+        return ParsedRequest(
+            body=body,
+            model=body["model"],
+            messages=_chat_messages(body),
+            stream=body.get("stream") is True,
+            has_tools=bool(body.get("tools")),
+        )
+
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        choice = resolved.choices[0]
+        head = {**_message(resolved, rng, content=[], stop_reason=None), "usage": _usage(resolved, output_tokens=1)}
+        frames = [Frame(_event("message_start", message=head))]
+        for index, (block, deltas) in enumerate(_blocks(choice)):
+            # A tool_use start names the call: output, produced at the model's pace.
+            is_tool = block["type"] == "tool_use"
+            frames.append(
+                Frame(_event("content_block_start", index=index, content_block=block), is_tool, False, is_tool)
+            )
+            if index == 0:
+                frames.append(Frame(_event("ping"), paced=False))
+            for delta in deltas:
+                has_output = bool(delta.get("text") or delta.get("partial_json"))
+                frames.append(Frame(_event("content_block_delta", index=index, delta=delta), content=has_output))
+            frames.append(Frame(_event("content_block_stop", index=index), paced=False))
+        stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
+        usage = {"output_tokens": resolved.completion_tokens}
+        frames.append(Frame(_event("message_delta", delta=stop, usage=usage), paced=False))
+        frames.append(Frame(_event("message_stop"), paced=False, terminal=True))
+        return frames
+
+    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+        choice = resolved.choices[0]
+        content = [_whole_block(block, deltas) for block, deltas in _blocks(choice)]
+        message = _message(resolved, rng, content=content, stop_reason=_stop_reason(choice))
+        return {**message, "usage": _usage(resolved, output_tokens=resolved.completion_tokens)}
+
+    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        # What would be this preset's HTTP error, sent in-band once the 200 has gone out.
+        _, type_, message = PRESETS[fault.error]
+        error = {"type": type_, "message": fault.message or message.format(model=request.model)}
+        return [Frame(_event("error", error=error))]
+
+    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        for kind in ("requests", "tokens"):
+            for field in ("limit", "remaining", "reset"):
+                value = getattr(limits, f"{field}_{kind}")
+                if value is not None:
+                    text = _rfc3339(value) if field == "reset" else str(int(value))
+                    headers[f"anthropic-ratelimit-{kind}-{field}"] = text
+        return headers
+
+    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+        preset = reply.preset or _PRESET_BY_STATUS.get(reply.status or 0)
+        status, type_, message = PRESETS[preset] if preset else (0, "", "")
+        status = reply.status or status
+        if not preset:
+            type_ = _type_for(status)
+            message = f"Error {status}, scripted by sparring."
+        request_id = _request_id()
+        body: dict[str, Any] | str
+        if reply.body is not None:
+            body = dict(reply.body) if not isinstance(reply.body, str) else reply.body
+        else:
+            text = reply.message or message.format(model=request.model if request else "the model")
+            body = _error_body(reply.type or type_, text, request_id)
+            if reply.code is not None:
+                body["error"]["details"] = {"error_code": reply.code}
+        headers = {"request-id": request_id, **self._retry_headers(reply, preset), **reply.headers}
+        return HttpError(status, body, headers)
+
+    def invalid(self, problem: InvalidRequest) -> HttpError:
+        request_id = _request_id()
+        body = _error_body(_type_for(problem.status), problem.message, request_id)
+        return HttpError(problem.status, body, {"request-id": request_id})
+
+    def claims(self, headers: Mapping[str, str]) -> bool:
+        return "anthropic-version" in headers or "x-api-key" in headers
+
+    def unmatched(self, message: str) -> HttpError:
+        error = self.invalid(InvalidRequest(message, status=404))
+        return HttpError(404, error.body, {**error.headers, "x-should-retry": "false"})
+
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        ids = {"request-id": _request_id(rng), "anthropic-organization-id": _ORGANIZATION_ID}
+        return {**ids, **self.rate_limit_headers(_USUAL_LIMITS)}
+
+    def _retry_headers(self, reply: ErrorReply, preset: str | None) -> dict[str, str]:
+        """`retry-after`, `retry-after-ms` and `x-should-retry` as scripted; a rate limit
+        with neither delay gets `retry-after: 1` (the real 429 sends seconds only) and
+        rate-limit headers under Anthropic's names."""
+        after, after_ms = reply.retry_after, reply.retry_after_ms
+        if preset == "rate_limit" and after is None and after_ms is None:
+            after = 1
+        # OpenAI's helper, minus its `x-ratelimit-*` names (preset None, no rate_limits).
+        headers = common.retry_headers(dataclasses.replace(reply, retry_after=after, rate_limits=None), None)
+        if preset == "rate_limit":
+            wait = after_ms / 1000 if after_ms is not None else (after if isinstance(after, (int, float)) else 1)
+            headers.update(
+                self.rate_limit_headers(RateLimits(limit_requests=50, remaining_requests=0, reset_requests=wait))
+            )
+        if reply.rate_limits is not None:
+            headers.update(self.rate_limit_headers(reply.rate_limits))
+        return headers
+
+
+def _event(name: str, **fields: Any) -> bytes:
+    return b"event: " + name.encode() + b"\ndata: " + compact({"type": name, **fields}) + b"\n\n"
+
+
+def _message(resolved: Resolved, rng: random.Random, *, content: list[Any], stop_reason: str | None) -> dict[str, Any]:
+    return {
+        "id": random_id(rng, "msg_01", 22),
+        "type": "message",
+        "role": "assistant",
+        "model": resolved.model,
+        "content": content,
+        "stop_reason": stop_reason,
+        "stop_sequence": None,
+    }
+
+
+def _usage(resolved: Resolved, *, output_tokens: int) -> dict[str, Any]:
+    return {
+        "input_tokens": resolved.prompt_tokens,
+        "cache_creation_input_tokens": 0,
+        "cache_read_input_tokens": 0,
+        "output_tokens": output_tokens,
+        "service_tier": "standard",
+    }
+
+
+def _blocks(choice: ResolvedChoice) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
+    """Each content block as its start object and its deltas: text (or a refusal, said as
+    text) first, then one tool_use block per call."""
+    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+    if choice.refusal is not None or choice.text or not choice.tool_calls:
+        blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in choice.pieces]))
+    for call in choice.tool_calls:
+        start = {"type": "tool_use", "id": _tool_id(call.id), "name": call.name, "input": {}}
+        blocks.append((start, [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)]))
+    return blocks
+
+
+def _whole_block(block: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[str, Any]:
+    if block["type"] == "text":
+        return {**block, "text": "".join(d["text"] for d in deltas)}
+    return {**block, "input": json.loads("".join(d["partial_json"] for d in deltas))}
+
+
+def _stop_reason(choice: ResolvedChoice) -> str:
+    return "refusal" if choice.refusal is not None else _STOP_REASONS.get(choice.finish_reason, "end_turn")
+
+
+def _tool_id(call_id: str) -> str:
+    """Ids sparring made up become Anthropic's kind, from the same characters (so the same seed
+    gives the same id); scripted ids pass unchanged."""
+    return "toolu_01" + call_id[5:27] if _GENERATED_CALL_ID.fullmatch(call_id) else call_id
+
+
+def _request_id(rng: random.Random | None = None) -> str:
+    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz123456789"
+    pick = rng.choice if rng is not None else secrets.choice
+    return "req_011C" + "".join(pick(alphabet) for _ in range(20))
+
+
+def _error_body(type_: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"type": type_, "message": message}, "request_id": request_id}
+
+
+def _type_for(status: int) -> str:
+    # Anthropic's docs: invalid_request_error also stands for 4XX statuses without a type.
+    return _TYPE_BY_STATUS.get(status) or ("api_error" if status >= 500 else "invalid_request_error")
+
+
+def _rfc3339(seconds_from_now: float) -> str:
+    """A reset time as Anthropic sends it (`2025-08-21T12:40:59Z`), rounded up to the second."""
+    moment = datetime.now(timezone.utc) + timedelta(seconds=seconds_from_now)
+    return datetime.fromtimestamp(math.ceil(moment.timestamp()), timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _check_messages(messages: object) -> None:
+    if not isinstance(messages, list):
+        raise InvalidRequest("messages: Input should be a valid list")
+    if not messages:
+        raise InvalidRequest("messages: at least one message is required")
+    for i, message in enumerate(messages):
+        where = f"messages.{i}"
+        if not isinstance(message, dict):
+            raise InvalidRequest(f"{where}: Input should be a valid dictionary")
+        for key in ("role", "content"):
+            if key not in message:
+                raise InvalidRequest(f"{where}.{key}: Field required")
+        if message["role"] not in ("user", "assistant"):
+            raise InvalidRequest(f"{where}.role: Input should be 'user' or 'assistant'")
+        _check_content(message["content"], f"{where}.content")
+        final_assistant = i == len(messages) - 1 and message["role"] == "assistant"
+        if message["content"] in ("", []) and not final_assistant:
+            raise InvalidRequest(
+                f"{where}: all messages must have non-empty content except for the optional final assistant message"
+            )
+
+
+def _check_content(content: object, where: str) -> None:
+    """A string, or a list of blocks that each have a `type` (and text blocks a string `text`)."""
+    if isinstance(content, str):
+        return
+    if not isinstance(content, list):
+        raise InvalidRequest(f"{where}: Input should be a valid list")
+    for j, block in enumerate(content):
+        if not isinstance(block, dict):
+            raise InvalidRequest(f"{where}.{j}: Input should be a valid dictionary")
+        if "type" not in block:
+            raise InvalidRequest(f"{where}.{j}.type: Field required")
+        if block["type"] == "text" and not isinstance(block.get("text"), str):
+            raise InvalidRequest(
+                f"{where}.{j}.text: " + ("Field required" if "text" not in block else "Input should be a valid string")
+            )
+
+
+def _text(content: object) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            b["text"]
+            for b in content
+            if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)
+        )
+    return ""
+
+
+def _chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
+    """The conversation in Chat Completions shape, for matching and prompt-token counts."""
+    chat: list[dict[str, Any]] = []
+    if body.get("system"):
+        chat.append({"role": "system", "content": _text(body["system"])})
+    for message in body["messages"]:
+        content = message["content"]
+        results = [b for b in content if b["type"] == "tool_result"] if isinstance(content, list) else []
+        chat.extend({"role": "tool", "content": _text(b.get("content"))} for b in results)
+        # A turn of nothing but tool results is no user message, as in Chat.
+        if _text(content) or not results:
+            chat.append({"role": message["role"], "content": _text(content)})
+    return chat

@@ -1,0 +1,217 @@
+"""OpenAI legacy Completions: `POST /v1/completions`, streamed and not (wire-format.md §5).
+
+Every chunk is a whole `text_completion` object carrying one choice's next `text`; each
+choice ends with a chunk of empty text and its `finish_reason`; `include_usage` adds a last
+chunk with `choices: []`; `data: [DONE]` ends the stream. Same SSE rules as Chat.
+
+This API has no tool calls and no refusal field, so only text is rendered: a tool-call-only
+reply is empty text finishing `stop`, and a scripted refusal is said as plain text (what a
+completion model would do). Finish reasons this API lacks (`tool_calls`) become `stop`.
+
+A list of prompts is a batch: `n` choices per prompt, indexes `prompt * n + choice`, as the
+real API numbers them.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from sparring.fake_server.dialects import openai_common as common
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.openai_chat import DONE
+from sparring.fake_server.resolve import Resolved, ResolvedChoice
+from sparring.scenario.delivery import Fault, RateLimits
+from sparring.scenario.model import ErrorReply
+from sparring.scenario.text import count_tokens
+
+_FINISH_REASONS = ("stop", "length", "content_filter")
+
+
+class Completions(Dialect):
+    name = "completions"
+    path = "/v1/completions"
+
+    def parse(self, body: object) -> ParsedRequest:
+        if not isinstance(body, dict):
+            raise InvalidRequest(
+                f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
+                code="invalid_type",
+            )
+        if "model" not in body or body["model"] in (None, ""):
+            raise InvalidRequest("you must provide a model parameter")
+        common.require_type(body, "model", str, "a string")
+        if "prompt" not in body:
+            raise InvalidRequest(
+                "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter"
+            )
+        texts, prompt_tokens = prompts(body["prompt"], "prompt")
+        stream = body.get("stream")
+        if stream is not None:
+            common.require_type(body, "stream", bool, "a boolean")
+        n = bounded_int(body, "n", 1, 128) or 1
+        bounded_int(body, "max_tokens", 0, None)
+        options = body.get("stream_options")
+        if options is not None:
+            if not stream:
+                raise InvalidRequest(
+                    "The 'stream_options' parameter is only allowed when 'stream' is enabled.",
+                    param="stream_options",
+                )
+            common.require_type(body, "stream_options", dict, "an object")
+        return ParsedRequest(
+            body=body,
+            model=body["model"],
+            # One user message per prompt: rules match on the last prompt, as on Chat's last user message.
+            messages=[{"role": "user", "content": text} for text in texts],
+            stream=bool(stream),
+            n=n * len(texts),  # a batch answers every prompt with its own n choices
+            options=options or {},
+            prompt_tokens=sum(prompt_tokens),
+        )
+
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        include_usage = request.options.get("include_usage") is True
+        head: dict[str, Any] = {
+            "id": common.new_id(rng, "cmpl-"),
+            "object": "text_completion",
+            "created": int(time.time()),
+        }
+
+        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
+            data = {**head, "choices": choices, "model": resolved.model, **extra}
+            if include_usage:
+                data.setdefault("usage", None)
+            return b"data: " + compact(data) + b"\n\n"
+
+        per_choice = [
+            # `pieces` are the text's, or the refusal's; a tool-call-only reply has none.
+            [_entry(c, piece, None) for piece in c.pieces] + [_entry(c, "", _finish(c))]
+            for c in resolved.choices
+        ]
+        frames = [Frame(chunk([entry]), content=bool(entry["text"])) for entry in _interleave(per_choice)]
+        if include_usage:
+            frames.append(Frame(chunk([], usage=usage(resolved, request)), paced=False))
+        frames.append(Frame(DONE, paced=False, terminal=True))
+        return frames
+
+    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+        return {
+            "id": common.new_id(rng, "cmpl-"),
+            "object": "text_completion",
+            "created": int(time.time()),
+            "model": resolved.model,
+            "choices": [_entry(c, _text(c), _finish(c)) for c in resolved.choices],
+            "usage": usage(resolved, request),
+        }
+
+    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        # The SDK raises APIError for any event whose JSON has a truthy top-level "error".
+        return [Frame(b"data: " + compact(common.in_band_error(fault, request.model)) + b"\n\n")]
+
+    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
+        return common.rate_limit_headers(limits)
+
+    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+        return common.scripted_error(reply, request.model if request else None, api_key)
+
+    def invalid(self, problem: InvalidRequest) -> HttpError:
+        return common.invalid(problem)
+
+    def unmatched(self, message: str) -> HttpError:
+        body = common.error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
+        return HttpError(404, body, {"x-should-retry": "false"})
+
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        return common.response_headers(rng, processing_ms=processing_ms)
+
+
+def prompts(value: object, param: str) -> tuple[list[str], list[int]]:
+    """A prompt (or embeddings input) as texts and their token counts. A string, a list of
+    strings, one token array or a list of token arrays; a token array's text is its ids joined
+    by spaces, so rules can still match on it, and its count is its length."""
+    if isinstance(value, str):
+        return [value], [count_tokens(value)]
+    if not isinstance(value, list) or not value:
+        raise _invalid_input(param, "expected a non-empty string or array")
+    if all(isinstance(t, int) and not isinstance(t, bool) for t in value):
+        if not all(_is_token(t) for t in value):
+            raise _invalid_input(param, "token ids must be integers >= 0")
+        return [_token_text(value)], [len(value)]
+    texts: list[str] = []
+    counts: list[int] = []
+    for i, item in enumerate(value):
+        if isinstance(item, str):
+            texts.append(item)
+            counts.append(count_tokens(item))
+        elif isinstance(item, list) and item and all(_is_token(t) for t in item):
+            texts.append(_token_text(item))
+            counts.append(len(item))
+        else:
+            raise _invalid_input(param, f"{param}[{i}] must be a string or a non-empty array of token ids")
+    return texts, counts
+
+
+def _is_token(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _token_text(tokens: list[Any]) -> str:
+    return " ".join(str(t) for t in tokens)
+
+
+def _invalid_input(param: str, why: str) -> InvalidRequest:
+    # The real API's words for a malformed prompt/input, plus what exactly is wrong.
+    return InvalidRequest(
+        f"'$.{param}' is invalid. Please check the API reference: https://platform.openai.com/docs/api-reference. "
+        f"(sparring: {why}.)",
+        param=param,
+        code="invalid_value",
+    )
+
+
+def bounded_int(body: dict[str, Any], key: str, low: int, high: int | None) -> int | None:
+    value = body.get(key)
+    if value is None:
+        return None
+    common.require_type(body, key, int, "an integer")
+    if value < low or (high is not None and value > high):
+        below = value < low
+        raise InvalidRequest(
+            f"Invalid '{key}': integer {'below minimum' if below else 'above maximum'} value. "
+            f"Expected a value {f'>= {low}' if below else f'<= {high}'}, but got {value} instead.",
+            param=key,
+            code="integer_below_min_value" if below else "integer_above_max_value",
+        )
+    return int(value)
+
+
+def _text(choice: ResolvedChoice) -> str:
+    return choice.refusal if choice.refusal is not None else choice.text or ""
+
+
+def _finish(choice: ResolvedChoice) -> str:
+    return choice.finish_reason if choice.finish_reason in _FINISH_REASONS else "stop"
+
+
+def _entry(choice: ResolvedChoice, text: str, finish: str | None) -> dict[str, Any]:
+    return {"text": text, "index": choice.index, "logprobs": None, "finish_reason": finish}
+
+
+def _interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
+    out: list[dict[str, Any]] = []
+    for step in range(max(len(entries) for entries in per_choice)):
+        out.extend(entries[step] for entries in per_choice if step < len(entries))
+    return out
+
+
+def usage(resolved: Resolved, request: ParsedRequest) -> dict[str, int]:
+    """Counts as this API gives them: the prompt's own tokens (the request's count), and only
+    the text rendered; a count scripted in the reply is kept as scripted."""
+    prompt = resolved.prompt_tokens
+    completion = resolved.scripted.completion_tokens
+    if completion is None:
+        completion = sum(count_tokens(_text(c)) for c in resolved.choices)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}

@@ -1,0 +1,352 @@
+"""OpenAI Responses API: `POST /v1/responses`, streamed and not (wire-format.md §4).
+
+Every event is `event: <type>` then `data: <json>` whose `type` is the same and whose
+`sequence_number` counts from 0; no `[DONE]`: the body ends after `response.completed` (or
+`response.incomplete`). What the SDK depends on:
+
+- raw iteration reads only the JSON `type`; the `event:` line is ignored;
+- the `responses.stream()` helper wants `response.created` first, each item's
+  `output_item.added` before its deltas and `content_part.added` before text deltas, and
+  (openai 3.x) the same response id on every lifecycle event and the same item ids from
+  `added` to `done`; `get_final_response()` needs `response.completed`;
+- an event with a truthy top-level `error` raises `APIError`, so the in-band error is the
+  nested `{"type": "error", "error": {...}}` the live API sends, not the documented flat one.
+
+Errors, presets and headers are OpenAI's, shared with Chat Completions (`openai_common`).
+"""
+
+from __future__ import annotations
+
+import copy
+import random
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparring.fake_server import faults
+from sparring.fake_server.dialects import openai_common as common
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
+from sparring.scenario.delivery import Fault, RateLimits
+from sparring.scenario.model import ErrorReply
+
+_ROLES = ("assistant", "system", "developer", "user")
+_TEXT_PARTS = ("input_text", "output_text", "text")
+_INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
+# Live traffic pads these with random `obfuscation` unless `stream_options.include_obfuscation` is false.
+_OBFUSCATED = ("response.output_text.delta", "response.function_call_arguments.delta")
+
+
+@dataclass
+class _Sent:
+    """What `stream` built for a request, left for `error_events` on the same request (which
+    `app._play` calls after it, before the fault's position is known), so the in-band error
+    continues the stream's sequence numbers and response id. Sizes are with LF endings, so a
+    byte position under CRLF or CR can put the numbers off by an event or so."""
+
+    sizes: list[int] = field(default_factory=list)
+    response: dict[str, Any] | None = None
+
+
+class Responses(Dialect):
+    name = "responses"
+    path = "/v1/responses"
+
+    def parse(self, body: object) -> ParsedRequest:
+        if not isinstance(body, dict):
+            raise InvalidRequest(
+                f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
+                code="invalid_type",
+            )
+        for key, missing in (("model", (None, "")), ("input", (None,))):
+            if body.get(key) in missing:
+                raise _missing(key)
+        common.require_type(body, "model", str, "a string")
+        common.require_type(body, "input", (str, list), "one of a string or array of input items")
+        for key, expected, noun in (
+            ("instructions", str, "a string"),
+            ("stream", bool, "a boolean"),
+            ("tools", list, "an array of objects"),
+            ("max_output_tokens", int, "an integer"),
+            ("stream_options", dict, "an object"),
+        ):
+            if body.get(key) is not None:
+                common.require_type(body, key, expected, noun)
+        limit = body.get("max_output_tokens")
+        if limit is not None and limit < 16:
+            raise InvalidRequest(
+                "Invalid 'max_output_tokens': integer below minimum value. "
+                f"Expected a value >= 16, but got {limit} instead.",
+                param="max_output_tokens",
+                code="integer_below_min_value",
+            )
+        if body.get("stream_options") is not None and not body.get("stream"):
+            raise InvalidRequest(
+                "The 'stream_options' parameter is only allowed when 'stream' is enabled.", param="stream_options"
+            )
+        tools = body.get("tools") or []
+        _check_tools(tools)
+        messages = _messages(body["input"])
+        if body.get("instructions"):
+            messages.insert(0, {"role": "system", "content": body["instructions"]})
+        options = body.get("stream_options") or {}
+        return ParsedRequest(
+            body=body,
+            model=body["model"],
+            messages=messages,
+            stream=bool(body.get("stream")),
+            has_tools=bool(tools),
+            options={"obfuscate": options.get("include_obfuscation", True) is not False, "sent": _Sent()},
+        )
+
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        response = _response(resolved, request, rng)
+        choice = resolved.choices[0]
+        items = _items(choice, rng)
+        has_message = len(items) > len(choice.tool_calls)
+        pieces = [choice.pieces] * has_message + [call.pieces for call in choice.tool_calls]
+        events: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": response})]
+        events.append(("response.in_progress", {"response": response}))
+        for index, (item, item_pieces) in enumerate(zip(items, pieces, strict=True)):
+            events.extend(_item_events(index, item, item_pieces))
+        final = _finished(response, resolved, items)
+        events.append((f"response.{final['status']}", {"response": final}))
+        frames: list[Frame] = []
+        for seq, (type_, data) in enumerate(events):
+            delta = type_.endswith(".delta")
+            if request.options["obfuscate"] and type_ in _OBFUSCATED:
+                data["obfuscation"] = random_id(rng, "", rng.randint(1, 16))
+            # A function call's added item names the call: output, as Chat's first tool-call fragment is.
+            shows = delta or (type_ == "response.output_item.added" and data["item"]["type"] == "function_call")
+            frames.append(_event(type_, seq, data, paced=delta, content=shows, terminal=seq == len(events) - 1))
+        sent: _Sent = request.options["sent"]
+        sent.sizes, sent.response = [len(f.data) for f in frames], response
+        return frames
+
+    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+        response = _response(resolved, request, rng)
+        return _finished(response, resolved, _items(resolved.choices[0], rng))
+
+    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        sent: _Sent = request.options.get("sent") or _Sent()
+        # Playback keeps the events before the fault, by the same rule as here, then these.
+        seq = faults.events_before(fault, sent.sizes) if sent.sizes else fault.after_chunk or 0
+        error = common.in_band_error(fault, request.model)["error"]
+        code = str(error["code"]) if error["code"] is not None else error["type"]
+        nested = {"type": error["type"], "code": code, "message": error["message"], "param": error["param"]}
+        failed = copy.deepcopy(sent.response) or {"id": _hex_id(rng, "resp_"), "object": "response", "output": []}
+        failed.update(status="failed", error={"code": code, "message": error["message"]})
+        return [
+            _event("error", seq, {"error": nested}, paced=True),
+            _event("response.failed", seq + 1, {"response": failed}),
+        ]
+
+    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
+        return common.rate_limit_headers(limits)
+
+    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+        return common.scripted_error(reply, request.model if request else None, api_key)
+
+    def invalid(self, problem: InvalidRequest) -> HttpError:
+        return common.invalid(problem)
+
+    def unmatched(self, message: str) -> HttpError:
+        body = common.error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
+        return HttpError(404, body, {"x-should-retry": "false"})
+
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        return common.response_headers(rng, processing_ms=processing_ms)
+
+
+def _event(type_: str, seq: int, data: dict[str, Any], **flags: bool) -> Frame:
+    payload = compact({"type": type_, "sequence_number": seq, **data})
+    return Frame(b"event: " + type_.encode() + b"\ndata: " + payload + b"\n\n", **flags)
+
+
+def _hex_id(rng: random.Random, prefix: str) -> str:
+    return prefix + "".join(rng.choice("0123456789abcdef") for _ in range(48))
+
+
+# -- the request ----------------------------------------------------------------------------------
+
+
+def _check_tools(tools: list[Any]) -> None:
+    for i, tool in enumerate(tools):
+        where = f"tools[{i}]"
+        common.require_type({where: tool}, where, dict, "an object")
+        # A Chat-shaped tool (`{"type": "function", "function": {...}}`) has no name: a 400, as live.
+        for key in ("type", "name") if tool.get("type") == "function" else ("type",):
+            if key not in tool:
+                raise _missing(f"{where}.{key}")
+
+
+def _messages(given: str | list[Any]) -> list[dict[str, Any]]:
+    """The input as a Chat-shaped conversation: matching reads its last user message, and
+    prompt tokens are counted from it. Items that are not conversation (reasoning, item
+    references) are left out."""
+    if isinstance(given, str):
+        return [{"role": "user", "content": given}]
+    messages: list[dict[str, Any]] = []
+    for i, item in enumerate(given):
+        where = f"input[{i}]"
+        common.require_type({where: item}, where, dict, "an input item")
+        kind = item.get("type", "message")
+        if kind == "function_call":
+            function = {"name": item.get("name"), "arguments": item.get("arguments")}
+            call = {"id": item.get("call_id"), "type": "function", "function": function}
+            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+        elif kind == "function_call_output":
+            messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": _text(item.get("output"))})
+        elif kind == "message":
+            messages.append({"role": _role(item, where), "content": _content(item, where)})
+    return messages
+
+
+def _role(item: dict[str, Any], where: str) -> str:
+    if "role" not in item:
+        raise _missing(f"{where}.role")
+    role = item["role"]
+    if role not in _ROLES:
+        supported = ", ".join(f"'{r}'" for r in _ROLES[:-1]) + f", and '{_ROLES[-1]}'"
+        raise InvalidRequest(
+            f"Invalid value: '{role}'. Supported values are: {supported}.", param=f"{where}.role", code="invalid_value"
+        )
+    return str(role)
+
+
+def _content(item: dict[str, Any], where: str) -> str:
+    if "content" not in item:
+        raise _missing(f"{where}.content")
+    common.require_type(item, "content", (str, list), "one of a string or array of input content")
+    for j, part in enumerate(item["content"] if isinstance(item["content"], list) else []):
+        at = f"{where}.content[{j}]"
+        common.require_type({at: part}, at, dict, "an object")
+        if "type" not in part:
+            raise _missing(f"{at}.type")
+    return _text(item["content"])
+
+
+def _missing(param: str) -> InvalidRequest:
+    return InvalidRequest(f"Missing required parameter: '{param}'.", param=param, code="missing_required_parameter")
+
+
+def _text(content: object) -> str:
+    """A string, or the text of the text parts of a list (images and files have none)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(str(p.get("text", "")) for p in content if isinstance(p, dict) and p.get("type") in _TEXT_PARTS)
+    return ""
+
+
+# -- the response ---------------------------------------------------------------------------------
+
+
+def _response(resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+    """The response object as `response.created` carries it: the request's settings echoed."""
+    body = request.body
+    reasoning = body.get("reasoning")
+    return {
+        "id": _hex_id(rng, "resp_"),
+        "object": "response",
+        "created_at": int(time.time()),
+        "status": "in_progress",
+        "background": False,
+        "error": None,
+        "incomplete_details": None,
+        "instructions": body.get("instructions"),
+        "max_output_tokens": body.get("max_output_tokens"),
+        "model": resolved.model,
+        "output": [],
+        "parallel_tool_calls": body.get("parallel_tool_calls", True),
+        "previous_response_id": body.get("previous_response_id"),
+        "reasoning": {"effort": None, "summary": None, **(reasoning if isinstance(reasoning, dict) else {})},
+        "service_tier": body.get("service_tier") or "auto",
+        "store": body.get("store", True),
+        "temperature": body.get("temperature", 1.0),
+        "text": body.get("text") or {"format": {"type": "text"}},
+        "tool_choice": body.get("tool_choice", "auto"),
+        "tools": [_echoed_tool(t) for t in body.get("tools") or []],
+        "top_p": body.get("top_p", 1.0),
+        "truncation": body.get("truncation", "disabled"),
+        "usage": None,
+        "user": body.get("user"),
+        "metadata": body.get("metadata") or {},
+    }
+
+
+def _echoed_tool(tool: dict[str, Any]) -> dict[str, Any]:
+    """A function tool as the API echoes it, with its defaults filled in (`strict` is on)."""
+    return {"description": None, "strict": True, **tool} if tool.get("type") == "function" else tool
+
+
+def _items(choice: ResolvedChoice, rng: random.Random) -> list[dict[str, Any]]:
+    """The output items as they stand when done: a message (text or refusal) first, when
+    there is one, then one function call per tool call. The item being written when a
+    `length` or `content_filter` finish cut it is `incomplete`."""
+    items: list[dict[str, Any]] = []
+    part: dict[str, Any] | None = None
+    if choice.refusal is not None:
+        part = {"type": "refusal", "refusal": choice.refusal}
+    elif choice.text or not choice.tool_calls:
+        part = {"type": "output_text", "annotations": [], "text": choice.text or ""}
+    if part is not None:
+        message = {"id": _hex_id(rng, "msg_"), "type": "message", "status": "completed", "content": [part]}
+        items.append({**message, "role": "assistant"})
+    for call in choice.tool_calls:
+        item = {"id": _hex_id(rng, "fc_"), "type": "function_call", "status": "completed", "arguments": call.arguments}
+        items.append({**item, "call_id": call.id, "name": call.name})
+    if choice.finish_reason in _INCOMPLETE and items:
+        items[-1]["status"] = "incomplete"
+    return items
+
+
+def _item_events(index: int, item: dict[str, Any], pieces: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+    """One output item's events, from `output_item.added` to `output_item.done`."""
+    where = {"item_id": item["id"], "output_index": index}
+    events = [("response.output_item.added", {"output_index": index, "item": _started(item)})]
+    if item["type"] == "function_call":
+        events += [("response.function_call_arguments.delta", {**where, "delta": p}) for p in pieces]
+        events.append(("response.function_call_arguments.done", {**where, "arguments": item["arguments"]}))
+    else:
+        part = item["content"][0]
+        at = {**where, "content_index": 0}
+        events.append(("response.content_part.added", {**at, "part": _empty(part)}))
+        if part["type"] == "output_text":
+            events += [("response.output_text.delta", {**at, "delta": p, "logprobs": []}) for p in pieces]
+            events.append(("response.output_text.done", {**at, "text": part["text"], "logprobs": []}))
+        else:
+            events += [("response.refusal.delta", {**at, "delta": p}) for p in pieces]
+            events.append(("response.refusal.done", {**at, "refusal": part["refusal"]}))
+        events.append(("response.content_part.done", {**at, "part": part}))
+    events.append(("response.output_item.done", {"output_index": index, "item": item}))
+    return events
+
+
+def _started(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as `output_item.added` announces it: in progress, nothing in it yet."""
+    empty: dict[str, Any] = {"arguments": ""} if item["type"] == "function_call" else {"content": []}
+    return {**item, "status": "in_progress", **empty}
+
+
+def _empty(part: dict[str, Any]) -> dict[str, Any]:
+    return {**part, "text": ""} if part["type"] == "output_text" else {**part, "refusal": ""}
+
+
+def _finished(response: dict[str, Any], resolved: Resolved, items: list[dict[str, Any]]) -> dict[str, Any]:
+    """The response object of `response.completed` (or `.incomplete`) and of a whole answer."""
+    reason = _INCOMPLETE.get(resolved.choices[0].finish_reason)
+    return {
+        **response,
+        "status": "incomplete" if reason else "completed",
+        "incomplete_details": {"reason": reason} if reason else None,
+        "output": items,
+        "service_tier": "default" if response["service_tier"] == "auto" else response["service_tier"],
+        "usage": {
+            "input_tokens": resolved.prompt_tokens,
+            "input_tokens_details": {"cached_tokens": 0},
+            "output_tokens": resolved.completion_tokens,
+            "output_tokens_details": {"reasoning_tokens": 0},
+            "total_tokens": resolved.total_tokens,
+        },
+    }

@@ -40,6 +40,7 @@ log = logging.getLogger("sparring.server")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
+ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
 
@@ -150,7 +151,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     try:
         body = json.loads(raw)
     except ValueError:
-        return _reject(request, dialect, InvalidRequest(_BAD_JSON))
+        return _reject(request, dialect, InvalidRequest(dialect.bad_json))
     journal.update(entry, body=body)
     try:
         parsed = dialect.parse(body)
@@ -197,6 +198,7 @@ async def _play(
         messages=parsed.messages,
         rng=rng,
         prompt_tokens=parsed.prompt_tokens,
+        call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
     )
     frames = dialect.stream(resolved, parsed, rng)
     await playback.pause(answer.timing.headers_delay)
@@ -321,20 +323,24 @@ def _elapsed_ms(entry: Entry) -> int:
 
 
 async def _list_models(request: web.Request) -> web.Response:
+    if _dialect_for(request).name == "messages":  # Anthropic's list: typed models, paging fields
+        data = [_anthropic_model(m) for m in ANTHROPIC_MODELS]
+        page = {"data": data, "has_more": False, "first_id": data[0]["id"], "last_id": data[-1]["id"]}
+        return web.json_response(page, dumps=_dumps)
     data = [_model_object(m) for m in KNOWN_MODELS]
     return web.json_response({"object": "list", "data": data}, dumps=_dumps)
 
 
 async def _get_model(request: web.Request) -> web.Response:
-    return web.json_response(_model_object(request.match_info["model_id"]), dumps=_dumps)
+    model_id = request.match_info["model_id"]
+    if _dialect_for(request).name == "messages":
+        return web.json_response(_anthropic_model(model_id), dumps=_dumps)
+    return web.json_response(_model_object(model_id), dumps=_dumps)
+
+
+def _anthropic_model(model_id: str) -> dict[str, Any]:
+    return {"type": "model", "id": model_id, "display_name": model_id, "created_at": "2025-05-14T00:00:00Z"}
 
 
 def _model_object(model_id: str) -> dict[str, Any]:
     return {"id": model_id, "object": "model", "created": 1715367049, "owned_by": "system"}
-
-
-_BAD_JSON = (
-    "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP library "
-    "correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you have trouble "
-    "figuring out how to fix this, please contact us through our help center at help.openai.com.)"
-)

@@ -59,12 +59,19 @@ class Resolved:
 
 
 def resolve(
-    content: Content, *, n: int, model: str, messages: object, rng: random.Random, prompt_tokens: int | None = None
+    content: Content,
+    *,
+    n: int,
+    model: str,
+    messages: object,
+    rng: random.Random,
+    prompt_tokens: int | None = None,
+    call_id: tuple[str, int] = ("call_", 24),
 ) -> Resolved:
     """Exactly `n` choices, as the API gives: the scripted ones in order, the last repeated
     when the request asks for more, the extra ones left out when it asks for fewer."""
     picked = [content.messages[min(i, len(content.messages) - 1)] for i in range(n)]
-    choices = tuple(_choice(i, m, rng) for i, m in enumerate(picked))
+    choices = tuple(_choice(i, m, rng, call_id) for i, m in enumerate(picked))
     usage = content.usage
     prompt = usage.prompt_tokens if usage and usage.prompt_tokens is not None else None
     completion = usage.completion_tokens if usage and usage.completion_tokens is not None else None
@@ -84,7 +91,7 @@ def _prompt_estimate(given: int | None, messages: object) -> int:
     return count_prompt_tokens(messages if isinstance(messages, list) else [])
 
 
-def _choice(index: int, message: Message, rng: random.Random) -> ResolvedChoice:
+def _choice(index: int, message: Message, rng: random.Random, call_id: tuple[str, int]) -> ResolvedChoice:
     if message.refusal is not None:
         return ResolvedChoice(
             index=index,
@@ -97,7 +104,7 @@ def _choice(index: int, message: Message, rng: random.Random) -> ResolvedChoice:
     text = resolve_text(message.text) if message.text is not None else None
     calls = tuple(
         ResolvedToolCall(
-            id=call.id or random_id(rng, "call_", 24),
+            id=call.id or random_id(rng, *call_id),
             name=call.name,
             arguments=call.arguments,
             pieces=tuple(split_text(call.arguments, call.split)),

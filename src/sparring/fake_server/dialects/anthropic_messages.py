@@ -10,30 +10,26 @@ The details the `anthropic` SDK depends on:
 - Tool input streams as `input_json_delta` pieces (the first one `""`) that concatenate to
   the JSON; the start event carries `input: {}`.
 - `message_delta` carries the stop reason and *cumulative* usage (the SDK overwrites, never
-  adds). `message_stop` ends the stream (no `[DONE]`); it is the terminal frame `no_done` drops.
+  adds). `message_stop` ends the stream (no `[DONE]`); it is the terminal frame `no_done`
+  drops, which the SDK does not notice: the stop reason came with `message_delta`.
 - An `event: error` in the stream raises `APIStatusError` with status 200, not the class the
   same error would get as an HTTP status.
 - Error bodies are `{"type":"error","error":{"type","message"},"request_id"}`; the SDK reads
   the `request-id` header, `x-should-retry`, then `retry-after-ms`, then `retry-after`.
 
-Error presets (status, `error.type`), after Anthropic's documented table:
-rate_limit 429 rate_limit_error (with `retry-after`), overloaded 529 overloaded_error,
-server_error 500 api_error, bad_gateway 502 api_error, timeout 504 timeout_error,
-bad_request and context_length_exceeded 400 invalid_request_error, unauthorized 401
-authentication_error, forbidden 403 permission_error, not_found 404 not_found_error, conflict
-409 conflict_error. `unavailable` stays a 503 (type api_error, Anthropic's catch-all server
-error): as a 500 it would duplicate `server_error` and as a 529 `overloaded`, and SDK 2.x has
-a class of its own for it (`ServiceUnavailableError`). `insufficient_quota` is the 400
-invalid_request_error "Your credit balance is too low…" that the real API sends when credits
-run out; `billing_error` (402) exists in the type list but is not what clients meet then.
+Error presets take Anthropic's documented status and `error.type` (`PRESETS` below). Two
+needed a choice. `unavailable` is a 503 api_error (the catch-all server type): as a 500 it
+would duplicate `server_error`, as a 529 `overloaded`, and SDK 2.x has a class for 503
+(`ServiceUnavailableError`). `insufficient_quota` is the 400 invalid_request_error "Your
+credit balance is too low…" the real API sends when credits run out, not a 402 billing_error.
 A scripted `code` becomes `error.details.error_code`, which SDK 2.x uses to pick finer
-exception classes; `param` has no place in Anthropic's errors and is left out.
+exception classes; `param` has no place in Anthropic's errors and is left out. A request
+nothing answers gets a 404 not_found_error naming sparring, with `x-should-retry: false`.
 
 Requests are normalized into Chat-shaped `messages` for matching and token counting: the
 system prompt first, text blocks joined with newlines, `tool_result` blocks as `tool`
 messages (so the last *user* message is what the user wrote). Always one choice: this API
-has no `n`. Tool-call ids sparring generated (`call_` + 24 characters) are sent as
-`toolu_01…`; scripted ids are sent as given.
+has no `n`. Generated tool-call ids start `toolu_01`; scripted ids are sent as given.
 """
 
 from __future__ import annotations
@@ -42,7 +38,6 @@ import dataclasses
 import json
 import math
 import random
-import re
 import secrets
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -88,7 +83,6 @@ _TYPE_BY_STATUS = {**{status: type_ for status, type_, _ in PRESETS.values()}, 4
 _TYPE_BY_STATUS[413] = "request_too_large"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 _STOP_REASONS["function_call"] = "tool_use"
-_GENERATED_CALL_ID = re.compile(r"call_[A-Za-z0-9]{24}")
 _ORGANIZATION_ID = "73706172-7269-4e67-8000-000000000001"  # "sparring", as a UUID
 _USUAL_LIMITS = RateLimits(4000, 3999, 0, 2_000_000, 2_000_000, 0)  # on every response, as the real API
 
@@ -96,6 +90,9 @@ _USUAL_LIMITS = RateLimits(4000, 3999, 0, 2_000_000, 2_000_000, 0)  # on every r
 class AnthropicMessages(Dialect):
     name = "messages"
     path = "/v1/messages"
+    tool_call_prefix = "toolu_01"
+    tool_call_length = 22
+    bad_json = "There was an error parsing the body of your request: the body is not valid JSON."
 
     def parse(self, body: object) -> ParsedRequest:
         if not isinstance(body, dict):
@@ -145,15 +142,16 @@ class AnthropicMessages(Dialect):
             frames.append(Frame(_event("content_block_stop", index=index), paced=False))
         stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
         usage = {"output_tokens": resolved.completion_tokens}
-        frames.append(Frame(_event("message_delta", delta=stop, usage=usage), paced=False))
+        # Both closing events are `terminal`: `no_done` ends the stream before the stop reason.
+        frames.append(Frame(_event("message_delta", delta=stop, usage=usage), paced=False, terminal=True))
         frames.append(Frame(_event("message_stop"), paced=False, terminal=True))
         return frames
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         choice = resolved.choices[0]
         content = [_whole_block(block, deltas) for block, deltas in _blocks(choice)]
-        message = _message(resolved, rng, content=content, stop_reason=_stop_reason(choice))
-        return {**message, "usage": _usage(resolved, output_tokens=resolved.completion_tokens)}
+        head = _message(resolved, rng, content=content, stop_reason=_stop_reason(choice))
+        return {**head, "usage": _usage(resolved, output_tokens=resolved.completion_tokens)}
 
     def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
         # What would be this preset's HTTP error, sent in-band once the 200 has gone out.
@@ -258,7 +256,7 @@ def _blocks(choice: ResolvedChoice) -> list[tuple[dict[str, Any], list[dict[str,
     if choice.refusal is not None or choice.text or not choice.tool_calls:
         blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in choice.pieces]))
     for call in choice.tool_calls:
-        start = {"type": "tool_use", "id": _tool_id(call.id), "name": call.name, "input": {}}
+        start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
         blocks.append((start, [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)]))
     return blocks
 
@@ -271,12 +269,6 @@ def _whole_block(block: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[st
 
 def _stop_reason(choice: ResolvedChoice) -> str:
     return "refusal" if choice.refusal is not None else _STOP_REASONS.get(choice.finish_reason, "end_turn")
-
-
-def _tool_id(call_id: str) -> str:
-    """Ids sparring made up become Anthropic's kind, from the same characters (so the same seed
-    gives the same id); scripted ids pass unchanged."""
-    return "toolu_01" + call_id[5:27] if _GENERATED_CALL_ID.fullmatch(call_id) else call_id
 
 
 def _request_id(rng: random.Random | None = None) -> str:
@@ -334,9 +326,8 @@ def _check_content(content: object, where: str) -> None:
         if "type" not in block:
             raise InvalidRequest(f"{where}.{j}.type: Field required")
         if block["type"] == "text" and not isinstance(block.get("text"), str):
-            raise InvalidRequest(
-                f"{where}.{j}.text: " + ("Field required" if "text" not in block else "Input should be a valid string")
-            )
+            problem = "Input should be a valid string" if "text" in block else "Field required"
+            raise InvalidRequest(f"{where}.{j}.text: {problem}")
 
 
 def _text(content: object) -> str:

@@ -73,10 +73,19 @@ class ParsedRequest:
 
 
 class Dialect(ABC):
-    """One API. `name` is what `match: {endpoint: ...}` says; `path` its route."""
+    """One API. `name` is what `match: {endpoint: ...}` says; `path` its route;
+    `tool_call_prefix` starts the ids of generated tool calls; `bad_json` is what the API says
+    to a body that is not JSON."""
 
     name: str
     path: str
+    tool_call_prefix: str = "call_"
+    tool_call_length: int = 24  # random characters after the prefix
+    bad_json: str = (
+        "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
+        "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you "
+        "have trouble figuring out how to fix this, please contact us through our help center at help.openai.com.)"
+    )
 
     @abstractmethod
     def parse(self, body: object) -> ParsedRequest:

@@ -1,21 +1,33 @@
 """The fault contract matrix: every error preset and fault, by every client, over real sockets.
 
-Runs under whichever `openai` major is installed; `make test` runs it under 3.x and 2.x.
+Runs under whichever `openai` major is installed (`make test` runs it under 3.x and 2.x); the
+anthropic column runs where the anthropic SDK is installed.
 """
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import openai
 import pytest
 
 from sparring import FakeServer, Scenario
-from tests.contract.clients import CLIENTS
+from tests.contract import clients
 from tests.contract.matrix import CASES, expected
 from tests.contract.table import GENERATED, markdown
 
-OPENAI_COLUMN = f"openai {openai.__version__.split('.')[0]}.x"
+MAJOR = openai.__version__.split(".")[0]
+HAS_ANTHROPIC = importlib.util.find_spec("anthropic") is not None
+# client under test -> (the table column it answers, how it is run)
+RUNS = {
+    "aiohttp": ("aiohttp", clients.run_aiohttp),
+    "httpx": ("httpx", clients.run_httpx),
+    "openai": (f"openai {MAJOR}.x", clients.run_openai),
+    "responses": (f"responses {MAJOR}.x", clients.run_responses),
+    "anthropic": ("anthropic 2.x", clients.run_anthropic),
+}
+SDKS = ("openai", "responses", "anthropic")
 EXPECTED = expected()
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -25,16 +37,18 @@ def test_every_case_has_a_row() -> None:
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("client", list(CLIENTS))
+@pytest.mark.parametrize("client", list(RUNS))
 @pytest.mark.parametrize("case", list(CASES))
 async def test_client_sees(case: str, client: str) -> None:
-    column = OPENAI_COLUMN if client == "openai" else client
+    if client == "anthropic" and not HAS_ANTHROPIC:
+        pytest.skip("the anthropic SDK is not installed here; the main environment runs this column")
+    column, run = RUNS[client]
     with FakeServer(Scenario.of(CASES[case])) as server:
-        outcome = await CLIENTS[client](server.base_url)
+        outcome = await run(server.base_url)
         attempts = len(server.journal())
-    seen = f"{outcome} ×{attempts}" if client == "openai" else outcome
+    seen = f"{outcome} ×{attempts}" if client in SDKS else outcome
     assert seen == EXPECTED[case][column]
-    if client != "openai":
+    if client not in SDKS:
         assert attempts == 1, "hand-written readers never retry"
 
 

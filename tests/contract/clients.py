@@ -82,3 +82,36 @@ async def run_openai(url: str) -> str:
 
 
 CLIENTS = {"aiohttp": run_aiohttp, "httpx": run_httpx, "openai": run_openai}
+
+
+async def run_responses(url: str) -> str:
+    """The official SDK's Responses API, streaming, default retries."""
+    import openai
+
+    try:
+        async with openai.AsyncOpenAI(base_url=url, api_key="sk-contract", timeout=TIMEOUT, max_retries=2) as client:
+            stream: Any = await client.responses.create(model="gpt-4o", input="hi", stream=True)
+            async for _ in stream:
+                pass
+            return "ok"
+    except Exception as exc:
+        return _name(exc)
+
+
+async def run_anthropic(url: str) -> str:
+    """The official anthropic SDK's Messages API, streaming, default retries."""
+    import anthropic
+
+    root = url.removesuffix("/v1")
+    try:
+        async with anthropic.AsyncAnthropic(
+            base_url=root, api_key="sk-contract", timeout=TIMEOUT, max_retries=2
+        ) as client:
+            stream: Any = await client.messages.create(
+                model="claude-sparring-1", max_tokens=64, messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            async for _ in stream:
+                pass
+            return "ok"
+    except Exception as exc:
+        return _name(exc)

@@ -231,6 +231,7 @@ def check_retries(
     without a retry-after, none after output was sent. Raises `RetryCheckError` listing every
     problem unless `raise_on_violation=False`; the report says what was found either way.
     """
+    __tracebackhide__ = True  # pytest: the failure is the message, not this frame
     flat = _attempts(entries)  # `attempts` is a parameter here
     grouped = _group(flat)
     violations: list[str] = []

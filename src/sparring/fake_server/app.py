@@ -237,7 +237,7 @@ async def _play(
         request,
         journal,
         entry,
-        [Frame(body)],
+        [Frame(body, content=any(c.text or c.tool_calls or c.refusal for c in resolved.choices))],
         timing=Timing(),
         wire=Wire(write_size=answer.wire.write_size),
         fault=fault,

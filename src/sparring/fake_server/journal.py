@@ -96,8 +96,11 @@ class Entry:
         if self.detail and self.outcome in ("fault", "client_disconnected", "stalled", "rejected", "server_closed"):
             ending += f" ({self.detail.split('. ')[0]})"
         parts.append(ending)
-        if self.event_ends:
-            parts.append(f"{self.events_sent} events ({self.content_sent} with output), {self.bytes_sent} bytes")
+        if self.event_ends and self.stream:
+            events = f"{self.events_sent} event{'' if self.events_sent == 1 else 's'}"
+            parts.append(f"{events} ({self.content_sent} with output), {self.bytes_sent} bytes")
+        elif self.event_ends:
+            parts.append(f"a whole answer, {self.bytes_sent} bytes")
         parts.append(f"{self.ended:.3f}s" if self.ended is not None else "...")
         return " · ".join(parts)
 

@@ -59,6 +59,10 @@ class FakeLLM:
         server.store.route(self.api_key, self.namespace)
         server.store.default = self.namespace
 
+    def __repr__(self) -> str:
+        state = "closed" if self._final is not None else f"{len(self.journal)} requests so far"
+        return f"<FakeLLM {self.base_url} namespace={self.namespace} ({state})>"
+
     # -- where it is ------------------------------------------------------------------------
 
     @property
@@ -87,6 +91,7 @@ class FakeLLM:
 
     @property
     def scenario(self) -> Scenario:
+        """Everything scripted for this test so far, as one scenario."""
         return self._server.store.space(self.namespace).scenario
 
     # -- what it saw ------------------------------------------------------------------------
@@ -127,12 +132,14 @@ class FakeLLM:
 
     def check_retries(self, **expected: Any) -> RetryReport:
         """`sparring.check_retries` on this test's journal: attempts, spacing, statuses."""
+        __tracebackhide__ = True  # pytest: the failure is the message, not this frame
         from sparring.checks.retries import check_retries
 
         return check_retries(self.journal, **expected)
 
     async def check_cleanup(self, stream: Callable[[], AsyncIterator[Any]], **options: Any) -> CleanupReport:
         """`sparring.check_cleanup` against this fake server: every way out of `stream()`."""
+        __tracebackhide__ = True
         from sparring.checks.cleanup import check_cleanup
 
         return await check_cleanup(stream, self, **options)

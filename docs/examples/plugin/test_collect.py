@@ -1,0 +1,51 @@
+"""`collect`: what a stream yielded, when, and how it ended."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import openai
+import pytest
+
+from sparring import FakeLLM, Fault, Timing, collect, reply
+
+PIECES = ["Hel", "lo", "!"]
+
+
+async def chat(client: openai.AsyncOpenAI) -> AsyncIterator[str]:
+    """The client under test: the pieces of text of a streamed answer."""
+    stream = await client.chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], stream=True
+    )
+    async with stream:
+        async for chunk in stream:
+            if chunk.choices and chunk.choices[0].delta.content:
+                yield chunk.choices[0].delta.content
+
+
+# --8<-- [start:collect]
+@pytest.mark.asyncio
+async def test_collect_a_stream(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply(chunks=PIECES, timing=Timing(gap=0.05)))
+    async with fake_llm.async_openai() as client:
+        got = await collect(chat(client))
+    assert got.events == PIECES
+    assert got.error is None
+    assert got.closed
+    assert got.times[1] - got.times[0] >= 0.04  # the server waits 0.05 s before each piece
+
+
+@pytest.mark.asyncio
+async def test_stop_early(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply(chunks=PIECES), reply(chunks=PIECES, fault=Fault("stall", after_chunk=2)))
+    async with fake_llm.async_openai() as client:
+        first = await collect(chat(client), limit=1)  # then closes the stream
+        stalled = await collect(chat(client), timeout=0.2)  # the server stalls after "Hel"
+    assert (first.events, first.error, first.closed) == (["Hel"], None, True)
+    assert stalled.events == ["Hel"]
+    assert isinstance(stalled.error, TimeoutError)
+    assert str(stalled.error) == "no event within 0.2 s (waiting for event #2)"
+    assert stalled.closed
+
+
+# --8<-- [end:collect]

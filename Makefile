@@ -48,8 +48,8 @@ typecheck: $(VENV)/.dev-installed
 
 tests: $(VENV)/.dev-installed $(VENV2)/.installed
 	$(BIN)/coverage erase
-	$(BIN)/coverage run -m pytest
-	$(BIN2)/coverage run -m pytest $(OPENAI2_TESTS)
+	$(BIN)/coverage run -m pytest -n 2
+	$(BIN2)/coverage run -m pytest -n 2 $(OPENAI2_TESTS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=90
 

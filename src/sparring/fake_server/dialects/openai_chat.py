@@ -14,16 +14,14 @@ from collections.abc import Iterator
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
-from sparring.scenario.delivery import Fault, RateLimits
-from sparring.scenario.model import ErrorReply
 
 DONE = b"data: [DONE]\n\n"
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 
 
-class ChatCompletions(Dialect):
+class ChatCompletions(common.OpenAIDialect):
     name = "chat"
     path = "/v1/chat/completions"
 
@@ -116,26 +114,6 @@ class ChatCompletions(Dialect):
             "service_tier": "default",
             "system_fingerprint": _fingerprint(rng),
         }
-
-    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        # The SDK raises APIError for any event whose JSON has a truthy top-level "error".
-        return [Frame(b"data: " + compact(common.in_band_error(fault, request.model)) + b"\n\n")]
-
-    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
-        return common.rate_limit_headers(limits)
-
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
-        return common.scripted_error(reply, request.model if request else None, api_key)
-
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        return common.invalid(problem)
-
-    def unmatched(self, message: str) -> HttpError:
-        body = common.error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
-        return HttpError(404, body, {"x-should-retry": "false"})
-
-    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
-        return common.response_headers(rng, processing_ms=processing_ms)
 
 
 def _check_messages(messages: list[Any]) -> None:

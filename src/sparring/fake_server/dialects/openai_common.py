@@ -13,7 +13,7 @@ import time
 from email.utils import formatdate
 from typing import Any
 
-from sparring.fake_server.dialects.base import HttpError, InvalidRequest
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.resolve import random_id
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
@@ -245,3 +245,27 @@ def _article(name: str) -> str:
 
 def new_id(rng: random.Random, prefix: str, length: int = 29) -> str:
     return random_id(rng, prefix, length)
+
+
+class OpenAIDialect(Dialect):
+    """What every OpenAI endpoint answers alike: errors, rejections, misses, headers, and the
+    in-band error event (`data: {"error": {...}}`), which the SDK raises as `APIError`."""
+
+    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+        return [Frame(b"data: " + compact(in_band_error(fault, request.model)) + b"\n\n")]
+
+    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
+        return rate_limit_headers(limits)
+
+    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+        return scripted_error(reply, request.model if request else None, api_key)
+
+    def invalid(self, problem: InvalidRequest) -> HttpError:
+        return invalid(problem)
+
+    def unmatched(self, message: str) -> HttpError:
+        body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
+        return HttpError(404, body, {"x-should-retry": "false"})
+
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        return response_headers(rng, processing_ms=processing_ms)

@@ -20,11 +20,10 @@ import struct
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest
 from sparring.fake_server.dialects.openai_completions import bounded_int, prompts
 from sparring.fake_server.resolve import Resolved
-from sparring.scenario.delivery import Fault, RateLimits
-from sparring.scenario.model import ErrorReply
+from sparring.scenario.delivery import Fault
 
 # Native sizes. The v3 models can be shortened with `dimensions`; ada-002 cannot.
 NATIVE_DIMENSIONS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
@@ -38,7 +37,7 @@ _WORDS = re.compile(r"\w+")
 _NOISE = 0.3  # the text's own share of a vector, relative to its n-gram part (see `embed`)
 
 
-class Embeddings(Dialect):
+class Embeddings(common.OpenAIDialect):
     name = "embeddings"
     path = "/v1/embeddings"
 
@@ -113,22 +112,6 @@ class Embeddings(Dialect):
 
     def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
         return []  # nothing is streamed, so there is no in-band error
-
-    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
-        return common.rate_limit_headers(limits)
-
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
-        return common.scripted_error(reply, request.model if request else None, api_key)
-
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        return common.invalid(problem)
-
-    def unmatched(self, message: str) -> HttpError:
-        body = common.error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
-        return HttpError(404, body, {"x-should-retry": "false"})
-
-    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
-        return common.response_headers(rng, processing_ms=processing_ms)
 
 
 def embed(model: str, text: str, size: int) -> list[float]:

@@ -25,10 +25,9 @@ from typing import Any
 
 from sparring.fake_server import faults
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
-from sparring.scenario.delivery import Fault, RateLimits
-from sparring.scenario.model import ErrorReply
+from sparring.scenario.delivery import Fault
 
 _ROLES = ("assistant", "system", "developer", "user")
 _TEXT_PARTS = ("input_text", "output_text", "text")
@@ -48,7 +47,7 @@ class _Sent:
     response: dict[str, Any] | None = None
 
 
-class Responses(Dialect):
+class Responses(common.OpenAIDialect):
     name = "responses"
     path = "/v1/responses"
 
@@ -140,22 +139,6 @@ class Responses(Dialect):
             _event("error", seq, {"error": nested}, paced=True),
             _event("response.failed", seq + 1, {"response": failed}),
         ]
-
-    def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
-        return common.rate_limit_headers(limits)
-
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
-        return common.scripted_error(reply, request.model if request else None, api_key)
-
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        return common.invalid(problem)
-
-    def unmatched(self, message: str) -> HttpError:
-        body = common.error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
-        return HttpError(404, body, {"x-should-retry": "false"})
-
-    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
-        return common.response_headers(rng, processing_ms=processing_ms)
 
 
 def _event(type_: str, seq: int, data: dict[str, Any], **flags: bool) -> Frame:

@@ -758,3 +758,59 @@ def test_fake_llm_helpers(pytester: pytest.Pytester) -> None:
     write(pytester, HELPERS)
     result = run(pytester)
     result.assert_outcomes(passed=4)
+
+
+# -- the checks, failing as a user sees them --------------------------------------------------
+
+CHECK_FAILURES = '''
+import httpx
+from sparring import error
+
+
+async def leaky_chat(http, base_url, api_key):
+    """Closes its response only after the loop: never on an early exit."""
+    body = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+    request = http.build_request(
+        "POST", base_url + "/chat/completions", json=body, headers={"Authorization": "Bearer " + api_key}
+    )
+    response = await http.send(request, stream=True)
+    async for line in response.aiter_lines():
+        if line.startswith("data: {"):
+            yield line
+    await response.aclose()
+
+
+@pytest.mark.asyncio
+async def test_cleanup_leak(fake_llm):
+    async with httpx.AsyncClient() as http:
+        await fake_llm.check_cleanup(
+            lambda: leaky_chat(http, fake_llm.base_url, fake_llm.api_key), ways=["break"], bound=0.5
+        )
+
+
+def test_retry_too_soon(fake_llm):
+    """A hand-written client that retries a 429 at once, not after the 2 s it was told."""
+    fake_llm.add(error("rate_limit", retry_after_ms=2000), reply("late"))
+    body = {"model": "gpt-4o", "messages": MESSAGES}
+    with httpx.Client(headers={"Authorization": "Bearer " + fake_llm.api_key}) as http:
+        statuses = [http.post(fake_llm.base_url + "/chat/completions", json=body).status_code for _ in range(2)]
+    assert statuses == [429, 200]
+    fake_llm.check_retries(attempts=2)
+'''
+
+
+def test_check_failures_read_well_in_the_report(pytester: pytest.Pytester) -> None:
+    """A leaking client and an impatient one fail with messages that name the way out and the
+    waits, and nothing of sparring's own frames (the failure is the message)."""
+    write(pytester, CHECK_FAILURES)
+    result = run(pytester)
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*CleanupError: cleanup leaked on 1 of 1 way out:",
+            "*- break: the server still had the connection open 0.5 s after the consumer left*",
+            "*RetryCheckError: retry check failed:*",
+            "*- attempt #2 retried #1 (429) after 0.0*s, but the server asked for 2.000s (retry-after-ms: 2000)",
+        ]
+    )
+    assert "def check_retries(" not in result.stdout.str(), "sparring's frames are hidden"

@@ -88,7 +88,8 @@ class CleanupReport:
         return "\n".join([head + ":", *(f"- {r}" for r in self.results)])
 
     def _headline(self) -> str:
-        return f"cleanup leaked on {len(self.leaks)} of {len(self.results)} ways out"
+        total = len(self.results)
+        return f"cleanup leaked on {len(self.leaks)} of {total} way{'' if total == 1 else 's'} out"
 
     def message(self) -> str:
         """What `CleanupError` says: the ways out that leaked, and how."""

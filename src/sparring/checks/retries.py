@@ -77,7 +77,7 @@ class Attempt:
         if self.should_retry is not None:
             parts.append(f"x-should-retry: {str(self.should_retry).lower()}")
         if self.output_sent:
-            parts.append(f"{self.output_sent} output events sent")
+            parts.append(f"{self.output_sent} output event{'' if self.output_sent == 1 else 's'} sent")
         parts.append(self.outcome or "under way")
         return " · ".join(parts)
 

@@ -23,8 +23,6 @@ from aiohttp import web
 from sparring.fake_server.dialects.base import Frame
 from sparring.scenario.delivery import Fault
 
-FOREVER = None
-
 
 def rst(request: web.Request) -> None:
     """Close with a TCP RST: linger 0 makes the kernel reset instead of a FIN."""

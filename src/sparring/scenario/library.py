@@ -26,10 +26,6 @@ def builtin_names() -> list[str]:
     return sorted(p.stem for p in _files(fixtures_dir()))
 
 
-def builtin_path(name: str) -> Path | None:
-    return _named(fixtures_dir(), name)
-
-
 def _named(folder: Path, name: str) -> Path | None:
     for suffix in _SUFFIXES:
         path = folder / f"{name}{suffix}"

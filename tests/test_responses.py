@@ -19,6 +19,7 @@ import pytest
 from openai import AsyncOpenAI, OpenAI
 
 from sparring import FakeServer, Fault, Scenario, error, reply, rule, tool_call
+from tests.sse import post
 
 NO_COMPLETED = re.escape("Didn't receive a `response.completed` event.")
 OPENAI_3 = int(openai.__version__.split(".")[0]) >= 3
@@ -531,3 +532,14 @@ def test_match_on_the_last_user_message_of_input_items(server: FakeServer) -> No
     assert instructed.usage.input_tokens > plain.usage.input_tokens > short.usage.input_tokens
     with pytest.raises(openai.NotFoundError):
         create("sync", server, input=[*items, {"role": "user", "content": "thanks"}])
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("chat_only", ["n", "messages"])
+async def test_chat_parameters_are_unknown_here(server: FakeServer, chat_only: str) -> None:
+    """The Responses API has no `n` or `messages`: a client that carries them over is told so."""
+    body = {"model": "gpt-4o", "input": "hi", chat_only: 2 if chat_only == "n" else []}
+    response = await post(f"{server.base_url}/responses", body)
+    assert response.status == 400
+    error = json.loads(response.body)["error"]
+    assert (error["param"], error["code"]) == (chat_only, "unknown_parameter")

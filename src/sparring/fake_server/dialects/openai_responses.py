@@ -62,6 +62,9 @@ class Responses(common.OpenAIDialect):
                 raise _missing(key)
         common.require_type(body, "model", str, "a string")
         common.require_type(body, "input", (str, list), "one of a string or array of input items")
+        for chat_only in ("n", "messages"):  # Chat parameters a client may carry over by mistake
+            if chat_only in body:
+                raise InvalidRequest(f"Unknown parameter: '{chat_only}'.", param=chat_only, code="unknown_parameter")
         for key, expected, noun in (
             ("instructions", str, "a string"),
             ("stream", bool, "a boolean"),

@@ -54,11 +54,11 @@ tests: $(VENV)/.dev-installed $(VENV2)/.installed
 	$(BIN)/coverage report --fail-under=90
 
 docs-build: $(VENV)/.dev-installed
-	$(BIN)/mkdocs build --strict --quiet --site-dir site
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet --site-dir site
 
 ## docs: serve the documentation at http://127.0.0.1:8001
 docs: $(VENV)/.dev-installed
-	$(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs serve --dev-addr 127.0.0.1:8001
 
 ## bench: print throughput and latency figures (not part of the tests)
 bench: $(VENV)/.dev-installed

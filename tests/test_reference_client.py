@@ -17,10 +17,15 @@ from sparring.client import EventType, LLMClient, RetryPolicy, StreamEvent
 HELLO = [{"role": "user", "content": "What is the capital of France?"}]
 
 
+# --8<-- [start:client_for]
 def client_for(fake_llm: FakeLLM, **options: Any) -> LLMClient:
     return LLMClient(base_url=fake_llm.base_url, api_key=fake_llm.api_key, model="gpt-4o", **options)
 
 
+# --8<-- [end:client_for]
+
+
+# --8<-- [start:library]
 @pytest.mark.asyncio
 @pytest.mark.parametrize("name", builtin_names())
 async def test_every_library_scenario(name: str, fake_llm: FakeLLM, sparring_snapshot: SnapshotAssertion) -> None:
@@ -32,6 +37,10 @@ async def test_every_library_scenario(name: str, fake_llm: FakeLLM, sparring_sna
     assert collected == sparring_snapshot
 
 
+# --8<-- [end:library]
+
+
+# --8<-- [start:retries]
 @pytest.mark.asyncio
 async def test_rate_limits_are_retried_after_retry_after(fake_llm: FakeLLM) -> None:
     fake_llm.load("rate-limited-then-ok")
@@ -40,6 +49,9 @@ async def test_rate_limits_are_retried_after_retry_after(fake_llm: FakeLLM) -> N
     assert events[-1].type is EventType.MESSAGE_COMPLETE
     report = fake_llm.check_retries(attempts=3, honours_retry_after=True)
     assert [a.status for a in report.attempts] == [429, 429, 200]
+
+
+# --8<-- [end:retries]
 
 
 @pytest.mark.asyncio
@@ -52,6 +64,7 @@ async def test_server_errors_back_off_exponentially(fake_llm: FakeLLM) -> None:
     fake_llm.check_retries(attempts=3, backoff=True)
 
 
+# --8<-- [start:no_retry_after_output]
 @pytest.mark.asyncio
 async def test_no_retry_once_output_was_yielded(fake_llm: FakeLLM) -> None:
     """A stream cut mid-way ends in one ERROR event; retrying would repeat the text shown."""
@@ -62,6 +75,9 @@ async def test_no_retry_once_output_was_yielded(fake_llm: FakeLLM) -> None:
     assert [e.type for e in events] == [EventType.TEXT_DELTA, EventType.TEXT_DELTA, EventType.ERROR]
     assert events[-1].retryable is True
     fake_llm.check_retries(attempts=1)
+
+
+# --8<-- [end:no_retry_after_output]
 
 
 @pytest.mark.asyncio
@@ -134,6 +150,7 @@ async def test_configured_from_the_environment(fake_llm: FakeLLM, monkeypatch: p
     assert fake_llm.journal[0].headers["authorization"].startswith("Bearer sk-spa")
 
 
+# --8<-- [start:cleanup]
 @pytest.mark.asyncio
 async def test_cleanup_on_every_way_out(fake_llm: FakeLLM) -> None:
     async with client_for(fake_llm) as client:
@@ -147,3 +164,6 @@ async def test_cleanup_on_every_way_out(fake_llm: FakeLLM) -> None:
         "server_fault",
         "abandon",
     }
+
+
+# --8<-- [end:cleanup]

@@ -107,3 +107,14 @@ def sleeps_free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
     return port
+
+
+@pytest.mark.asyncio
+async def test_garbage_in_the_stream_ends_in_an_error_event_not_an_exception(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply(chunks=["a", "b", "c"], fault=Fault("garbage", after_chunk=2, size=32, seed=3)))
+    sleeps = Sleeps()
+    async with client_for(fake_llm, sleeps) as client:
+        collected = await collect(client.chat_completion(HELLO))
+    assert collected.error is None
+    assert collected.events[-1].type is EventType.ERROR
+    assert sleeps.waits == [], "output was yielded: no retry"

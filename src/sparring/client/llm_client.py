@@ -117,7 +117,7 @@ class LLMClient:
                 else:
                     yield await self._non_stream_response(kwargs)
                 return
-            except (openai.APIError, json.JSONDecodeError) as exc:
+            except (openai.APIError, ValueError) as exc:  # ValueError: bytes that are not JSON or not UTF-8
                 error: BaseException = exc
             except Exception as exc:
                 if not retry.is_transport_error(exc):

@@ -84,6 +84,8 @@ def describe(exc: BaseException) -> str:
         return f"error in the stream ({exc.code or exc.type or 'unknown'}): {exc.message}"
     if isinstance(exc, json.JSONDecodeError):
         return f"the server sent a malformed chunk: {exc}"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"the server sent bytes that are not UTF-8: {exc.reason} at byte {exc.start}"
     return f"{type(exc).__name__}: {exc}"
 
 

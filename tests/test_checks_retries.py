@@ -297,3 +297,29 @@ def test_how_long_a_retry_must_wait(retry_after: str, waited: float, ok: bool) -
 def test_a_longer_window_demands_longer_retry_afters() -> None:
     with pytest.raises(RetryCheckError, match=r"the server asked for 90\.000s \(retry-after: 90\)"):
         check_retries(exchange("90", 0.5), max_retry_after=120)
+
+
+@pytest.mark.asyncio
+async def test_a_wrapper_restarting_the_sdk_after_output_is_caught(fake_llm: FakeLLM) -> None:
+    """Each restart is a fresh SDK call (retry count 0 again), yet it is a retry after the text
+    already shown: the check still groups it with the broken stream and flags it."""
+    fake_llm.add(reply(chunks=["Paris ", "is ", "the ", "capital"], fault=Fault("reset", after_chunk=3)))
+    fake_llm.add(reply(chunks=["Paris ", "is ", "the ", "capital"]))
+    shown: list[str] = []
+    async with fake_llm.async_openai(max_retries=0) as client:
+        for _ in range(2):  # the naive wrapper: on any error, start over
+            try:
+                stream = await client.chat.completions.create(
+                    model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+                )
+                async for chunk in stream:
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        shown.append(chunk.choices[0].delta.content)
+                break
+            except (openai.APIConnectionError, httpx.HTTPError):  # 2.x lets the raw httpx error through
+                continue
+    assert "".join(shown) == "Paris is Paris is the capital", "the duplicated text the user saw"
+    assert [e.retry_count for e in fake_llm.journal] == [0, 0]
+    report = check_retries(fake_llm.journal, raise_on_violation=False)
+    assert len(report.calls) == 1
+    assert any("output" in v for v in report.violations), report

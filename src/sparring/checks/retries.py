@@ -114,8 +114,14 @@ def _should_retry(headers: dict[str, str]) -> bool | None:
 
 
 def _starts_call(entry: Entry, previous: Entry) -> bool:
-    """A new call begins when the retry count drops back (to 0); a client that sends no
-    count starts one after a successful, complete answer, since nobody retries that."""
+    """Whether `entry` starts a new call rather than retrying `previous`. A retry count of 0
+    (or one that drops) starts a call; without counts, a call ends with a successful, complete
+    answer, since nobody retries that. Either way, a request right after a stream that broke
+    with output sent belongs to that stream's call: a client that restarts its SDK call there
+    (fresh count 0) retries after partial output all the same, and duplicates the text."""
+    broke_after_output = previous.content_sent > 0 and previous.outcome != "completed"
+    if broke_after_output:
+        return False
     if entry.retry_count is not None:
         return entry.retry_count == 0 or (previous.retry_count is not None and entry.retry_count < previous.retry_count)
     return previous.outcome == "completed" and previous.status is not None and previous.status < 400

@@ -26,18 +26,7 @@ class ChatCompletions(common.OpenAIDialect):
     path = "/v1/chat/completions"
 
     def parse(self, body: object) -> ParsedRequest:
-        if not isinstance(body, dict):
-            raise InvalidRequest(
-                f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
-                code="invalid_type",
-            )
-        if "model" not in body or body["model"] in (None, ""):
-            raise InvalidRequest("you must provide a model parameter")
-        common.require_type(body, "model", str, "a string")
-        if "messages" not in body:
-            raise InvalidRequest(
-                "Missing required parameter: 'messages'.", param="messages", code="missing_required_parameter"
-            )
+        body = common.object_with_model(body, "messages")
         common.require_type(body, "messages", list, "an array of objects")
         _check_messages(body["messages"])
         stream = body.get("stream")

@@ -237,6 +237,23 @@ def require_type(body: dict[str, Any], key: str, expected: type | tuple[type, ..
         )
 
 
+def object_with_model(body: object, required: str) -> dict[str, Any]:
+    """The checks every OpenAI endpoint makes first, in the API's words: a JSON object, a
+    string `model`, and the endpoint's main parameter (`messages`, `prompt`, `input`)."""
+    if not isinstance(body, dict):
+        raise InvalidRequest(
+            f"Invalid type for body: expected an object, but got {type_name(body)} instead.", code="invalid_type"
+        )
+    if body.get("model") in (None, ""):
+        raise InvalidRequest("you must provide a model parameter")
+    require_type(body, "model", str, "a string")
+    if required not in body:
+        raise InvalidRequest(
+            f"Missing required parameter: '{required}'.", param=required, code="missing_required_parameter"
+        )
+    return body
+
+
 def _article(name: str) -> str:
     if name == "null":
         return name

@@ -32,18 +32,7 @@ class Completions(common.OpenAIDialect):
     path = "/v1/completions"
 
     def parse(self, body: object) -> ParsedRequest:
-        if not isinstance(body, dict):
-            raise InvalidRequest(
-                f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
-                code="invalid_type",
-            )
-        if "model" not in body or body["model"] in (None, ""):
-            raise InvalidRequest("you must provide a model parameter")
-        common.require_type(body, "model", str, "a string")
-        if "prompt" not in body:
-            raise InvalidRequest(
-                "Missing required parameter: 'prompt'.", param="prompt", code="missing_required_parameter"
-            )
+        body = common.object_with_model(body, "prompt")
         texts, prompt_tokens = prompts(body["prompt"], "prompt")
         stream = body.get("stream")
         if stream is not None:

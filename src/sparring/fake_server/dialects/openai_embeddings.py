@@ -42,19 +42,8 @@ class Embeddings(common.OpenAIDialect):
     path = "/v1/embeddings"
 
     def parse(self, body: object) -> ParsedRequest:
-        if not isinstance(body, dict):
-            raise InvalidRequest(
-                f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
-                code="invalid_type",
-            )
-        if "model" not in body or body["model"] in (None, ""):
-            raise InvalidRequest("you must provide a model parameter")
-        common.require_type(body, "model", str, "a string")
+        body = common.object_with_model(body, "input")
         model: str = body["model"]
-        if "input" not in body:
-            raise InvalidRequest(
-                "Missing required parameter: 'input'.", param="input", code="missing_required_parameter"
-            )
         texts, tokens = prompts(body["input"], "input")
         if any(text == "" for text in texts):
             raise InvalidRequest(

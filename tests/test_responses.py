@@ -18,7 +18,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI, OpenAI
 
-from sparring import FakeServer, Fault, Scenario, error, reply, rule, tool_call
+from sparring import FakeServer, Fault, Scenario, Wire, error, reply, rule, tool_call
 from tests.sse import post
 
 NO_COMPLETED = re.escape("Didn't receive a `response.completed` event.")
@@ -543,3 +543,21 @@ async def test_chat_parameters_are_unknown_here(server: FakeServer, chat_only: s
     assert response.status == 400
     error = json.loads(response.body)["error"]
     assert (error["param"], error["code"]) == (chat_only, "unknown_parameter")
+
+
+@pytest.mark.parametrize("ending", ["crlf", "cr"])
+def test_error_event_numbers_carry_on_under_any_line_ending(server: FakeServer, ending: str) -> None:
+    """The in-band error is made from the events that really went out, so a byte position
+    counted with CRLF or CR endings still gives the next sequence number and the same id."""
+    wire = Wire(line_ending=ending)  # type: ignore[arg-type]
+    server.set_scenario(
+        Scenario.of(reply("One two three four five six", wire=wire, fault=Fault("error_event", after_byte=2309)))
+    )
+    body = {"model": "m", "input": "x", "stream": True}  # sizes under which LF counts misplace the error
+    text = httpx.post(f"{server.base_url}/responses", json=body, timeout=5).text
+    lf = text.replace("\r\n", "\n").replace("\r", "\n")
+    events = [json.loads(block.split("\n")[1][len("data: ") :]) for block in lf[:-2].split("\n\n")]
+    assert [e["sequence_number"] for e in events] == list(range(len(events)))
+    assert events[-2]["type"] == "error"
+    assert events[-1]["type"] == "response.failed"
+    assert len({e["response"]["id"] for e in events if "response" in e}) == 1

@@ -210,7 +210,10 @@ async def _play(
         headers.update(dialect.rate_limit_headers(answer.rate_limits))
     headers.update(answer.headers)
     if parsed.stream:
-        errors = dialect.error_events(fault, parsed, rng) if fault and fault.kind == "error_event" else []
+
+        def errors(sent: list[Frame]) -> list[Frame]:
+            return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
+
         return await playback.stream(
             request,
             journal,
@@ -241,7 +244,7 @@ async def _play(
         timing=Timing(),
         wire=Wire(write_size=answer.wire.write_size),
         fault=fault,
-        error_frames=[],
+        error_frames=lambda sent: [],
         headers=headers,
         content_type="application/json",
         content_length=True,

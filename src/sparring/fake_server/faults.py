@@ -16,7 +16,7 @@ import asyncio
 import random
 import socket
 import struct
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 
@@ -102,13 +102,15 @@ def offset(fault: Fault, sizes: Sequence[int]) -> int:
     return at
 
 
-def reshape(frames: list[Frame], fault: Fault, sizes: Sequence[int], error_frames: list[Frame]) -> list[Frame]:
+def reshape(
+    frames: list[Frame], fault: Fault, sizes: Sequence[int], error_frames: Callable[[list[Frame]], list[Frame]]
+) -> list[Frame]:
     """The events actually sent, for the faults that change events rather than the connection."""
     if fault.kind == "no_done":
         return [f for f in frames if not f.terminal]
     k = events_before(fault, sizes)
     if fault.kind == "error_event":
-        return frames[:k] + error_frames
+        return frames[:k] + error_frames(frames[:k])
     if fault.kind == "malformed_chunk" and k < len(frames):
         return [*frames[:k], malformed(frames[k]), *frames[k + 1 :]]
     return frames

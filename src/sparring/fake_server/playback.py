@@ -13,7 +13,7 @@ import asyncio
 import itertools
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -25,6 +25,8 @@ from sparring.fake_server.journal import Entry, Journal, Outcome
 from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+# Makes the in-band error events from the events sent before them (the `error_event` fault).
+ErrorFrames = Callable[[list[Frame]], list[Frame]]
 
 
 @dataclass(frozen=True)
@@ -161,7 +163,7 @@ _AT_OFFSET = ("reset", "close", "truncate", "stall", "garbage")
 
 
 def shape(
-    frames: list[Frame], timing: Timing, wire: Wire, fault: Fault | None, error_frames: list[Frame]
+    frames: list[Frame], timing: Timing, wire: Wire, fault: Fault | None, error_frames: ErrorFrames
 ) -> tuple[list[Frame], list[Write], list[Write]]:
     """The events sent, the writes before the fault strikes, and the writes after it."""
     if fault is None:
@@ -183,7 +185,7 @@ async def stream(
     timing: Timing,
     wire: Wire,
     fault: Fault | None,
-    error_frames: list[Frame],
+    error_frames: ErrorFrames,
     headers: Mapping[str, str],
     content_type: str = SSE_CONTENT_TYPE,
     content_length: bool = False,

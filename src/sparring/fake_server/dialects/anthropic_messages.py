@@ -39,7 +39,7 @@ import json
 import math
 import random
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -153,7 +153,9 @@ class AnthropicMessages(Dialect):
         head = _message(resolved, rng, content=content, stop_reason=_stop_reason(choice))
         return {**head, "usage": _usage(resolved, output_tokens=resolved.completion_tokens)}
 
-    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def error_events(
+        self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
+    ) -> list[Frame]:
         # What would be this preset's HTTP error, sent in-band once the 200 has gone out.
         _, type_, message = PRESETS[fault.error]
         error = {"type": type_, "message": fault.message or message.format(model=request.model)}

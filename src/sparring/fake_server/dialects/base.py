@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -100,8 +100,10 @@ class Dialect(ABC):
         """The whole response object of an answer that is not streamed."""
 
     @abstractmethod
-    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        """The API's in-band error, as sent once the stream is under way."""
+    def error_events(
+        self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
+    ) -> list[Frame]:
+        """The API's in-band error, sent after `sent`: the events that went out before it."""
 
     @abstractmethod
     def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:

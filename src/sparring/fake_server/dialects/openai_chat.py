@@ -15,7 +15,7 @@ from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
 from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
+from sparring.fake_server.resolve import Resolved, ResolvedChoice
 
 DONE = b"data: [DONE]\n\n"
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -80,12 +80,12 @@ class ChatCompletions(common.OpenAIDialect):
         def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
             data = {**head, "choices": choices, **extra}
             if obfuscate:
-                data["obfuscation"] = random_id(rng, "", rng.randint(1, 16))
+                data["obfuscation"] = common.obfuscation(rng)
             return b"data: " + compact(data) + b"\n\n"
 
         frames = [
             Frame(chunk([entry]), content=_has_output(entry["delta"]))
-            for entry in _interleave([_choice_deltas(c) for c in resolved.choices])
+            for entry in common.interleave([_choice_deltas(c) for c in resolved.choices])
         ]
         if include_usage:
             frames.append(Frame(chunk([], usage=_usage(resolved)), paced=False))
@@ -172,14 +172,6 @@ def _call_fragments(choice: ResolvedChoice) -> Iterator[dict[str, Any]]:
         yield {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
         for piece in call.pieces:
             yield {"index": index, "function": {"arguments": piece}}
-
-
-def _interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
-    out: list[dict[str, Any]] = []
-    for step in range(max(len(entries) for entries in per_choice)):
-        out.extend(entries[step] for entries in per_choice if step < len(entries))
-    return out
 
 
 def _whole_choice(choice: ResolvedChoice) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Sequence
 from email.utils import formatdate
 from typing import Any
 
@@ -237,6 +238,19 @@ def require_type(body: dict[str, Any], key: str, expected: type | tuple[type, ..
         )
 
 
+def interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
+    out: list[dict[str, Any]] = []
+    for step in range(max(len(entries) for entries in per_choice)):
+        out.extend(entries[step] for entries in per_choice if step < len(entries))
+    return out
+
+
+def obfuscation(rng: random.Random) -> str:
+    """The random padding current traffic adds to deltas (so sizes leak nothing)."""
+    return random_id(rng, "", rng.randint(1, 16))
+
+
 def object_with_model(body: object, required: str) -> dict[str, Any]:
     """The checks every OpenAI endpoint makes first, in the API's words: a JSON object, a
     string `model`, and the endpoint's main parameter (`messages`, `prompt`, `input`)."""
@@ -268,7 +282,9 @@ class OpenAIDialect(Dialect):
     """What every OpenAI endpoint answers alike: errors, rejections, misses, headers, and the
     in-band error event (`data: {"error": {...}}`), which the SDK raises as `APIError`."""
 
-    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def error_events(
+        self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
+    ) -> list[Frame]:
         return [Frame(b"data: " + compact(in_band_error(fault, request.model)) + b"\n\n")]
 
     def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:

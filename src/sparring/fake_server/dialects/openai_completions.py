@@ -77,7 +77,7 @@ class Completions(common.OpenAIDialect):
             [_entry(c, piece, None) for piece in c.pieces] + [_entry(c, "", _finish(c))]
             for c in resolved.choices
         ]
-        frames = [Frame(chunk([entry]), content=bool(entry["text"])) for entry in _interleave(per_choice)]
+        frames = [Frame(chunk([entry]), content=bool(entry["text"])) for entry in common.interleave(per_choice)]
         if include_usage:
             frames.append(Frame(chunk([], usage=usage(resolved, request)), paced=False))
         frames.append(Frame(DONE, paced=False, terminal=True))
@@ -164,14 +164,6 @@ def _finish(choice: ResolvedChoice) -> str:
 
 def _entry(choice: ResolvedChoice, text: str, finish: str | None) -> dict[str, Any]:
     return {"text": text, "index": choice.index, "logprobs": None, "finish_reason": finish}
-
-
-def _interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
-    out: list[dict[str, Any]] = []
-    for step in range(max(len(entries) for entries in per_choice)):
-        out.extend(entries[step] for entries in per_choice if step < len(entries))
-    return out
 
 
 def usage(resolved: Resolved, request: ParsedRequest) -> dict[str, int]:

@@ -17,6 +17,7 @@ import math
 import random
 import re
 import struct
+from collections.abc import Sequence
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
@@ -99,7 +100,9 @@ class Embeddings(common.OpenAIDialect):
             "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
         }
 
-    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def error_events(
+        self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
+    ) -> list[Frame]:
         return []  # nothing is streamed, so there is no in-band error
 
 

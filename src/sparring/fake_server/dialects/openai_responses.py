@@ -17,16 +17,15 @@ Errors, presets and headers are OpenAI's, shared with Chat Completions (`openai_
 
 from __future__ import annotations
 
-import copy
+import json
 import random
 import time
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
-from sparring.fake_server import faults
 from sparring.fake_server.dialects import openai_common as common
 from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
+from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.delivery import Fault
 
 _ROLES = ("assistant", "system", "developer", "user")
@@ -34,17 +33,6 @@ _TEXT_PARTS = ("input_text", "output_text", "text")
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 # Live traffic pads these with random `obfuscation` unless `stream_options.include_obfuscation` is false.
 _OBFUSCATED = ("response.output_text.delta", "response.function_call_arguments.delta")
-
-
-@dataclass
-class _Sent:
-    """What `stream` built for a request, left for `error_events` on the same request (which
-    `app._play` calls after it, before the fault's position is known), so the in-band error
-    continues the stream's sequence numbers and response id. Sizes are with LF endings, so a
-    byte position under CRLF or CR can put the numbers off by an event or so."""
-
-    sizes: list[int] = field(default_factory=list)
-    response: dict[str, Any] | None = None
 
 
 class Responses(common.OpenAIDialect):
@@ -98,7 +86,7 @@ class Responses(common.OpenAIDialect):
             messages=messages,
             stream=bool(body.get("stream")),
             has_tools=bool(tools),
-            options={"obfuscate": options.get("include_obfuscation", True) is not False, "sent": _Sent()},
+            options={"obfuscate": options.get("include_obfuscation", True) is not False},
         )
 
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
@@ -117,31 +105,39 @@ class Responses(common.OpenAIDialect):
         for seq, (type_, data) in enumerate(events):
             delta = type_.endswith(".delta")
             if request.options["obfuscate"] and type_ in _OBFUSCATED:
-                data["obfuscation"] = random_id(rng, "", rng.randint(1, 16))
+                data["obfuscation"] = common.obfuscation(rng)
             # A function call's added item names the call: output, as Chat's first tool-call fragment is.
             shows = delta or (type_ == "response.output_item.added" and data["item"]["type"] == "function_call")
             frames.append(_event(type_, seq, data, paced=delta, content=shows, terminal=seq == len(events) - 1))
-        sent: _Sent = request.options["sent"]
-        sent.sizes, sent.response = [len(f.data) for f in frames], response
         return frames
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         response = _response(resolved, request, rng)
         return _finished(response, resolved, _items(resolved.choices[0], rng))
 
-    def error_events(self, fault: Fault, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        sent: _Sent = request.options.get("sent") or _Sent()
-        # Playback keeps the events before the fault, by the same rule as here, then these.
-        seq = faults.events_before(fault, sent.sizes) if sent.sizes else fault.after_chunk or 0
+    def error_events(
+        self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
+    ) -> list[Frame]:
+        # The error continues the stream: the next sequence number, the same response.
+        seq = len(sent)
         error = common.in_band_error(fault, request.model)["error"]
         code = str(error["code"]) if error["code"] is not None else error["type"]
         nested = {"type": error["type"], "code": code, "message": error["message"], "param": error["param"]}
-        failed = copy.deepcopy(sent.response) or {"id": _hex_id(rng, "resp_"), "object": "response", "output": []}
+        failed = _response_so_far(sent) or {"id": _hex_id(rng, "resp_"), "object": "response", "output": []}
         failed.update(status="failed", error={"code": code, "message": error["message"]})
         return [
             _event("error", seq, {"error": nested}, paced=True),
             _event("response.failed", seq + 1, {"response": failed}),
         ]
+
+
+def _response_so_far(sent: Sequence[Frame]) -> dict[str, Any] | None:
+    """The response object of the stream's first event (`response.created`), if it went out."""
+    if not sent:
+        return None
+    payload = json.loads(sent[0].data.split(b"data: ", 1)[1])
+    response: dict[str, Any] = payload["response"]
+    return response
 
 
 def _event(type_: str, seq: int, data: dict[str, Any], **flags: bool) -> Frame:

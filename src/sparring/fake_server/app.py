@@ -14,13 +14,21 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from sparring.fake_server import control, faults, playback
-from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, api_key_of, namespace_of
+from sparring.fake_server.context import (
+    CONTROL_PREFIX,
+    STATE,
+    Handler,
+    ServerState,
+    add_route,
+    api_key_of,
+    api_path,
+    namespace_of,
+)
 from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_chat import ChatCompletions
@@ -44,16 +52,13 @@ ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def make_app(store: Store, *, seed: int | None = None) -> web.Application:
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
     app[STATE] = ServerState(store, random.Random(seed))
     for dialect in DIALECTS:
-        app.router.add_post(dialect.path, _api_handler(dialect))
-    app.router.add_get("/v1/models", _list_models)
-    app.router.add_get("/v1/models/{model_id}", _get_model)
+        add_route(app, "POST", dialect.path, _api_handler(dialect))
+    add_route(app, "GET", "/v1/models", _list_models)
+    add_route(app, "GET", "/v1/models/{model_id}", _get_model)
     control.add_routes(app)
     return app
 
@@ -68,7 +73,8 @@ def _current() -> tuple[Journal, Entry]:
 
 @web.middleware
 async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(CONTROL_PREFIX):
+    path = api_path(request)
+    if path.startswith(CONTROL_PREFIX):
         try:
             return await handler(request)
         except web.HTTPException as exc:
@@ -79,7 +85,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     store = request.app[STATE].store
     space = store.space(namespace_of(request))
     journal = space.journal
-    entry = journal.open(request.method, request.path, request.headers)
+    entry = journal.open(request.method, path, request.headers)
     _CURRENT.set((journal, entry))
     task = asyncio.current_task()
     if task is not None:
@@ -113,7 +119,7 @@ def _dialect_for(request: web.Request) -> Dialect:
 
 
 def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidRequest:
-    where = f"{request.method} {request.path}"
+    where = f"{request.method} {api_path(request)}"
     if exc.status == 405:
         return InvalidRequest(f"Invalid method for URL ({where})", status=405)
     if exc.status == 413:
@@ -160,7 +166,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     retry_count = _int_header(request, "x-stainless-retry-count")
     journal.update(entry, stream=parsed.stream, retry_count=retry_count)
     info = RequestInfo(
-        path=request.path,
+        path=api_path(request),
         model=parsed.model,
         last_user_text=last_user_text(parsed.messages),
         headers={k.lower(): v for k, v in request.headers.items()},

@@ -83,10 +83,14 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
             )
             return web.json_response({"error": {"message": message}}, status=exc.status)
     store = request.app[STATE].store
-    space = store.space(namespace_of(request))
+    namespace = namespace_of(request)
+    ended = store.ended(namespace)
+    space = store.space(store.default if ended else namespace)  # a late request shows in the running test
     journal = space.journal
     entry = journal.open(request.method, path, request.headers)
     _CURRENT.set((journal, entry))
+    if ended:
+        return _ended(request, journal, entry, namespace)
     task = asyncio.current_task()
     if task is not None:
         space.tasks.add(task)
@@ -297,6 +301,19 @@ def _miss(
 ) -> web.Response:
     message = explain_miss(request.method, info, store.summary(namespace), namespace)
     journal.update(entry, answered_by="nothing scripted: sparring's 404")
+    journal.end(entry, "unmatched", message, status=404)
+    return _json(dialect.unmatched(message), request, dialect)
+
+
+def _ended(request: web.Request, journal: Journal, entry: Entry, namespace: str) -> web.Response:
+    path = api_path(request)
+    dialect = next((d for d in DIALECTS if d.path == path), None) or _dialect_for(request)
+    message = (
+        f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "
+        "the test it belonged to is over. A client made in one test and used in another keeps "
+        "that test's URL; make clients in the test that uses them, from fake_llm.base_url."
+    )
+    journal.update(entry, answered_by=f"nothing: namespace {namespace!r} has ended")
     journal.end(entry, "unmatched", message, status=404)
     return _json(dialect.unmatched(message), request, dialect)
 

@@ -177,6 +177,8 @@ def test_a_dropped_namespace_explains_late_requests(server: FakeServer, http: ht
         "unmatched",
         message,
     )
+    assert entry.answered_by == "nothing: sent to an ended namespace: test-old"
+    assert entry.body == body()
     assert server.store.ended("test-old")
     # Scripting it again brings it back.
     server.set_scenario(Scenario.of(reply("again")), "test-old")

@@ -274,6 +274,42 @@ def test_tests_see_only_their_own_scenario_journal_and_streams(pytester: pytest.
     result.assert_outcomes(passed=5)
 
 
+KEPT_CLIENT = """
+KEPT = {}
+
+
+def test_1_makes_a_client_and_keeps_it(fake_llm):
+    fake_llm.add(reply("first"))
+    KEPT["client"] = openai.OpenAI(base_url=fake_llm.base_url, api_key=fake_llm.api_key, max_retries=0)
+    assert ask(KEPT["client"]) == "first"
+    KEPT["namespace"] = fake_llm.namespace
+
+
+def test_2_uses_the_first_tests_client(fake_llm):
+    with pytest.raises(openai.NotFoundError, match="which has ended: the test it belonged to is over"):
+        ask(KEPT["client"])
+    KEPT["client"].close()
+"""
+
+
+def test_a_client_kept_from_an_earlier_test_fails_the_test_using_it(pytester: pytest.Pytester) -> None:
+    """Its requests go to the earlier test's ended namespace: each is a request nothing
+    answered, in the test that sent it, and the report says where it went."""
+    write(pytester, KEPT_CLIENT)
+    result = run(pytester)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_2_uses_the_first_tests_client*",
+            "sparring: 1 request had no scripted reply.",
+            "Requests nothing answered:",
+            "  #1 POST /v1/chat/completions (model='gpt-4o', last message='Hi'), sent to test-*, "
+            "the namespace of a test that is over",
+            "*#1 POST /v1/chat/completions -> 404 · nothing: sent to an ended namespace: test-* · unmatched · *",
+        ]
+    )
+
+
 # -- strict teardown ---------------------------------------------------------------------------
 
 STRICT = """

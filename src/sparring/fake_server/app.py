@@ -7,6 +7,7 @@ before any scenario is consulted (bad JSON, unknown path, wrong method, oversize
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import hashlib
@@ -38,7 +39,7 @@ from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.resolve import resolve
-from sparring.fake_server.store import DEFAULT_NAMESPACE, Pick, RequestInfo, Store, describe_reply
+from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Pick, RequestInfo, Store, describe_reply
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
 from sparring.scenario.model import Answer, ErrorReply, FakerText, Reply
@@ -90,7 +91,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     entry = journal.open(request.method, path, request.headers)
     _CURRENT.set((journal, entry))
     if ended:
-        return _ended(request, journal, entry, namespace)
+        return await _ended(request, journal, entry, namespace)
     task = asyncio.current_task()
     if task is not None:
         space.tasks.add(task)
@@ -305,15 +306,17 @@ def _miss(
     return _json(dialect.unmatched(message), request, dialect)
 
 
-def _ended(request: web.Request, journal: Journal, entry: Entry, namespace: str) -> web.Response:
+async def _ended(request: web.Request, journal: Journal, entry: Entry, namespace: str) -> web.Response:
     path = api_path(request)
+    with contextlib.suppress(ValueError):  # the body, for the report: what was asked, and where
+        journal.update(entry, body=json.loads(await request.read()))
     dialect = next((d for d in DIALECTS if d.path == path), None) or _dialect_for(request)
     message = (
         f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "
         "the test it belonged to is over. A client made in one test and used in another keeps "
         "that test's URL; make clients in the test that uses them, from fake_llm.base_url."
     )
-    journal.update(entry, answered_by=f"nothing: namespace {namespace!r} has ended")
+    journal.update(entry, answered_by=f"{ENDED}: {namespace}")
     journal.end(entry, "unmatched", message, status=404)
     return _json(dialect.unmatched(message), request, dialect)
 

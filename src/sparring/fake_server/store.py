@@ -17,6 +17,7 @@ from sparring.scenario.model import ENDPOINTS, ErrorReply, Fallback, Match, Repl
 
 DEFAULT_NAMESPACE = "default"
 ENDED_KEPT = 10_000  # how many dropped namespaces a store remembers, to explain late requests
+ENDED = "nothing: sent to an ended namespace"  # the journal's `answered_by` for such a request
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ import pytest
 from sparring.fake_server.context import NAMESPACE_PREFIX
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import FakeServer
-from sparring.fake_server.store import DEFAULT_NAMESPACE
+from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED
 from sparring.plugin import clients
 from sparring.scenario.library import load_scenario
 from sparring.scenario.model import Fallback, Reply, Rule, Scenario
@@ -234,4 +234,7 @@ def _request(entry: Entry) -> str:
     last = ""
     if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
         last = str(messages[-1].get("content", ""))[:60]
-    return f"#{entry.index + 1} {entry.method} {entry.path} (model={body.get('model')!r}, last message={last!r})"
+    said = f"#{entry.index + 1} {entry.method} {entry.path} (model={body.get('model')!r}, last message={last!r})"
+    if entry.answered_by and entry.answered_by.startswith(ENDED):  # a client kept from an earlier test
+        said += f", sent to {entry.answered_by[len(ENDED) + 2 :]}, the namespace of a test that is over"
+    return said

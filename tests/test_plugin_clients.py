@@ -83,6 +83,13 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
     assert [e.path for e in fake_llm.journal] == ["/v1/chat/completions", "/v1/messages"]
 
 
+def test_patch_env_after_the_end_is_refused(fake_llm: FakeLLM) -> None:
+    fake_llm.close()
+    with pytest.raises(RuntimeError, match=r"patch_env\(\) after the test ended: nothing would undo it"):
+        fake_llm.patch_env()
+    assert os.environ.get("OPENAI_API_KEY") != fake_llm.api_key
+
+
 RESTORED = """
 import os
 

@@ -176,6 +176,8 @@ class FakeLLM:
     def patch_env(self) -> dict[str, str | None]:
         """Point clients that read the environment here (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,
         `ANTHROPIC_BASE_URL`, ...) until the test ends. Returns what it set (`None`: unset)."""
+        if self._final is not None:
+            raise RuntimeError("fake_llm.patch_env() after the test ended: nothing would undo it")
         if self._env is None:
             self._env = pytest.MonkeyPatch()
         values = clients.environment(self.base_url, self.url, self.api_key)

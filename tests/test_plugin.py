@@ -207,26 +207,36 @@ LEFT = {}
 def test_1_spare_reply_left_over(fake_llm):
     fake_llm.add(reply("first"), reply("leftover", optional=True))
     assert ask(fake_llm.openai()) == "first"
-    LEFT["key"] = fake_llm.api_key
+    LEFT["key"], LEFT["base_url"], LEFT["url"] = fake_llm.api_key, fake_llm.base_url, fake_llm.url
 
 
 def test_2_sees_only_its_own_script_and_journal(fake_llm):
     assert fake_llm.journal == []
     assert fake_llm.unused() == []
     assert fake_llm.api_key != LEFT["key"]
+    assert fake_llm.base_url != LEFT["base_url"] and fake_llm.url != LEFT["url"]  # URLs of its own
     fake_llm.add(reply("second"))
     assert ask(fake_llm.openai()) == "second"
     assert [e.outcome for e in fake_llm.journal] == ["completed"]
 
 
-def test_3_other_keys_land_in_the_running_test(fake_llm, monkeypatch):
+@pytest.mark.sparring(strict=False)
+def test_3_other_keys_land_in_the_running_test(fake_llm, sparring_server, monkeypatch):
     monkeypatch.setenv("OPENAI_API_KEY", "sk-other")
-    fake_llm.add(reply("mine"), reply("mine too"))
-    with openai.OpenAI(base_url=fake_llm.base_url) as other:
+    fake_llm.add(reply("mine"), reply("mine too"), reply("mine by path"))
+    # At the server's root, without the test's namespace in the path: routed by key, or by default.
+    with openai.OpenAI(base_url=sparring_server.base_url) as other:
         assert ask(other) == "mine"
-    with openai.OpenAI(base_url=fake_llm.base_url, api_key=LEFT["key"]) as stale:  # an earlier test's key
+    with openai.OpenAI(base_url=sparring_server.base_url, api_key=LEFT["key"]) as stale:  # an earlier test's key
         assert ask(stale) == "mine too"
-    assert [e.outcome for e in fake_llm.journal] == ["completed", "completed"]
+    with openai.OpenAI(base_url=fake_llm.base_url, api_key=LEFT["key"]) as by_path:  # the path wins over the key
+        assert ask(by_path) == "mine by path"
+    # An earlier test's URL: its namespace has ended; the running test sees the request, unanswered.
+    with openai.OpenAI(base_url=LEFT["base_url"], api_key=fake_llm.api_key, max_retries=0) as old:
+        with pytest.raises(openai.NotFoundError, match="which has ended: the test it belonged to is over"):
+            ask(old)
+    assert [e.outcome for e in fake_llm.journal] == ["completed", "completed", "completed", "unmatched"]
+    assert fake_llm.unanswered()[0].path == "/v1/chat/completions"
 
 
 def test_4_leaves_a_stalled_stream_behind(fake_llm):
@@ -262,6 +272,42 @@ def test_tests_see_only_their_own_scenario_journal_and_streams(pytester: pytest.
     write(pytester, ISOLATION)
     result = run(pytester)
     result.assert_outcomes(passed=5)
+
+
+KEPT_CLIENT = """
+KEPT = {}
+
+
+def test_1_makes_a_client_and_keeps_it(fake_llm):
+    fake_llm.add(reply("first"))
+    KEPT["client"] = openai.OpenAI(base_url=fake_llm.base_url, api_key=fake_llm.api_key, max_retries=0)
+    assert ask(KEPT["client"]) == "first"
+    KEPT["namespace"] = fake_llm.namespace
+
+
+def test_2_uses_the_first_tests_client(fake_llm):
+    with pytest.raises(openai.NotFoundError, match="which has ended: the test it belonged to is over"):
+        ask(KEPT["client"])
+    KEPT["client"].close()
+"""
+
+
+def test_a_client_kept_from_an_earlier_test_fails_the_test_using_it(pytester: pytest.Pytester) -> None:
+    """Its requests go to the earlier test's ended namespace: each is a request nothing
+    answered, in the test that sent it, and the report says where it went."""
+    write(pytester, KEPT_CLIENT)
+    result = run(pytester)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_2_uses_the_first_tests_client*",
+            "sparring: 1 request had no scripted reply.",
+            "Requests nothing answered:",
+            "  #1 POST /v1/chat/completions (model='gpt-4o', last message='Hi'), sent to test-*, "
+            "the namespace of a test that is over",
+            "*#1 POST /v1/chat/completions -> 404 · nothing: sent to an ended namespace: test-* · unmatched · *",
+        ]
+    )
 
 
 # -- strict teardown ---------------------------------------------------------------------------
@@ -730,7 +776,7 @@ def test_add_chains(fake_llm):
 
 
 @pytest.mark.sparring(strict=False)
-def test_reading_what_happened(fake_llm):
+def test_reading_what_happened(fake_llm, sparring_server):
     assert fake_llm.exchange() == "no requests reached the fake server"
     fake_llm.add(rule(reply("Hello", times=2), model="gpt-4o"), rule(reply("for mini"), model="gpt-4o-mini"))
     client = fake_llm.openai(max_retries=0)
@@ -750,7 +796,8 @@ def test_reading_what_happened(fake_llm):
     assert fake_llm.problems().startswith(
         "sparring: 1 request had no scripted reply, and 2 scripted replies were never used."
     )
-    assert fake_llm.base_url.startswith("http://127.0.0.1:") and fake_llm.base_url.endswith("/v1")
+    assert fake_llm.url == f"{sparring_server.url}/ns/{fake_llm.namespace}"
+    assert fake_llm.base_url == f"{fake_llm.url}/v1"
 """
 
 

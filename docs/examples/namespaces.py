@@ -17,13 +17,18 @@ def main() -> None:
         server.set_scenario(Scenario.of(reply("You are Alice.")), namespace="alice")
         server.set_scenario(Scenario.of(reply("You are Bob.")), namespace="bob")
 
-        for name in ("alice", "bob"):
-            # The x-sparring-namespace header picks the namespace; without it, "default" is used.
-            headers = {"x-sparring-namespace": name}
-            with OpenAI(base_url=server.base_url, api_key="sk-test", default_headers=headers) as client:
-                assert answer(client) == f"You are {name.title()}."
+        # The namespace in the base URL's path: everything under /ns/alice/ is Alice's.
+        with OpenAI(base_url=f"{server.url}/ns/alice/v1", api_key="sk-test") as client:
+            assert answer(client) == "You are Alice."
 
-        assert [entry.namespace for entry in server.journal("alice")] == ["alice"]
+        # Or the x-sparring-namespace header, at the server's root.
+        headers = {"x-sparring-namespace": "bob"}
+        with OpenAI(base_url=server.base_url, api_key="sk-test", default_headers=headers) as client:
+            assert answer(client) == "You are Bob."
+
+        assert [(entry.namespace, entry.path) for entry in server.journal("alice")] == [
+            ("alice", "/v1/chat/completions")  # the journal shows the API's path, without /ns/alice
+        ]
         assert len(server.journal("bob")) == 1
         assert server.journal() == []  # the default namespace saw nothing
 

@@ -7,6 +7,7 @@ before any scenario is consulted (bad JSON, unknown path, wrong method, oversize
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import dataclasses
 import hashlib
@@ -14,13 +15,21 @@ import json
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from sparring.fake_server import control, faults, playback
-from sparring.fake_server.context import CONTROL_PREFIX, STATE, ServerState, api_key_of, namespace_of
+from sparring.fake_server.context import (
+    CONTROL_PREFIX,
+    STATE,
+    Handler,
+    ServerState,
+    add_route,
+    api_key_of,
+    api_path,
+    namespace_of,
+)
 from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_chat import ChatCompletions
@@ -30,7 +39,7 @@ from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.resolve import resolve
-from sparring.fake_server.store import DEFAULT_NAMESPACE, Pick, RequestInfo, Store, describe_reply
+from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Pick, RequestInfo, Store, describe_reply
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
 from sparring.scenario.model import Answer, ErrorReply, FakerText, Reply
@@ -44,16 +53,13 @@ ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
 def make_app(store: Store, *, seed: int | None = None) -> web.Application:
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
     app[STATE] = ServerState(store, random.Random(seed))
     for dialect in DIALECTS:
-        app.router.add_post(dialect.path, _api_handler(dialect))
-    app.router.add_get("/v1/models", _list_models)
-    app.router.add_get("/v1/models/{model_id}", _get_model)
+        add_route(app, "POST", dialect.path, _api_handler(dialect))
+    add_route(app, "GET", "/v1/models", _list_models)
+    add_route(app, "GET", "/v1/models/{model_id}", _get_model)
     control.add_routes(app)
     return app
 
@@ -68,7 +74,8 @@ def _current() -> tuple[Journal, Entry]:
 
 @web.middleware
 async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith(CONTROL_PREFIX):
+    path = api_path(request)
+    if path.startswith(CONTROL_PREFIX):
         try:
             return await handler(request)
         except web.HTTPException as exc:
@@ -77,10 +84,14 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
             )
             return web.json_response({"error": {"message": message}}, status=exc.status)
     store = request.app[STATE].store
-    space = store.space(namespace_of(request))
+    namespace = namespace_of(request)
+    ended = store.ended(namespace)
+    space = store.space(store.default if ended else namespace)  # a late request shows in the running test
     journal = space.journal
-    entry = journal.open(request.method, request.path, request.headers)
+    entry = journal.open(request.method, path, request.headers)
     _CURRENT.set((journal, entry))
+    if ended:
+        return await _ended(request, journal, entry, namespace)
     task = asyncio.current_task()
     if task is not None:
         space.tasks.add(task)
@@ -113,7 +124,7 @@ def _dialect_for(request: web.Request) -> Dialect:
 
 
 def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidRequest:
-    where = f"{request.method} {request.path}"
+    where = f"{request.method} {api_path(request)}"
     if exc.status == 405:
         return InvalidRequest(f"Invalid method for URL ({where})", status=405)
     if exc.status == 413:
@@ -160,7 +171,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     retry_count = _int_header(request, "x-stainless-retry-count")
     journal.update(entry, stream=parsed.stream, retry_count=retry_count)
     info = RequestInfo(
-        path=request.path,
+        path=api_path(request),
         model=parsed.model,
         last_user_text=last_user_text(parsed.messages),
         headers={k.lower(): v for k, v in request.headers.items()},
@@ -291,6 +302,21 @@ def _miss(
 ) -> web.Response:
     message = explain_miss(request.method, info, store.summary(namespace), namespace)
     journal.update(entry, answered_by="nothing scripted: sparring's 404")
+    journal.end(entry, "unmatched", message, status=404)
+    return _json(dialect.unmatched(message), request, dialect)
+
+
+async def _ended(request: web.Request, journal: Journal, entry: Entry, namespace: str) -> web.Response:
+    path = api_path(request)
+    with contextlib.suppress(ValueError):  # the body, for the report: what was asked, and where
+        journal.update(entry, body=json.loads(await request.read()))
+    dialect = next((d for d in DIALECTS if d.path == path), None) or _dialect_for(request)
+    message = (
+        f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "
+        "the test it belonged to is over. A client made in one test and used in another keeps "
+        "that test's URL; make clients in the test that uses them, from fake_llm.base_url."
+    )
+    journal.update(entry, answered_by=f"{ENDED}: {namespace}")
     journal.end(entry, "unmatched", message, status=404)
     return _json(dialect.unmatched(message), request, dialect)
 

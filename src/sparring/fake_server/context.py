@@ -1,8 +1,16 @@
-"""What every route reads from the application: shared state and the request's namespace."""
+"""What every route reads from the application: shared state, and the request's namespace and
+API path.
+
+Every route is served at the root and under `/ns/{namespace}`: `/ns/team-a/v1/chat/completions`
+is `/v1/chat/completions` in the namespace `team-a`. A base URL with the namespace in it is a
+different URL per namespace, so clients that cache a connection pool per base URL (langchain-openai
+does) get a fresh one for each test.
+"""
 
 from __future__ import annotations
 
 import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -11,6 +19,7 @@ from sparring.fake_server.store import Store
 
 NAMESPACE_HEADER = "x-sparring-namespace"
 CONTROL_PREFIX = "/_sparring"
+NAMESPACE_PREFIX = "/ns"
 
 
 @dataclass
@@ -21,13 +30,35 @@ class ServerState:
 
 
 STATE = web.AppKey("sparring_state", ServerState)
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
 def namespace_of(request: web.Request) -> str:
-    """The `x-sparring-namespace` header or `?namespace=`, else the one the request's API key
-    is routed to (each test gets its own key), else the server's default."""
-    explicit = request.headers.get(NAMESPACE_HEADER) or request.query.get("namespace")
+    """The namespace in the path (`/ns/NAME/...`), else the `x-sparring-namespace` header or
+    `?namespace=`, else the one the request's API key is routed to (each test gets its own
+    key), else the server's default."""
+    in_path, _ = split_path(request.path)
+    explicit = in_path or request.headers.get(NAMESPACE_HEADER) or request.query.get("namespace")
     return request.app[STATE].store.namespace_for(explicit, api_key_of(request))
+
+
+def api_path(request: web.Request) -> str:
+    """The path without a `/ns/NAME` prefix: what the journal records and rules match on."""
+    return split_path(request.path)[1]
+
+
+def split_path(path: str) -> tuple[str | None, str]:
+    """`/ns/NAME/v1/models` -> `("NAME", "/v1/models")`; a path without the prefix -> `(None, path)`."""
+    if not path.startswith(NAMESPACE_PREFIX + "/"):
+        return None, path
+    name, _, rest = path[len(NAMESPACE_PREFIX) + 1 :].partition("/")
+    return (name, "/" + rest) if name else (None, path)
+
+
+def add_route(app: web.Application, method: str, path: str, handler: Handler) -> None:
+    """Serve `path` at the root and under `/ns/{namespace}`."""
+    app.router.add_route(method, path, handler)
+    app.router.add_route(method, f"{NAMESPACE_PREFIX}/{{namespace}}{path}", handler)
 
 
 def api_key_of(request: web.Request) -> str | None:

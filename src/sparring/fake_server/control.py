@@ -1,7 +1,8 @@
 """The control API under `/_sparring/`: script the server and read its journal over HTTP.
 
 For clients in other languages, other processes, and a shared server. Every route acts on
-one namespace: the `x-sparring-namespace` header or `?namespace=`, else `default`.
+one namespace: the one in the path (`/ns/NAME/_sparring/...`), else the `x-sparring-namespace`
+header or `?namespace=`, else `default`.
 
     GET  /_sparring/health      {"status": "ok"}
     PUT  /_sparring/scenario    replace the scenario (YAML or JSON body); POST does the same
@@ -16,17 +17,17 @@ from aiohttp import web
 
 from sparring import __version__
 from sparring.errors import ScenarioError
-from sparring.fake_server.context import CONTROL_PREFIX, STATE, namespace_of
+from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
 from sparring.scenario.loader import parse_scenario
 
 
 def add_routes(app: web.Application) -> None:
-    app.router.add_get(f"{CONTROL_PREFIX}/health", health)
-    app.router.add_put(f"{CONTROL_PREFIX}/scenario", put_scenario)
-    app.router.add_post(f"{CONTROL_PREFIX}/scenario", put_scenario)
-    app.router.add_get(f"{CONTROL_PREFIX}/scenario", get_scenario)
-    app.router.add_post(f"{CONTROL_PREFIX}/reset", reset)
-    app.router.add_get(f"{CONTROL_PREFIX}/journal", journal)
+    add_route(app, "GET", f"{CONTROL_PREFIX}/health", health)
+    add_route(app, "PUT", f"{CONTROL_PREFIX}/scenario", put_scenario)
+    add_route(app, "POST", f"{CONTROL_PREFIX}/scenario", put_scenario)
+    add_route(app, "GET", f"{CONTROL_PREFIX}/scenario", get_scenario)
+    add_route(app, "POST", f"{CONTROL_PREFIX}/reset", reset)
+    add_route(app, "GET", f"{CONTROL_PREFIX}/journal", journal)
 
 
 async def health(request: web.Request) -> web.Response:

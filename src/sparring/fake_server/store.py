@@ -16,6 +16,8 @@ from sparring.fake_server.journal import Entry, Journal
 from sparring.scenario.model import ENDPOINTS, ErrorReply, Fallback, Match, Reply, Scenario
 
 DEFAULT_NAMESPACE = "default"
+ENDED_KEPT = 10_000  # how many dropped namespaces a store remembers, to explain late requests
+ENDED = "nothing: sent to an ended namespace"  # the journal's `answered_by` for such a request
 
 
 @dataclass(frozen=True)
@@ -165,6 +167,7 @@ class Store:
         self._lock = threading.RLock()
         self._spaces: dict[str, Namespace] = {}
         self._keys: dict[str, str] = {}
+        self._ended: dict[str, None] = {}  # dropped namespaces, oldest first
         self._on_end = on_end
         self.default = DEFAULT_NAMESPACE
 
@@ -195,11 +198,21 @@ class Store:
             space = self._spaces.pop(namespace, None)
             if space is not None:
                 space.closing = True
+                self._ended[namespace] = None
+                if len(self._ended) > ENDED_KEPT:
+                    del self._ended[next(iter(self._ended))]
             return space
+
+    def ended(self, namespace: str) -> bool:
+        """Whether a namespace was dropped and not scripted again since: a request sent to it
+        comes from a client made for a test that is over."""
+        with self._lock:
+            return namespace in self._ended
 
     def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         with self._lock:
             if name not in self._spaces:
+                self._ended.pop(name, None)
                 space = self._spaces[name] = Namespace(name, self._on_end)
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
             return self._spaces[name]

@@ -1,30 +1,33 @@
 """`FakeLLM`: the fake server as one test sees it.
 
-Each test gets a namespace of its own on the session's server, and an API key routed to it,
-so it sees only its own scenario and journal. Requests with any other key also land in the
-running test's namespace (one test runs at a time per process; xdist workers each have their
-own server).
+Each test gets a namespace of its own on the session's server, with URLs of its own
+(`/ns/NAMESPACE/...`) and an API key routed to it, so it sees only its own scenario and
+journal. Requests with any other key also land in the running test's namespace (one test runs
+at a time per process; xdist workers each have their own server).
 """
 
 from __future__ import annotations
 
-import functools
 import secrets
-import ssl
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
+from sparring.fake_server.context import NAMESPACE_PREFIX
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import FakeServer
-from sparring.fake_server.store import DEFAULT_NAMESPACE
+from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED
+from sparring.plugin import clients
 from sparring.scenario.library import load_scenario
 from sparring.scenario.model import Fallback, Reply, Rule, Scenario
 
 if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
-    import openai as openai_sdk  # `openai` is also a method name below
+    import anthropic as anthropic_sdk  # `openai` and `anthropic` are also method names below
+    import openai as openai_sdk
 
     from sparring.checks.cleanup import CleanupReport
     from sparring.checks.retries import RetryReport
@@ -54,6 +57,7 @@ class FakeLLM:
         self.api_key = f"sk-sparring-{self.namespace}"
         self._search = tuple(search)
         self._clients: list[Any] = []
+        self._env: pytest.MonkeyPatch | None = None
         self._final: tuple[list[Entry], list[str]] | None = None  # journal and unused, once closed
         server.store.set_scenario(Scenario(fallback=fallback), self.namespace)
         server.store.route(self.api_key, self.namespace)
@@ -67,13 +71,15 @@ class FakeLLM:
 
     @property
     def base_url(self) -> str:
-        """`http://127.0.0.1:PORT/v1`: give it to any OpenAI-compatible client."""
-        return self._server.base_url
+        """`http://127.0.0.1:PORT/ns/NAMESPACE/v1`: give it to any OpenAI-compatible client.
+        A URL of this test's own, so clients that cache a connection per URL start afresh."""
+        return f"{self.url}/v1"
 
     @property
     def url(self) -> str:
-        """The server root; the control API lives under `/_sparring/`."""
-        return self._server.url
+        """This test's root, `http://127.0.0.1:PORT/ns/NAMESPACE`: the anthropic SDK's base URL
+        (it adds `/v1/messages`). The control API under it, `/_sparring/`, acts on this test."""
+        return f"{self._server.url}{NAMESPACE_PREFIX}/{self.namespace}"
 
     # -- scripting --------------------------------------------------------------------------
 
@@ -148,22 +154,39 @@ class FakeLLM:
 
     def openai(self, **options: Any) -> openai_sdk.OpenAI:
         """An `openai.OpenAI` client pointed here, closed when the test ends."""
-        import openai
-
-        if "http_client" not in options:
-            options["http_client"] = openai.DefaultHttpxClient(verify=_tls_context())
-        client = openai.OpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+        client = clients.openai_client(self.base_url, self.api_key, options)
         self._clients.append(client)
         return client
 
     def async_openai(self, **options: Any) -> openai_sdk.AsyncOpenAI:
         """An `openai.AsyncOpenAI` client pointed here. Close it on your event loop:
         `async with fake_llm.async_openai() as client: ...`."""
-        import openai
+        return clients.async_openai_client(self.base_url, self.api_key, options)
 
-        if "http_client" not in options:
-            options["http_client"] = openai.DefaultAsyncHttpxClient(verify=_tls_context())
-        return openai.AsyncOpenAI(base_url=self.base_url, api_key=self.api_key, **options)
+    def anthropic(self, **options: Any) -> anthropic_sdk.Anthropic:
+        """An `anthropic.Anthropic` client pointed here, closed when the test ends."""
+        client = clients.anthropic_client(self.url, self.api_key, options)
+        self._clients.append(client)
+        return client
+
+    def async_anthropic(self, **options: Any) -> anthropic_sdk.AsyncAnthropic:
+        """An `anthropic.AsyncAnthropic` client pointed here. Close it on your event loop."""
+        return clients.async_anthropic_client(self.url, self.api_key, options)
+
+    def patch_env(self) -> dict[str, str | None]:
+        """Point clients that read the environment here (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,
+        `ANTHROPIC_BASE_URL`, ...) until the test ends. Returns what it set (`None`: unset)."""
+        if self._final is not None:
+            raise RuntimeError("fake_llm.patch_env() after the test ended: nothing would undo it")
+        if self._env is None:
+            self._env = pytest.MonkeyPatch()
+        values = clients.environment(self.base_url, self.url, self.api_key)
+        for name, value in values.items():
+            if value is None:
+                self._env.delenv(name, raising=False)
+            else:
+                self._env.setenv(name, value)
+        return values
 
     # -- the end ----------------------------------------------------------------------------
 
@@ -189,18 +212,13 @@ class FakeLLM:
         """Keep the journal, free the namespace, end whatever is still streaming."""
         if self._final is not None:
             return
+        if self._env is not None:
+            self._env.undo()
         for client in self._clients:
             client.close()
         self._final = (self._server.journal(self.namespace), self._server.store.unused(self.namespace))
         self._server.drop_namespace(self.namespace)
         self._server.store.default = DEFAULT_NAMESPACE
-
-
-@functools.cache
-def _tls_context() -> ssl.SSLContext:
-    """One TLS context for every client made here. The fake server speaks plain HTTP, but each
-    new SDK client builds a context anyway: about 20 ms a test, most of a streaming test's cost."""
-    return ssl.create_default_context()
 
 
 def _headline(unanswered: int, unused: int) -> str:
@@ -218,4 +236,7 @@ def _request(entry: Entry) -> str:
     last = ""
     if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
         last = str(messages[-1].get("content", ""))[:60]
-    return f"#{entry.index + 1} {entry.method} {entry.path} (model={body.get('model')!r}, last message={last!r})"
+    said = f"#{entry.index + 1} {entry.method} {entry.path} (model={body.get('model')!r}, last message={last!r})"
+    if entry.answered_by and entry.answered_by.startswith(ENDED):  # a client kept from an earlier test
+        said += f", sent to {entry.answered_by[len(ENDED) + 2 :]}, the namespace of a test that is over"
+    return said

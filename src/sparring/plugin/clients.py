@@ -1,0 +1,88 @@
+"""SDK clients and environment variables that point at one test's fake server.
+
+The SDKs are optional: each is imported when first asked for, and a missing one says which
+extra installs it.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import ssl
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+    import anthropic
+    import openai
+
+#: The extra that installs each SDK: `pip install 'sparring[EXTRA]'`.
+EXTRAS = {"openai": "openai", "anthropic": "anthropic"}
+
+
+def require(sdk: str) -> ModuleType:
+    """Import an SDK, or say how to install it."""
+    try:
+        return importlib.import_module(sdk)
+    except ImportError as exc:
+        raise ImportError(
+            f"sparring: this needs the {sdk} SDK, which is not installed. "
+            f"Install it with: pip install 'sparring[{EXTRAS[sdk]}]'"
+        ) from exc
+
+
+def openai_client(base_url: str, api_key: str, options: dict[str, Any]) -> openai.OpenAI:
+    sdk = require("openai")
+    client: openai.OpenAI = sdk.OpenAI(base_url=base_url, api_key=api_key, **_http(sdk.DefaultHttpxClient, options))
+    return client
+
+
+def async_openai_client(base_url: str, api_key: str, options: dict[str, Any]) -> openai.AsyncOpenAI:
+    sdk = require("openai")
+    options = _http(sdk.DefaultAsyncHttpxClient, options)
+    client: openai.AsyncOpenAI = sdk.AsyncOpenAI(base_url=base_url, api_key=api_key, **options)
+    return client
+
+
+def anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> anthropic.Anthropic:
+    sdk = require("anthropic")
+    client: anthropic.Anthropic = sdk.Anthropic(
+        base_url=root, api_key=api_key, **_http(sdk.DefaultHttpxClient, options)
+    )
+    return client
+
+
+def async_anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> anthropic.AsyncAnthropic:
+    sdk = require("anthropic")
+    options = _http(sdk.DefaultAsyncHttpxClient, options)
+    client: anthropic.AsyncAnthropic = sdk.AsyncAnthropic(base_url=root, api_key=api_key, **options)
+    return client
+
+
+def _http(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """The SDK's own HTTP client, with the shared TLS context, unless the caller brings one."""
+    if "http_client" in options:
+        return options
+    return {**options, "http_client": factory(verify=tls())}
+
+
+def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]:
+    """The variables clients read their base URL and key from, and their values for one test;
+    `None` is a variable to unset."""
+    return {
+        "OPENAI_BASE_URL": base_url,  # the openai SDK, and pydantic-ai, openai-agents, litellm through it
+        "OPENAI_API_BASE": base_url,  # langchain-openai and litellm read it before OPENAI_BASE_URL
+        "OPENAI_API_KEY": api_key,
+        "ANTHROPIC_BASE_URL": root,  # the anthropic SDK adds /v1/messages itself
+        "ANTHROPIC_API_BASE": root,  # litellm reads it before ANTHROPIC_BASE_URL
+        "ANTHROPIC_API_KEY": api_key,
+        "ANTHROPIC_AUTH_TOKEN": None,  # a real token of yours: litellm would send it instead of the key
+    }
+
+
+@functools.cache
+def tls() -> ssl.SSLContext:
+    """One TLS context for every client made here. The fake server speaks plain HTTP, but each
+    new SDK client builds a context anyway: about 20 ms a test, most of a streaming test's cost."""
+    return ssl.create_default_context()

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sparring._optional import require
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import FakeServer
 from sparring.fake_server.store import DEFAULT_NAMESPACE
@@ -148,6 +149,7 @@ class FakeLLM:
 
     def openai(self, **options: Any) -> openai_sdk.OpenAI:
         """An `openai.OpenAI` client pointed here, closed when the test ends."""
+        require("openai", feature="fake_llm.openai()")
         import openai
 
         if "http_client" not in options:
@@ -159,6 +161,7 @@ class FakeLLM:
     def async_openai(self, **options: Any) -> openai_sdk.AsyncOpenAI:
         """An `openai.AsyncOpenAI` client pointed here. Close it on your event loop:
         `async with fake_llm.async_openai() as client: ...`."""
+        require("openai", feature="fake_llm.async_openai()")
         import openai
 
         if "http_client" not in options:

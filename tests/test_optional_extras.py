@@ -53,7 +53,7 @@ def test_reference_client():
 def test_event_snapshot():
     import sparring
 
-    with pytest.raises(ImportError, match=r"needs syrupy, which is not installed: pip install 'sparring\\[snapshot\\]'"):
+    with pytest.raises(ImportError, match=r"needs syrupy, which is not installed: pip install 'sparring.snapshot.'"):
         sparring.EventSnapshot
 
 

@@ -35,8 +35,15 @@ PIP_INSTALL = re.compile(r"pip install (?P<args>[^\n`]+)")
 INSTALLED_WITH = re.compile(r"#\s*installed with (?P<dist>[\w\-.]+)")
 # Modules that ship with an example (the tutorial's client beside its test).
 LOCAL = {"chat_client"}
-# A marker that needs a plugin the reader installs.
-MARKERS = {"pytest.mark.asyncio": "pytest_asyncio"}
+# Uses that need a module without importing it: a marker's plugin, the SDK behind a helper.
+USES = {
+    "pytest.mark.asyncio": "pytest_asyncio",
+    "fake_llm.openai(": "openai",
+    "fake_llm.async_openai(": "openai",
+    "sparring_snapshot": "syrupy",
+    "EventSnapshot": "syrupy",
+    "sparring.client": "openai",
+}
 
 
 def normal(dist: str) -> str:
@@ -100,7 +107,7 @@ def allowed_on(page: str) -> set[str]:
 
 
 def imports(code: str) -> dict[str, str]:
-    """Third-party top-level module -> the line that imports it (markers that need a plugin too).
+    """Third-party top-level module -> the line that imports or uses it (see `USES`).
     Imports marked `# installed with DIST` are left out when DIST is in the reader's hands:
     they come back as `@DIST`, for the caller to judge."""
     tree = compile(code, "<example>", "exec", flags=ast.PyCF_ONLY_AST | ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
@@ -120,9 +127,9 @@ def imports(code: str) -> dict[str, str]:
                 continue
             via = INSTALLED_WITH.search(line)
             found[f"@{normal(via['dist'])}" if via else top] = line.strip()
-    for marker, module in MARKERS.items():
-        if marker in code:
-            found.setdefault(module, marker)
+    for use, module in USES.items():
+        if use in code:
+            found.setdefault(module, use)
     return found
 
 

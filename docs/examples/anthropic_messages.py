@@ -83,6 +83,26 @@ def main() -> None:
     assert type(in_band) is anthropic.APIStatusError
     assert (in_band.status_code, in_band.type) == (200, "overloaded_error")
 
+    # A connection cut during the stream: anthropic 2.x lets the exception of httpx2, its HTTP
+    # library, through; anthropic.APIConnectionError does not catch it. No retry.
+    import httpx2  # installed with anthropic
+
+    cut = Scenario.of(reply("One two three", fault=Fault("reset", after_chunk=4)))
+    with (
+        FakeServer(cut) as server,
+        anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=2) as client,
+    ):
+        try:
+            with client.messages.stream(**BODY) as stream:
+                for _ in stream.text_stream:
+                    pass
+        except httpx2.TransportError as exc:
+            broken = exc
+        else:
+            raise AssertionError("expected a broken stream")
+        assert type(broken) is httpx2.ReadError
+        assert len(server.journal()) == 1
+
 
 if __name__ == "__main__":
     main()

@@ -1,7 +1,8 @@
 """The reference streaming client: `LLMClient.chat_completion` is an async generator of
 `StreamEvent`s, with retries and cleanup done right. Needs the `openai` SDK
-(`pip install 'sparring[openai]'`). It never imports the rest of sparring, and the rest never
-imports it."""
+(`pip install 'sparring[openai]'`). It never imports the rest of sparring (only
+`sparring._optional`, to name that extra when the SDK is missing), and the rest never imports
+it."""
 
 from sparring._optional import require
 

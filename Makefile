@@ -10,7 +10,8 @@ VENV2  ?= .venv-openai2
 BIN2   := $(VENV2)/bin
 OPENAI2_TESTS := tests/test_fault_contract.py tests/test_faults.py tests/test_wire_shaping.py \
                  tests/test_chat_sdk.py tests/test_error_headers.py tests/test_docs_examples.py \
-                 tests/test_responses.py tests/test_completions_and_embeddings.py tests/test_streaming_helpers.py
+                 tests/test_responses.py tests/test_completions_and_embeddings.py tests/test_streaming_helpers.py \
+                 tests/test_broken_stream_exceptions.py tests/test_readme.py tests/test_docs_dependencies.py
 
 .PHONY: demo test lint typecheck tests docs-build docs bench clean
 

@@ -22,7 +22,8 @@ import openai
 import pytest
 from openai import OpenAI
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
+FIXTURES = ROOT / "fixtures"
 NAMES = [
     "generated-answer",
     "plain-stream",
@@ -378,3 +379,21 @@ def test_demo_runs_one_part_and_rejects_unknown_ones() -> None:
     wrong = sparring("demo", "clen", timeout=60)
     assert wrong.returncode == 2
     assert "did you mean 'clean'?" in wrong.stderr
+
+
+FIVE_APIS = ("Chat Completions", "Responses", "legacy Completions", "Embeddings", "Anthropic Messages")
+
+
+def test_help_names_all_five_apis() -> None:
+    """`sparring --help`, the docs overview and getting started name every API the server speaks."""
+    result = sparring("--help")
+    assert result.returncode == 0, result.stderr
+    said = {
+        "sparring --help": result.stdout,
+        "docs/index.md": (ROOT / "docs" / "index.md").read_text(encoding="utf-8"),
+        "docs/getting-started.md": (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8"),
+    }
+    for where, text in said.items():
+        flat = " ".join(text.split())
+        missing = [api for api in FIVE_APIS if api not in flat]
+        assert not missing, f"{where} does not name {missing}"

@@ -14,7 +14,7 @@ import pytest
 
 from sparring import FakeServer, Scenario
 from tests.contract import clients
-from tests.contract.matrix import CASES, expected
+from tests.contract.matrix import CASES, expected, shown
 from tests.contract.table import GENERATED, markdown
 
 MAJOR = openai.__version__.split(".")[0]
@@ -46,6 +46,7 @@ async def test_client_sees(case: str, client: str) -> None:
     with FakeServer(Scenario.of(CASES[case])) as server:
         outcome = await run(server.base_url)
         attempts = len(server.journal())
+    outcome = shown(outcome, column)
     seen = f"{outcome} ×{attempts}" if client in SDKS else outcome
     assert seen == EXPECTED[case][column]
     if client not in SDKS:

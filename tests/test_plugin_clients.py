@@ -138,8 +138,6 @@ def test_a_missing_sdk_names_the_extra_to_install(
     fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, method: str, sdk: str
 ) -> None:
     monkeypatch.setitem(sys.modules, sdk, None)  # what `import` meets when the SDK is not installed
-    expected = (
-        f"sparring: this needs the {sdk} SDK, which is not installed. Install it with: pip install 'sparring[{sdk}]'"
-    )
+    expected = f"fake_llm.{method}() needs {sdk}, which is not installed: pip install 'sparring[{sdk}]'"
     with pytest.raises(ImportError, match=re.escape(expected)):
         getattr(fake_llm, method)()

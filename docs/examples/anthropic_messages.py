@@ -6,9 +6,11 @@ The SDK part needs the `anthropic` SDK; without it, that part is skipped with a 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
+from typing import Any
 
-import httpx
+import aiohttp
 
 from sparring import FakeServer, Fault, Scenario, error, reply
 
@@ -20,14 +22,20 @@ except ImportError:  # the docs tests also run where only openai is installed
 BODY = {"model": "claude-sparring-1", "max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}]}
 
 
+async def post(url: str, headers: dict[str, str]) -> tuple[Any, str]:
+    """Any HTTP client will do; here aiohttp, which sparring installs. The JSON, and the request id."""
+    async with aiohttp.ClientSession() as http, http.post(url, json=BODY, headers=headers) as answer:
+        return await answer.json(), answer.headers["request-id"]
+
+
 def main() -> None:
     # Either auth form is accepted, and no key is checked.
     with FakeServer(Scenario.of(reply("Hello!", times=2))) as server:
         for auth in ({"x-api-key": "sk-ant-test"}, {"authorization": "Bearer sk-ant-test"}):
             headers = {"anthropic-version": "2023-06-01", **auth}
-            answer = httpx.post(f"{server.url}/v1/messages", json=BODY, headers=headers)
-            assert answer.json()["content"] == [{"type": "text", "text": "Hello!"}]
-            assert answer.headers["request-id"].startswith("req_011C")
+            answer, request_id = asyncio.run(post(f"{server.url}/v1/messages", headers))
+            assert answer["content"] == [{"type": "text", "text": "Hello!"}]
+            assert request_id.startswith("req_011C")
 
     if anthropic is None:
         print("anthropic is not installed: the SDK part is skipped")
@@ -74,6 +82,26 @@ def main() -> None:
     # Not an OverloadedError: the status line said 200 before the error event came.
     assert type(in_band) is anthropic.APIStatusError
     assert (in_band.status_code, in_band.type) == (200, "overloaded_error")
+
+    # A connection cut during the stream: anthropic 2.x lets the exception of httpx2, its HTTP
+    # library, through; anthropic.APIConnectionError does not catch it. No retry.
+    import httpx2  # installed with anthropic
+
+    cut = Scenario.of(reply("One two three", fault=Fault("reset", after_chunk=4)))
+    with (
+        FakeServer(cut) as server,
+        anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=2) as client,
+    ):
+        try:
+            with client.messages.stream(**BODY) as stream:
+                for _ in stream.text_stream:
+                    pass
+        except httpx2.TransportError as exc:
+            broken = exc
+        else:
+            raise AssertionError("expected a broken stream")
+        assert type(broken) is httpx2.ReadError
+        assert len(server.journal()) == 1
 
 
 if __name__ == "__main__":

@@ -1,13 +1,13 @@
 """Catching a broken stream under openai 2.x and 3.x alike.
 
 Before the headers, both majors raise APIConnectionError (APITimeoutError for a timeout) and
-retry. Once the stream has begun, 3.x still raises those, but 2.x lets httpx's own exception
-through. Neither retries.
+retry. Once the stream has begun, 3.x still raises those, but 2.x lets the exception of httpx,
+its HTTP library, through. Neither retries. Needs only `sparring[openai]`: httpx is imported
+only under openai 2.x, which installs it.
 """
 
 from __future__ import annotations
 
-import httpx
 import openai
 from openai import OpenAI
 
@@ -15,7 +15,11 @@ from sparring import FakeServer, Fault, Scenario, reply
 
 # openai 3.x: APIConnectionError and its subclass APITimeoutError.
 # openai 2.x: httpx.TransportError, the base of ReadError, RemoteProtocolError and ReadTimeout.
-BROKEN_STREAM = (openai.APIConnectionError, httpx.TransportError)
+BROKEN_STREAM: tuple[type[Exception], ...] = (openai.APIConnectionError,)
+if openai.__version__.startswith("2."):
+    import httpx  # installed with openai 2.x
+
+    BROKEN_STREAM += (httpx.TransportError,)
 
 
 def stream_text(client: OpenAI) -> tuple[str, bool]:

@@ -1,8 +1,11 @@
-"""The control API: script a running server and read its journal over HTTP (here with httpx)."""
+"""The control API: script a running server and read its journal over HTTP (here with aiohttp)."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+from typing import Any
+
+import aiohttp
 
 from sparring import FakeServer, __version__
 
@@ -15,49 +18,61 @@ replies:
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
 
 
-def main() -> None:
-    with FakeServer() as server, httpx.Client(base_url=server.url) as http:
-        assert http.get("/_sparring/health").json() == {"status": "ok", "version": __version__}
+async def drive(url: str) -> None:
+    async with aiohttp.ClientSession(base_url=url) as http:
 
-        loaded = http.put("/_sparring/scenario", content=SCENARIO)
-        assert loaded.json() == {"namespace": "default", "rules": 1}
+        async def call(method: str, path: str, **options: Any) -> tuple[int, Any]:
+            async with http.request(method, path, **options) as response:
+                return response.status, await response.json()
 
-        scripted = http.get("/_sparring/scenario").json()["replies"]
-        assert [(r["reply_text"], r["left"]) for r in scripted] == [
+        assert await call("GET", "/_sparring/health") == (200, {"status": "ok", "version": __version__})
+
+        assert await call("PUT", "/_sparring/scenario", data=SCENARIO) == (200, {"namespace": "default", "rules": 1})
+
+        _, scripted = await call("GET", "/_sparring/scenario")
+        assert [(r["reply_text"], r["left"]) for r in scripted["replies"]] == [
             ("error rate_limit", 1),
             ("text 'Hello from the control API.'", 1),
         ]
 
-        assert http.post("/v1/chat/completions", json=CHAT).status_code == 429
-        assert http.post("/v1/chat/completions", json=CHAT).json()["choices"][0]["message"]["content"] == (
-            "Hello from the control API."
-        )
+        status, _ = await call("POST", "/v1/chat/completions", json=CHAT)
+        assert status == 429
+        _, answer = await call("POST", "/v1/chat/completions", json=CHAT)
+        assert answer["choices"][0]["message"]["content"] == "Hello from the control API."
 
-        entries = http.get("/_sparring/journal").json()["entries"]
-        assert [(e["status"], e["answered_by"]) for e in entries] == [
+        _, journal = await call("GET", "/_sparring/journal")
+        assert [(e["status"], e["answered_by"]) for e in journal["entries"]] == [
             (429, "rule 1, reply 1: error rate_limit"),
             (200, "rule 1, reply 2: text 'Hello from the control API.'"),
         ]
 
         # A mistake in the scenario: 400, and every problem with its line, path and suggestion.
-        bad = http.put("/_sparring/scenario", content="replies:\n  - txt: hello\n")
-        assert bad.status_code == 400
-        assert bad.json()["error"]["problems"][0]["line"] == 2
-        assert bad.json()["error"]["problems"][0]["path"] == "replies[0].txt"
-        assert bad.json()["error"]["problems"][0]["suggestion"] == "text"
+        status, bad = await call("PUT", "/_sparring/scenario", data="replies:\n  - txt: hello\n")
+        assert status == 400
+        problem = bad["error"]["problems"][0]
+        assert (problem["line"], problem["path"], problem["suggestion"]) == (2, "replies[0].txt", "text")
 
         # Each namespace has its own scenario and journal.
         team_a = {"x-sparring-namespace": "team-a"}
-        http.put("/_sparring/scenario", headers=team_a, content='{"replies": [{"text": "Hello, team A."}]}')
-        assert http.post("/v1/chat/completions", json=CHAT, headers=team_a).status_code == 200
-        assert len(http.get("/_sparring/journal", headers=team_a).json()["entries"]) == 1
-        assert len(http.get("/_sparring/journal?namespace=team-a").json()["entries"]) == 1
+        await call("PUT", "/_sparring/scenario", headers=team_a, data='{"replies": [{"text": "Hello, team A."}]}')
+        status, _ = await call("POST", "/v1/chat/completions", json=CHAT, headers=team_a)
+        assert status == 200
+        _, journal = await call("GET", "/_sparring/journal", headers=team_a)
+        assert len(journal["entries"]) == 1
+        _, journal = await call("GET", "/_sparring/journal?namespace=team-a")
+        assert len(journal["entries"]) == 1
 
         # Reset forgets the scenario and the journal of one namespace.
-        assert http.post("/_sparring/reset").json() == {"namespace": "default", "reset": True}
-        assert http.get("/_sparring/journal").json()["entries"] == []
-        assert http.get("/_sparring/scenario").json()["replies"] == []
-        assert len(http.get("/_sparring/journal", headers=team_a).json()["entries"]) == 1
+        assert await call("POST", "/_sparring/reset") == (200, {"namespace": "default", "reset": True})
+        assert (await call("GET", "/_sparring/journal"))[1]["entries"] == []
+        assert (await call("GET", "/_sparring/scenario"))[1]["replies"] == []
+        _, journal = await call("GET", "/_sparring/journal", headers=team_a)
+        assert len(journal["entries"]) == 1
+
+
+def main() -> None:
+    with FakeServer() as server:
+        asyncio.run(drive(server.url))
 
 
 if __name__ == "__main__":

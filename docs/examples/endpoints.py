@@ -3,9 +3,11 @@ completions route has no rule, so it gets sparring's 404."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
-import httpx
+import aiohttp
 import openai
 from openai import OpenAI
 
@@ -13,6 +15,11 @@ from sparring import FakeServer, load_scenario
 
 SCENARIO = Path(__file__).with_name("endpoints.yaml")
 HELLO = [{"role": "user", "content": "Hello"}]
+
+
+async def post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int, Any]:
+    async with aiohttp.ClientSession() as http, http.post(url, json=body, headers=headers) as answer:
+        return answer.status, await answer.json()
 
 
 def main() -> None:
@@ -33,14 +40,14 @@ def main() -> None:
             raise AssertionError("expected a 404")
         assert miss.body["code"] == "sparring_no_reply"
 
-        # Any HTTP client will do: the 529 comes in Anthropic's shape, then the answer.
+        # Any HTTP client will do (here aiohttp): the 529 comes in Anthropic's shape, then the answer.
         headers = {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"}
         body = {"model": "claude-sparring-1", "max_tokens": 100, "messages": HELLO}
-        overloaded = httpx.post(f"{server.url}/v1/messages", json=body, headers=headers)
-        assert overloaded.status_code == 529
-        assert overloaded.json()["error"] == {"type": "overloaded_error", "message": "Overloaded"}
-        answer = httpx.post(f"{server.url}/v1/messages", json=body, headers=headers)
-        assert answer.json()["content"][0]["text"] == "Hello from Anthropic Messages."
+        status, overloaded = asyncio.run(post(f"{server.url}/v1/messages", body, headers))
+        assert status == 529
+        assert overloaded["error"] == {"type": "overloaded_error", "message": "Overloaded"}
+        status, answer = asyncio.run(post(f"{server.url}/v1/messages", body, headers))
+        assert answer["content"][0]["text"] == "Hello from Anthropic Messages."
 
         seen = [(entry.path, entry.status) for entry in server.journal()]
     assert seen == [

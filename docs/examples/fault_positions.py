@@ -1,8 +1,10 @@
-"""Where a fault strikes: after chunk k, after byte n, or halfway; read byte for byte with httpx."""
+"""Where a fault strikes: after chunk k, after byte n, or halfway; read byte for byte with aiohttp."""
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+
+import aiohttp
 
 from sparring import FakeServer, Fault, Scenario, reply
 
@@ -10,19 +12,23 @@ TEXT = "one two three four"  # 7 events: role, 4 words, finish, [DONE]
 REQUEST = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Count."}], "stream": True}
 
 
-def read(server: FakeServer) -> tuple[bytes, str | None]:
+async def read_body(url: str) -> tuple[bytes, str | None]:
     """Every body byte that arrived, and the name of the error that ended the read, if any."""
     received = b""
     try:
-        with (
-            httpx.Client(timeout=2) as client,
-            client.stream("POST", f"{server.base_url}/chat/completions", json=REQUEST) as response,
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=2)) as http,
+            http.post(f"{url}/chat/completions", json=REQUEST) as response,
         ):
-            for piece in response.iter_raw():
+            async for piece in response.content.iter_any():
                 received += piece
-    except httpx.HTTPError as exc:
+    except aiohttp.ClientError as exc:
         return received, type(exc).__name__
     return received, None
+
+
+def read(server: FakeServer) -> tuple[bytes, str | None]:
+    return asyncio.run(read_body(server.base_url))
 
 
 def main() -> None:
@@ -34,22 +40,22 @@ def main() -> None:
     )
     with FakeServer(scenario) as server:
         # `close` after chunk 2: the role chunk and "one", whole; then a close without the
-        # chunked terminator, which httpx reports.
+        # chunked terminator, which aiohttp reports.
         received, error = read(server)
-        assert error == "RemoteProtocolError"
+        assert error == "ClientPayloadError"
         *events, rest = received.split(b"\n\n")
         assert (len(events), rest) == (2, b"")
 
         # `truncate` after chunk 2: the same two events, and half of the third.
         received, error = read(server)
-        assert error == "RemoteProtocolError"
+        assert error == "ClientPayloadError"
         *events, torn = received.split(b"\n\n")
         assert len(events) == 2
         assert torn.startswith(b"data: {")
 
         # `after_byte` counts body bytes: exactly 100 arrive, inside the role chunk.
         received, error = read(server)
-        assert (len(received), error) == (100, "RemoteProtocolError")
+        assert (len(received), error) == (100, "ClientPayloadError")
 
         # No position: halfway through the events, rounded down. 7 // 2 = 3.
         received, error = read(server)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import httpx
+import asyncio
+
+import aiohttp
 from openai import OpenAI
 
 from sparring import FakeServer, Scenario, Wire, reply
@@ -10,6 +12,12 @@ from sparring import FakeServer, Scenario, Wire, reply
 TEXT = "Grüße aus Köln 🎉"  # ü, ß and ö are 2 bytes in UTF-8, 🎉 is 4
 MESSAGES = [{"role": "user", "content": "Hi"}]
 REQUEST = {"model": "gpt-4o", "messages": MESSAGES, "stream": True}
+
+
+async def raw_body(base_url: str) -> bytes:
+    """The body as the server sent it, with any HTTP client (here aiohttp)."""
+    async with aiohttp.ClientSession() as http, http.post(f"{base_url}/chat/completions", json=REQUEST) as response:
+        return await response.read()
 
 
 def main() -> None:
@@ -21,11 +29,7 @@ def main() -> None:
             assert "".join(chunk.choices[0].delta.content or "" for chunk in stream if chunk.choices) == TEXT
 
         # The raw body: CRLF line endings, and one write per byte in the journal.
-        with (
-            httpx.Client() as client,
-            client.stream("POST", f"{server.base_url}/chat/completions", json=REQUEST) as response,
-        ):
-            body = response.read()
+        body = asyncio.run(raw_body(server.base_url))
         entry = server.journal()[1]
     assert body.endswith(b"data: [DONE]\r\n\r\n")
     assert b"\n" not in body.replace(b"\r\n", b"")
@@ -35,8 +39,8 @@ def main() -> None:
     # A list of sizes is cycled. A write never holds bytes of two groups of events, so with all
     # the events in one group, the sizes repeat exactly: 1, 7, 3, 1, 7, 3, ...
     cycled = Wire(write_size=(1, 7, 3), events_per_write=100)
-    with FakeServer(Scenario.of(reply(TEXT, wire=cycled))) as server, httpx.Client() as client:
-        client.post(f"{server.base_url}/chat/completions", json=REQUEST)
+    with FakeServer(Scenario.of(reply(TEXT, wire=cycled))) as server:
+        asyncio.run(raw_body(server.base_url))
         (entry,) = server.journal()
     sizes = [chunk.nbytes for chunk in entry.chunks]
     assert sizes[:6] == [1, 7, 3, 1, 7, 3]
@@ -44,8 +48,8 @@ def main() -> None:
 
     # `events_per_write` joins events: 8 events (role, 5 words, finish, [DONE]) in writes of 3.
     joined = Wire(events_per_write=3)
-    with FakeServer(Scenario.of(reply("a b c d e", wire=joined))) as server, httpx.Client() as client:
-        client.post(f"{server.base_url}/chat/completions", json=REQUEST)
+    with FakeServer(Scenario.of(reply("a b c d e", wire=joined))) as server:
+        asyncio.run(raw_body(server.base_url))
         (entry,) = server.journal()
     assert len(entry.chunks) == 3
 

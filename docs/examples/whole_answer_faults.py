@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
-import httpx
+import aiohttp
 from openai import OpenAI
 
 from sparring import FakeServer, Fault, Scenario, reply
 
 QUESTION = [{"role": "user", "content": "Hello?"}]
+
+
+async def read_whole(base_url: str) -> bytes:
+    """A raw client (here aiohttp) asking for a whole answer."""
+    body = {"model": "gpt-4o", "messages": QUESTION}
+    async with aiohttp.ClientSession() as http, http.post(f"{base_url}/chat/completions", json=body) as response:
+        return await response.read()
 
 
 def main() -> None:
@@ -27,15 +35,15 @@ def main() -> None:
 
     # The body says how long it is (Content-Length), so a raw client knows it is short.
     scenario = Scenario.of(reply("Hello!", fault=Fault("truncate")))
-    with FakeServer(scenario) as server, httpx.Client() as client:
+    with FakeServer(scenario) as server:
         try:
-            client.post(f"{server.base_url}/chat/completions", json={"model": "gpt-4o", "messages": QUESTION})
-        except httpx.RemoteProtocolError as exc:
+            asyncio.run(read_whole(server.base_url))
+        except aiohttp.ClientPayloadError as exc:
             short = exc
         else:
             raise AssertionError("expected a short body")
         (entry,) = server.journal()
-    assert "peer closed connection without sending complete message body" in str(short)
+    assert "Not enough data to satisfy content length header" in str(short)
     assert entry.fault == f"truncate after byte {entry.bytes_sent}"  # no position: halfway through the body
 
     # `malformed_chunk`: a complete response whose body is the first half of the JSON. Not retried.

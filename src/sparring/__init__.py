@@ -1,8 +1,10 @@
 """sparring: a sparring partner for streaming LLM clients.
 
-A fake OpenAI-compatible server that replays scripted streams and injects faults, plus the
-pytest fixtures and checks that prove a client handles them. Every public name is exported
-here, loaded on first use so that `import sparring` (and the pytest plugin) stays cheap.
+A fake OpenAI- and Anthropic-compatible server (Chat Completions, Responses, legacy
+Completions, Embeddings, Anthropic Messages) that replays scripted streams and injects
+faults, plus the pytest fixtures and checks that prove a client handles them. Every public
+name is exported here, loaded on first use so that `import sparring` (and the pytest plugin)
+stays cheap.
 """
 
 from __future__ import annotations

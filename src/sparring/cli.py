@@ -16,6 +16,8 @@ from sparring.scenario.model import Scenario
 
 # The demo's parts, named here so `sparring --help` stays cheap (sparring.demo loads aiohttp).
 PART_NAMES = ("clean", "rate-limit", "cut", "early-exit")
+# The APIs the server speaks, as `--help` and the docs name them.
+API_LIST = "Chat Completions, Responses, legacy Completions, Embeddings and Anthropic Messages"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -31,7 +33,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sparring",
-        description="A fake OpenAI-compatible server that replays scripted streams and injects faults.",
+        description="A fake OpenAI- and Anthropic-compatible server that replays scripted streams and injects "
+        f"faults. It serves {API_LIST}, each in its own wire format.",
     )
     parser.add_argument("--version", action="version", version=f"sparring {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")

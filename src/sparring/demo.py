@@ -138,8 +138,8 @@ def run(parts: Sequence[str] = (), *, out: TextIO | None = None, colour: bool = 
     out = out or sys.stdout
     try:
         from sparring.client import LLMClient
-    except ImportError:
-        print("sparring demo needs the openai SDK: pip install 'sparring[client]'", file=sys.stderr)
+    except ImportError as exc:  # the message names the extra to install
+        print(f"sparring demo: {exc}", file=sys.stderr)
         return 1
     style = Style.for_stream(out, colour)
     chosen = [p for p in PARTS if not parts or p.name in parts]

@@ -90,11 +90,21 @@ def fake_llm(request: pytest.FixtureRequest, sparring_server: FakeServer) -> Ite
 
 
 @pytest.fixture
-def sparring_snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+def sparring_snapshot(request: pytest.FixtureRequest) -> SnapshotAssertion:
     """syrupy's `snapshot`, serializing event sequences as sparring's readable text format,
-    ids and timestamps masked: `assert collected == sparring_snapshot`. Needs syrupy."""
+    ids and timestamps masked: `assert collected == sparring_snapshot`. Needs syrupy
+    (`pip install 'sparring[snapshot]'`)."""
+    from sparring._optional import MissingExtraError, require
+
+    # syrupy's fixture is taken here, not as a parameter, so a missing syrupy fails with the
+    # extra to install rather than pytest's "fixture 'snapshot' not found".
+    try:
+        require("syrupy", feature="the sparring_snapshot fixture")
+    except MissingExtraError as exc:
+        pytest.fail(str(exc), pytrace=False)
     from sparring.checks.snapshot import sparring_snapshot as use
 
+    snapshot: SnapshotAssertion = request.getfixturevalue("snapshot")
     return use(snapshot)
 
 

@@ -8,6 +8,7 @@ client is the official SDK with its default retries (2), streaming.
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any
 
 import aiohttp
@@ -34,7 +35,15 @@ def _payloads(text: str) -> list[str]:
 
 
 def _name(exc: BaseException) -> str:
-    return type(exc).__name__
+    """The exception as code catches it: `package.Name` (`httpx2.ReadError`), importable as
+    written; builtins bare. The table then leaves out the column's own library."""
+    cls = type(exc)
+    package = cls.__module__.split(".")[0]
+    if package == "builtins":
+        return cls.__name__
+    if getattr(sys.modules.get(package), cls.__name__, None) is cls:
+        return f"{package}.{cls.__name__}"
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 async def run_aiohttp(url: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import httpx
 import openai
 
 from sparring import FakeServer, Fault, Scenario, check_retries, reply
@@ -16,6 +15,15 @@ PIECES = ["Paris ", "is ", "the ", "capital."]
 
 
 # --8<-- [start:example]
+# A broken stream: openai 3.x raises APIConnectionError (APITimeoutError, its subclass, for a
+# timeout); openai 2.x lets the exception of httpx, its HTTP library, through.
+BROKEN_STREAM: tuple[type[Exception], ...] = (openai.APIConnectionError,)
+if openai.__version__.startswith("2."):
+    import httpx  # installed with openai 2.x
+
+    BROKEN_STREAM += (httpx.TransportError,)
+
+
 async def chat_with_retry(client: openai.AsyncOpenAI) -> AsyncIterator[str]:
     """BUG: starts the whole request again when the connection breaks, even mid-stream."""
     for attempt in range(2):
@@ -29,7 +37,7 @@ async def chat_with_retry(client: openai.AsyncOpenAI) -> AsyncIterator[str]:
                     if chunk.choices and chunk.choices[0].delta.content:
                         yield chunk.choices[0].delta.content
             return
-        except (openai.APIConnectionError, httpx.TransportError):  # openai 3.x, openai 2.x
+        except BROKEN_STREAM:
             continue
 
 

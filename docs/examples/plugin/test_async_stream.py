@@ -23,6 +23,11 @@ async def test_with_pytest_asyncio(fake_llm: FakeLLM) -> None:
 
 
 # --8<-- [start:anyio]
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"  # without it, anyio runs each test on every backend installed, trio too
+
+
 @pytest.mark.anyio
 async def test_with_anyio(fake_llm: FakeLLM) -> None:
     fake_llm.add(reply("Hello, world!"))

@@ -3,9 +3,10 @@ and the test's own URLs."""
 
 from __future__ import annotations
 
+import json
+import urllib.request
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from sparring import FakeLLM, reply
@@ -90,7 +91,8 @@ def test_the_urls_of_a_test(fake_llm: FakeLLM) -> None:
     fake_llm.add(reply("Hi"))
     fake_llm.openai().chat.completions.create(model="gpt-4o", messages=MESSAGES)
     # The control API under the test's root reads this test's journal.
-    journal = httpx.get(f"{fake_llm.url}/_sparring/journal").json()
+    with urllib.request.urlopen(f"{fake_llm.url}/_sparring/journal") as response:
+        journal = json.load(response)
     assert journal["namespace"] == fake_llm.namespace
     assert [entry["path"] for entry in journal["entries"]] == ["/v1/chat/completions"]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
-import httpx
 import openai
 import pytest
 from syrupy.assertion import SnapshotAssertion
@@ -17,6 +16,15 @@ MESSAGES = [{"role": "user", "content": "Hi"}]
 
 
 # --8<-- [start:client]
+# A broken stream: openai 3.x raises APIConnectionError (APITimeoutError, its subclass, for a
+# timeout); openai 2.x lets the exception of httpx, its HTTP library, through.
+BROKEN_STREAM: tuple[type[Exception], ...] = (openai.APIConnectionError,)
+if openai.__version__.startswith("2."):
+    import httpx  # installed with openai 2.x
+
+    BROKEN_STREAM += (httpx.TransportError,)
+
+
 @dataclass
 class Delta:
     """The event the client under test yields."""
@@ -35,7 +43,7 @@ async def chat(client: openai.AsyncOpenAI) -> AsyncIterator[Delta]:
             async for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield Delta(chunk.choices[0].delta.content)
-        except (openai.APIConnectionError, httpx.TransportError) as exc:  # openai 3.x, openai 2.x
+        except BROKEN_STREAM as exc:
             raise ConnectionLost("the stream broke off") from exc
 
 

@@ -39,8 +39,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode
-from syrupy.matchers import compose_matchers
+from sparring._optional import require
+
+require("syrupy", feature="sparring's snapshots (EventSnapshot, mask, sparring_snapshot)")
+from syrupy.extensions.single_file import SingleFileSnapshotExtension, WriteMode  # noqa: E402
+from syrupy.matchers import compose_matchers  # noqa: E402
 
 if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion

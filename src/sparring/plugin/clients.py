@@ -7,46 +7,31 @@ extra installs it.
 from __future__ import annotations
 
 import functools
-import importlib
 import ssl
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from types import ModuleType
+from sparring._optional import require
 
+if TYPE_CHECKING:
     import anthropic
     import openai
 
-#: The extra that installs each SDK: `pip install 'sparring[EXTRA]'`.
-EXTRAS = {"openai": "openai", "anthropic": "anthropic"}
-
-
-def require(sdk: str) -> ModuleType:
-    """Import an SDK, or say how to install it."""
-    try:
-        return importlib.import_module(sdk)
-    except ImportError as exc:
-        raise ImportError(
-            f"sparring: this needs the {sdk} SDK, which is not installed. "
-            f"Install it with: pip install 'sparring[{EXTRAS[sdk]}]'"
-        ) from exc
-
 
 def openai_client(base_url: str, api_key: str, options: dict[str, Any]) -> openai.OpenAI:
-    sdk = require("openai")
+    sdk = require("openai", feature="fake_llm.openai()")
     client: openai.OpenAI = sdk.OpenAI(base_url=base_url, api_key=api_key, **_http(sdk.DefaultHttpxClient, options))
     return client
 
 
 def async_openai_client(base_url: str, api_key: str, options: dict[str, Any]) -> openai.AsyncOpenAI:
-    sdk = require("openai")
+    sdk = require("openai", feature="fake_llm.async_openai()")
     options = _http(sdk.DefaultAsyncHttpxClient, options)
     client: openai.AsyncOpenAI = sdk.AsyncOpenAI(base_url=base_url, api_key=api_key, **options)
     return client
 
 
 def anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> anthropic.Anthropic:
-    sdk = require("anthropic")
+    sdk = require("anthropic", feature="fake_llm.anthropic()")
     client: anthropic.Anthropic = sdk.Anthropic(
         base_url=root, api_key=api_key, **_http(sdk.DefaultHttpxClient, options)
     )
@@ -54,7 +39,7 @@ def anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> anthro
 
 
 def async_anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> anthropic.AsyncAnthropic:
-    sdk = require("anthropic")
+    sdk = require("anthropic", feature="fake_llm.async_anthropic()")
     options = _http(sdk.DefaultAsyncHttpxClient, options)
     client: anthropic.AsyncAnthropic = sdk.AsyncAnthropic(base_url=root, api_key=api_key, **options)
     return client

@@ -15,7 +15,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Answer": "sparring.scenario.model",
-    "Attempt": "sparring.checks.retries",
+    "Attempt": "sparring.checks.grouping",
     "CleanupError": "sparring.checks.cleanup",
     "CleanupReport": "sparring.checks.cleanup",
     "Collected": "sparring.checks.collect",
@@ -67,7 +67,8 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 if TYPE_CHECKING:
     from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
     from sparring.checks.collect import Collected, collect
-    from sparring.checks.retries import Attempt, RetryCheckError, RetryReport, check_retries
+    from sparring.checks.grouping import Attempt
+    from sparring.checks.retries import RetryCheckError, RetryReport, check_retries
     from sparring.checks.snapshot import EventSnapshot, mask
     from sparring.errors import Problem, ScenarioError, ServerError, SparringError
     from sparring.fake_server.journal import Chunk, Entry

@@ -6,7 +6,8 @@ The snapshot extension lives in `sparring.checks.snapshot`, apart: it needs syru
 
 from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
 from sparring.checks.collect import Collected, collect
-from sparring.checks.retries import Attempt, RetryCheckError, RetryReport, attempts, calls, check_retries
+from sparring.checks.grouping import Attempt, attempts, calls
+from sparring.checks.retries import RetryCheckError, RetryReport, check_retries
 
 __all__ = [
     "WAYS_OUT",

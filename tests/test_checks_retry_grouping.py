@@ -109,7 +109,10 @@ async def test_a_loop_that_retries_a_reset_before_output_only_passes(fake_llm: F
         with pytest.raises(retry_loops.ANY_FAILURE):
             await retry_loops.honours_retry_after(client, PROMPT)
     report = fake_llm.check_retries(attempts=2)  # the reset before output retried, the cut stream not
-    assert [a.answer for a in report.attempts] == ["no response (reset before the headers)", "200 cut by reset after chunk 3"]
+    assert [a.answer for a in report.attempts] == [
+        "no response (reset before the headers)",
+        "200 cut by reset after chunk 3",
+    ]
 
 
 @pytest.mark.asyncio

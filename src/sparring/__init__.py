@@ -27,6 +27,7 @@ _EXPORTS: dict[str, str] = {
     "check_cleanup": "sparring.checks.cleanup",
     "check_retries": "sparring.checks.retries",
     "collect": "sparring.checks.collect",
+    "collect_sync": "sparring.checks.collect",
     "mask": "sparring.checks.snapshot",
     "Chunk": "sparring.fake_server.journal",
     "Content": "sparring.scenario.model",
@@ -66,7 +67,7 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
-    from sparring.checks.collect import Collected, collect
+    from sparring.checks.collect import Collected, collect, collect_sync
     from sparring.checks.grouping import Attempt
     from sparring.checks.retries import RetryCheckError, RetryReport, check_retries
     from sparring.checks.snapshot import EventSnapshot, mask

@@ -5,7 +5,7 @@ The snapshot extension lives in `sparring.checks.snapshot`, apart: it needs syru
 """
 
 from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
-from sparring.checks.collect import Collected, collect
+from sparring.checks.collect import Collected, collect, collect_sync
 from sparring.checks.grouping import Attempt, attempts, calls
 from sparring.checks.retries import RetryCheckError, RetryReport, check_retries
 
@@ -23,4 +23,5 @@ __all__ = [
     "check_cleanup",
     "check_retries",
     "collect",
+    "collect_sync",
 ]

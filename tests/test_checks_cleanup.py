@@ -303,7 +303,7 @@ async def test_a_coroutine_instead_of_a_stream_is_a_clear_type_error(fake_llm: F
     async with fake_llm.async_openai() as client:
         with pytest.raises(
             TypeError,
-            match=r"stream\(\) returned a coroutine \(AsyncCompletions.create\), not an async iterator; await it inside",
+            match=r"stream\(\) returned a coroutine \(AsyncCompletions.create\), not an async iterator; await it",
         ):
             await check_cleanup(
                 lambda: client.chat.completions.create(model="m", messages=HI, stream=True),  # type: ignore[arg-type, return-value]

@@ -13,8 +13,8 @@ from sparring import WAYS_OUT, FakeLLM, check_cleanup
 
 pytest.importorskip("pydantic_ai")
 
-from pydantic_ai import Agent  # noqa: E402 - only once pydantic-ai is known to be there
-from pydantic_ai.providers.openai import OpenAIProvider  # noqa: E402
+from pydantic_ai import Agent  # only once pydantic-ai is known to be there
+from pydantic_ai.providers.openai import OpenAIProvider
 
 try:
     from pydantic_ai.models.openai import OpenAIChatModel as ChatModel

@@ -1,5 +1,6 @@
-"""Checks for any async-generator client: drive it and record what it yielded, prove it
-cleans up on every way out of its stream, judge its retries from the server's journal.
+"""Checks for any streaming client: drive it and record what it yielded (`collect`, and
+`collect_sync` for sync streams), prove it cleans up on every way out of its stream, judge
+its retries from the server's journal.
 
 The snapshot extension lives in `sparring.checks.snapshot`, apart: it needs syrupy.
 """

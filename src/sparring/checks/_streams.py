@@ -60,7 +60,8 @@ def describe(value: object) -> str:
         return f"an async context manager ({type(value).__qualname__})"
     if value is None:
         return "None"
-    return f"a {type(value).__qualname__}"
+    name = type(value).__qualname__
+    return f"{'an' if name[:1].lower() in 'aeiou' else 'a'} {name}"
 
 
 def _discard(value: object) -> None:

@@ -140,9 +140,10 @@ def _note(repeats: Sequence[Attempt]) -> str:
         return ""
     labels = ", ".join(a.label for a in repeats[:4]) + (", ..." if len(repeats) > 4 else "")
     first = repeats[0]
+    counted = "counts as a retry because it repeats" if len(repeats) == 1 else "count as retries because each repeats"
     return (
-        f"note: {labels} count as retries because each repeats a failed request (same client, path and body) "
-        f"whatever retry count it sent; if {first.label} started a call of its own, pass call_starts=[{first.index}] "
+        f"note: {labels} {counted} a failed request (same client, path and body), whatever retry count it sent; "
+        f"if {first.label} started a call of its own, pass call_starts=[{first.index}] "
         "(its Entry.index: len(fake_llm.journal) just before that call)"
     )
 

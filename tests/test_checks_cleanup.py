@@ -301,7 +301,10 @@ async def test_bad_arguments_are_refused(fake_llm: FakeLLM, server: FakeServer) 
 async def test_a_coroutine_instead_of_a_stream_is_a_clear_type_error(fake_llm: FakeLLM) -> None:
     """The usual slip with the SDK: `create(stream=True)` must be awaited before iterating."""
     async with fake_llm.async_openai() as client:
-        with pytest.raises(TypeError, match=r"stream\(\) returned a coroutine, not an async iterator; wrap it"):
+        with pytest.raises(
+            TypeError,
+            match=r"stream\(\) returned a coroutine \(AsyncCompletions.create\), not an async iterator; await it",
+        ):
             await check_cleanup(
                 lambda: client.chat.completions.create(model="m", messages=HI, stream=True),  # type: ignore[arg-type, return-value]
                 fake_llm,

@@ -193,8 +193,9 @@ async def test_ignoring_x_should_retry_true_is_caught_by_the_attempt_count(fake_
         await collect(retry_clients.ignores_should_retry(fake_llm.base_url, fake_llm.api_key))
     assert "call 1 made 1 attempt, expected 3: #1 400" in failure(fake_llm, attempts=3)
     fake_llm.add(error(400, should_retry=True, retry_after_ms=20, times=2), reply(TEXT))
+    second = len(fake_llm.journal)  # the same request again at once: only the test knows it is a new call
     await collect(retry_clients.correct(fake_llm.base_url, fake_llm.api_key))
-    assert [len(call) for call in calls(fake_llm.journal)] == [1, 3]
+    assert [len(call) for call in calls(fake_llm.journal, call_starts=[second])] == [1, 3]
 
 
 # -- grouping and parsing ---------------------------------------------------------------------

@@ -53,6 +53,7 @@ PUBLIC = [
     "check_cleanup",
     "check_retries",
     "collect",
+    "collect_sync",
     "error",
     "load_scenario",
     "mask",

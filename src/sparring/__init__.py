@@ -17,7 +17,7 @@ __version__ = "0.1.0"
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "Answer": "sparring.scenario.model",
-    "Attempt": "sparring.checks.retries",
+    "Attempt": "sparring.checks.grouping",
     "CleanupError": "sparring.checks.cleanup",
     "CleanupReport": "sparring.checks.cleanup",
     "Collected": "sparring.checks.collect",
@@ -29,6 +29,7 @@ _EXPORTS: dict[str, str] = {
     "check_cleanup": "sparring.checks.cleanup",
     "check_retries": "sparring.checks.retries",
     "collect": "sparring.checks.collect",
+    "collect_sync": "sparring.checks.collect",
     "mask": "sparring.checks.snapshot",
     "Chunk": "sparring.fake_server.journal",
     "Content": "sparring.scenario.model",
@@ -68,8 +69,9 @@ __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:
     from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
-    from sparring.checks.collect import Collected, collect
-    from sparring.checks.retries import Attempt, RetryCheckError, RetryReport, check_retries
+    from sparring.checks.collect import Collected, collect, collect_sync
+    from sparring.checks.grouping import Attempt
+    from sparring.checks.retries import RetryCheckError, RetryReport, check_retries
     from sparring.checks.snapshot import EventSnapshot, mask
     from sparring.errors import Problem, ScenarioError, ServerError, SparringError
     from sparring.fake_server.journal import Chunk, Entry

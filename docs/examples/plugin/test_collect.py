@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 import openai
 import pytest
 
-from sparring import FakeLLM, Fault, Timing, collect, reply
+from sparring import FakeLLM, Fault, Timing, collect, collect_sync, reply
 
 PIECES = ["Hel", "lo", "!"]
 
@@ -49,3 +49,19 @@ async def test_stop_early(fake_llm: FakeLLM) -> None:
 
 
 # --8<-- [end:collect]
+
+
+# --8<-- [start:collect_sync]
+def test_collect_a_sync_stream(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply(chunks=PIECES, timing=Timing(gap=0.05)))
+    client = fake_llm.openai()
+    stream = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}], stream=True)
+    got = collect_sync(stream, limit=2)  # then calls stream.close()
+    assert [chunk.choices[0].delta.content for chunk in got.events] == ["", "Hel"]  # the role chunk first
+    assert got.error is None
+    assert got.closed
+    (request,) = fake_llm.wait_until(lambda journal: journal[0].outcome is not None)
+    assert request.outcome == "client_disconnected"  # the server saw the client hang up
+
+
+# --8<-- [end:collect_sync]

@@ -1,8 +1,11 @@
-"""Retry checks: the openai SDK waits what the server asks; a client that retries at once does not."""
+"""Retry checks: the openai SDK waits what the server asks; a client, or a loop around the SDK, that
+retries at once does not; a test that asks again on purpose says where its new call starts."""
 
 from __future__ import annotations
 
 import httpx
+import openai
+import pytest
 
 from sparring import FakeLLM, error, reply
 
@@ -43,3 +46,43 @@ def test_an_impatient_client_is_caught(fake_llm: FakeLLM) -> None:
 
 
 # --8<-- [end:broken]
+
+
+# --8<-- [start:loop]
+def ask_until_answered(client: openai.OpenAI) -> str:
+    """A retry loop around the SDK, with a bug: it retries a rate limit at once."""
+    for _ in range(3):
+        try:
+            answer = client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+            return str(answer.choices[0].message.content)
+        except openai.RateLimitError:
+            continue  # BUG: retry-after unread
+    raise RuntimeError("gave up")
+
+
+def test_a_loop_around_the_sdk_is_judged_like_the_sdk(fake_llm: FakeLLM) -> None:
+    fake_llm.add(error("rate_limit", retry_after_ms=100, times=2), reply("Thanks for waiting."))
+    assert ask_until_answered(fake_llm.openai(max_retries=0)) == "Thanks for waiting."
+    # Every attempt sent x-stainless-retry-count: 0; each repeats the failed request before it.
+    report = fake_llm.check_retries(raise_on_violation=False)
+    assert [len(call) for call in report.calls] == [3]
+    assert "but the server asked for 0.100s (retry-after-ms: 100)" in report.violations[0]
+
+
+# --8<-- [end:loop]
+
+
+# --8<-- [start:call_starts]
+def test_asking_again_after_a_failure(fake_llm: FakeLLM) -> None:
+    fake_llm.add(error("rate_limit", retry_after_ms=100), reply("Hello again."))
+    client = fake_llm.openai(max_retries=0)
+    with pytest.raises(openai.RateLimitError):
+        client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    second = len(fake_llm.journal)  # the index the next request will have
+    answer = client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    assert answer.choices[0].message.content == "Hello again."
+    report = fake_llm.check_retries(attempts=1, call_starts=[second])
+    assert [[attempt.status for attempt in call] for call in report.calls] == [[429], [200]]
+
+
+# --8<-- [end:call_starts]

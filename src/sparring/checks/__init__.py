@@ -1,12 +1,14 @@
-"""Checks for any async-generator client: drive it and record what it yielded, prove it
-cleans up on every way out of its stream, judge its retries from the server's journal.
+"""Checks for any streaming client: drive it and record what it yielded (`collect`, and
+`collect_sync` for sync streams), prove it cleans up on every way out of its stream, judge
+its retries from the server's journal.
 
 The snapshot extension lives in `sparring.checks.snapshot`, apart: it needs syrupy.
 """
 
 from sparring.checks.cleanup import WAYS_OUT, CleanupError, CleanupReport, WayResult, check_cleanup
-from sparring.checks.collect import Collected, collect
-from sparring.checks.retries import Attempt, RetryCheckError, RetryReport, attempts, calls, check_retries
+from sparring.checks.collect import Collected, collect, collect_sync
+from sparring.checks.grouping import Attempt, attempts, calls
+from sparring.checks.retries import RetryCheckError, RetryReport, check_retries
 
 __all__ = [
     "WAYS_OUT",
@@ -22,4 +24,5 @@ __all__ = [
     "check_cleanup",
     "check_retries",
     "collect",
+    "collect_sync",
 ]

@@ -62,7 +62,7 @@ def _generator_problems(way: str, run: Run, watch: Watch, bound: float) -> list[
         problems.append(
             f"the generator yielded during aclose(): {_YIELD_IN_CLOSE}"
             if yielded
-            else f"aclose() raised {run.close_error!r}"
+            else f"aclose() raised {run.close_error!r}{_held_across_yield(run.close_error)}"
         )
     for context in watch.reports or ():
         exc = context.get("exception")
@@ -96,6 +96,19 @@ def _generator_problems(way: str, run: Run, watch: Watch, bound: float) -> list[
         else:
             problems.append(f"the generator was still suspended {bound:g} s after the consumer left")
     return problems
+
+
+def _held_across_yield(exc: BaseException) -> str:
+    """Why a close raised GeneratorExit, alone or in an exception group, instead of returning."""
+    inner = getattr(exc, "exceptions", None)
+    found = isinstance(exc, GeneratorExit) or (
+        isinstance(inner, (list, tuple)) and any(isinstance(e, GeneratorExit) for e in inner)
+    )
+    return (
+        ": a task group or cancel scope held open across a `yield` raises the close's GeneratorExit back out"
+        if found
+        else ""
+    )
 
 
 def _server_problem(way: str, entry: Entry | None, rule: int, left: float, bound: float) -> str | None:

@@ -24,6 +24,8 @@ from collections.abc import AsyncGenerator, Callable
 from types import CodeType, TracebackType
 from typing import Any
 
+from sparring.checks._streams import passes_through
+
 Context = dict[str, Any]
 _AsyncGen = AsyncGenerator[Any, Any]
 
@@ -106,7 +108,9 @@ class Watch:
             agen = self.held.pop(0)
             try:
                 await asyncio.wait_for(agen.aclose(), deadline - time.monotonic())
-            except Exception as exc:  # including a close that timed out
+            except BaseException as exc:  # a close that timed out, anyio's exception groups too
+                if passes_through(exc):
+                    raise
                 self._forward({"message": "closing an async generator the client left unclosed", "exception": exc})
         self._holding = False
         self._let_go()

@@ -14,10 +14,11 @@ import gc
 import inspect
 import time
 import weakref
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparring.checks._streams import NotAStream, async_stream, cancelling_us, interrupts
 from sparring.checks._watch import Watch
 
 WAYS_OUT: tuple[str, ...] = ("complete", "break", "cancel", "consumer_error", "server_fault", "abandon")
@@ -51,22 +52,8 @@ def _signal(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class NotAStream(TypeError):
-    """`stream()` gave something that cannot be iterated: a mistake in the test, not a leak."""
-
-
 def _open(make: StreamFactory, watch: Watch, run: Run) -> AsyncIterator[Any]:
-    stream: Any = make()
-    if inspect.iscoroutine(stream):
-        stream.close()  # never awaited on purpose: no "never awaited" warning
-        raise NotAStream(
-            "stream() returned a coroutine, not an async iterator; wrap it in an async generator: "
-            "async def stream(): async with await client.chat.completions.create(..., stream=True) as s: "
-            "async for chunk in s: yield chunk"
-        )
-    if not isinstance(stream, (AsyncIterator, AsyncIterable)):
-        raise NotAStream(f"stream() must return an async iterator, got {type(stream).__name__}")
-    iterator: AsyncIterator[Any] = stream if isinstance(stream, AsyncIterator) else aiter(stream)
+    iterator = async_stream(make(), "stream() returned")
     watch.target(iterator)
     run.generator = inspect.isasyncgen(iterator)
     with contextlib.suppress(TypeError):  # not every iterator takes weak references
@@ -74,13 +61,22 @@ def _open(make: StreamFactory, watch: Watch, run: Run) -> AsyncIterator[Any]:
     return iterator
 
 
+def _client_did(exc: BaseException) -> BaseException:
+    """`exc`, when it is the client's doing (to record), or raise it on: Ctrl-C, exit, and the
+    check's own cancellation of this consumer, when it comes through as it is. Wrapped in an
+    exception group, that cancellation is the client's doing: it changed what its consumer got."""
+    if interrupts(exc) or (isinstance(exc, asyncio.CancelledError) and cancelling_us()):
+        raise exc
+    return exc
+
+
 async def _to_the_end(make: StreamFactory, watch: Watch, run: Run) -> None:
     """`complete` and `server_fault`: consume until the stream ends or fails."""
     try:
         async for _ in _open(make, watch, run):
             run.events += 1
-    except Exception as exc:
-        run.error = exc
+    except BaseException as exc:
+        run.error = _client_did(exc)
     run.left = time.monotonic()
 
 
@@ -96,11 +92,11 @@ async def _break(make: StreamFactory, watch: Watch, run: Run) -> None:
                 run.events += 1
                 run.left = time.monotonic()
                 break
-    except Exception as exc:
+    except BaseException as exc:  # anyio task groups raise GeneratorExit in a BaseExceptionGroup here
         if run.left is None:
-            run.error = exc
+            run.error = _client_did(exc)
         else:
-            run.close_error = exc.with_traceback(None)  # its frames would keep the generator alive
+            run.close_error = _client_did(exc).with_traceback(None)  # its frames would keep the generator alive
 
 
 async def _cancel(make: StreamFactory, watch: Watch, run: Run) -> None:
@@ -111,8 +107,10 @@ async def _cancel(make: StreamFactory, watch: Watch, run: Run) -> None:
             if run.left is not None:
                 run.after_cancel += 1
             _signal(run.first)
-    except Exception as exc:
-        run.error = exc
+    except asyncio.CancelledError:
+        raise  # what the way expects: the cancellation reached the consumer
+    except BaseException as exc:
+        run.error = _client_did(exc)
     finally:
         _signal(run.first)
 
@@ -126,8 +124,8 @@ async def _consumer_error(make: StreamFactory, watch: Watch, run: Run) -> None:
             raise _ConsumerFailed
     except _ConsumerFailed:
         pass
-    except Exception as exc:
-        run.error = exc
+    except BaseException as exc:
+        run.error = _client_did(exc)
 
 
 async def _abandon(make: StreamFactory, watch: Watch, run: Run) -> None:
@@ -135,8 +133,8 @@ async def _abandon(make: StreamFactory, watch: Watch, run: Run) -> None:
     iterator = _open(make, watch, run)
     try:
         await anext(iterator)
-    except Exception as exc:
-        run.error = exc
+    except BaseException as exc:
+        run.error = _client_did(exc)
         return
     run.events = 1
     del iterator
@@ -167,6 +165,16 @@ async def _finish(task: asyncio.Task[None], timeout: float) -> bool:
 async def drive(way: str, make: StreamFactory, watch: Watch, run: Run, *, limit: float, bound: float) -> None:
     """Take `way` out of a fresh stream from `make`, giving up after `limit` seconds."""
     task = asyncio.create_task(_CONSUMERS[way](make, watch, run), name=f"sparring-cleanup-{way}")
+    try:
+        await _drive(way, task, run, limit, bound)
+    except BaseException:
+        task.cancel()  # the check itself was cancelled or interrupted: take its consumer along
+        raise
+    if isinstance(run.error, NotAStream):
+        raise run.error
+
+
+async def _drive(way: str, task: asyncio.Task[None], run: Run, limit: float, bound: float) -> None:
     if way != "cancel":
         ended = await _finish(task, limit)
     else:
@@ -184,5 +192,3 @@ async def drive(way: str, make: StreamFactory, watch: Watch, run: Run, *, limit:
         run.stuck = f"the consumer was still inside the stream after {limit:g} s: the client hangs"
         task.cancel()
         await _finish(task, bound)
-    if isinstance(run.error, NotAStream):
-        raise run.error

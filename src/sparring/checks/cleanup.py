@@ -15,11 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sparring.checks._streams import stream_factory
 from sparring.checks._verdict import close_failed, generator_state, judge
 from sparring.checks._watch import Watch
 from sparring.checks._ways import WAYS_OUT, Run, StreamFactory, drive
@@ -104,6 +106,10 @@ class CleanupError(SparringError, AssertionError):
         self.report = report
 
 
+class UnsupportedEventLoop(SparringError, RuntimeError):
+    """`check_cleanup` was awaited outside asyncio (under trio, say)."""
+
+
 class _Fake:
     """The fake server as the check uses it: script one reply, read the journal."""
 
@@ -163,7 +169,7 @@ async def check_cleanup(
     __tracebackhide__ = True  # pytest: the failure is the message, not this frame
     chosen = _validate(stream, ways, bound)
     target = _Fake(fake, namespace)
-    with Watch(asyncio.get_running_loop(), strict=strict) as watch:
+    with Watch(_asyncio_loop(), strict=strict) as watch:
         results = [await _take(way, stream, target, watch, probe, bound) for way in chosen]
     report = CleanupReport(tuple(results))
     if raise_on_leak and not report.ok:
@@ -171,12 +177,22 @@ async def check_cleanup(
     return report
 
 
+def _asyncio_loop() -> asyncio.AbstractEventLoop:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        running = "trio" if "trio" in sys.modules else "an event loop other than asyncio's"
+        raise UnsupportedEventLoop(
+            f"check_cleanup runs under asyncio only, and this test runs under {running}: it watches the client "
+            "through asyncio's async-generator hooks, exception handler and tasks, which other event loops do not "
+            "have. Run this test under asyncio: with anyio's pytest plugin, give it "
+            "@pytest.mark.parametrize('anyio_backend', ['asyncio']); with pytest-asyncio, @pytest.mark.asyncio. "
+            "collect and check_retries work under trio too."
+        ) from None
+
+
 def _validate(stream: object, ways: Sequence[str], bound: float) -> list[str]:
-    if not callable(stream):
-        raise TypeError(
-            f"stream must be a function that makes a fresh stream each time (e.g. lambda: client.chat(...)), "
-            f"got {type(stream).__name__}"
-        )
+    stream_factory(stream, "check_cleanup's stream")
     if isinstance(ways, str):
         ways = [ways]
     for way in ways:

@@ -4,8 +4,10 @@
     assert got.events == ["Hel", "lo", "!"] and got.error is None and got.closed
 
 The stream's own exception is recorded, never raised: a test asserts on it like on any other
-outcome. Only a cancellation of the task running `collect` itself propagates, since
-swallowing that would be the very bug these checks look for.
+outcome, a `GeneratorExit` or an exception group out of its close included. Only Ctrl-C,
+`SystemExit` and a cancellation of the task running `collect` itself propagate, since
+swallowing those would be the very bug these checks look for. `collect_sync` does the same
+for a sync stream. `collect` runs under asyncio and trio.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ import inspect
 import reprlib
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
+
+from sparring.checks._streams import async_stream, passes_through, sync_stream
 
 T = TypeVar("T")
 
@@ -33,9 +37,9 @@ class Collected(Generic[T]):
 
     `times[i]` is when `events[i]` arrived, in seconds since `collect` started (monotonic).
     `error` is the exception the stream ended with (a per-event timeout is a `TimeoutError`).
-    `closed` says whether the stream was left finished: for an async generator, that its
-    frame is gone (its `finally` ran to the end); for another iterator, that its `aclose()`
-    returned.
+    `closed` says whether the stream was left finished: for a generator, that its frame is
+    gone (its `finally` ran to the end); for another iterator, that its `aclose()` (for a
+    sync stream, `close()`) returned.
     """
 
     events: list[T]
@@ -66,13 +70,33 @@ class _NoEventInTime(Exception):
     """The per-event timeout fired (as opposed to a TimeoutError of the stream's own)."""
 
 
+def _trio() -> Any:
+    """The trio module when trio runs this task, else None."""
+    trio = sys.modules.get("trio")
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return trio
+    return None
+
+
+async def _next(stream: AsyncIterator[T], timeout: float | None) -> T:
+    if timeout is None:
+        return await anext(stream)
+    trio = _trio()
+    if trio is not None:
+        with trio.move_on_after(timeout) as moved:
+            return await anext(stream)
+        assert moved.cancelled_caught  # the only way out of the block without a return
+        raise _NoEventInTime
+    return await _next_asyncio(stream, timeout)
+
+
 if sys.version_info >= (3, 11):
 
-    async def _next(stream: AsyncIterator[T], timeout: float | None) -> T:
+    async def _next_asyncio(stream: AsyncIterator[T], timeout: float) -> T:
         # In the consuming task itself: generators holding a cancel scope across yields break
         # if each step runs in a task of its own, as `wait_for` did before 3.12.
-        if timeout is None:
-            return await anext(stream)
         scope = asyncio.timeout(timeout)
         try:
             async with scope:
@@ -82,22 +106,13 @@ if sys.version_info >= (3, 11):
                 raise _NoEventInTime from None
             raise
 
-    def _cancelling_us() -> bool:
-        task = asyncio.current_task()
-        return task is not None and task.cancelling() > 0
-
 else:  # pragma: no cover - exercised on 3.10 only
 
-    async def _next(stream: AsyncIterator[T], timeout: float | None) -> T:
-        if timeout is None:
-            return await anext(stream)
+    async def _next_asyncio(stream: AsyncIterator[T], timeout: float) -> T:
         try:
             return await asyncio.wait_for(anext(stream), timeout)
         except asyncio.TimeoutError:
             raise _NoEventInTime from None  # 3.10 cannot tell it from the stream's own
-
-    def _cancelling_us() -> bool:
-        return True  # 3.10 cannot tell whose cancellation it is: let it through
 
 
 async def collect(
@@ -109,11 +124,10 @@ async def collect(
     after that many seconds (recorded as a `TimeoutError`). Whenever it stops early, the
     stream is closed with `aclose()`, as `contextlib.aclosing` would.
     """
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
-        raise ValueError(f"limit must be an integer >= 0 or None, got {limit!r}")
+    _check_limit(limit)
     if timeout is not None and timeout <= 0:
         raise ValueError(f"timeout must be > 0 seconds or None, got {timeout!r}")
-    iterator: AsyncIterator[T] = stream if isinstance(stream, AsyncIterator) else aiter(stream)
+    iterator: AsyncIterator[T] = async_stream(stream, "collect() was given")
     events: list[T] = []
     times: list[float] = []
     error: BaseException | None = None
@@ -128,12 +142,10 @@ async def collect(
             events.append(event)
     except _NoEventInTime:
         error = TimeoutError(f"no event within {timeout} s (waiting for event #{len(events) + 1})")
-    except asyncio.CancelledError as exc:
-        if _cancelling_us():
+    except BaseException as exc:
+        if passes_through(exc):  # Ctrl-C, exit, a cancellation of the task running collect
             raise
-        error = exc  # the stream's own doing: record it like any other ending
-    except Exception as exc:
-        error = exc
+        error = exc  # the stream's own doing, a GeneratorExit or exception group too: record it
     closed, close_error = await _close(iterator)
     if error is None:
         error = close_error
@@ -148,6 +160,55 @@ async def _close(iterator: AsyncIterator[Any]) -> tuple[bool, BaseException | No
         return False, None
     try:
         await aclose()
-    except Exception as exc:  # e.g. "async generator ignored GeneratorExit": a yield in finally
+    except BaseException as exc:  # "async generator ignored GeneratorExit"; anyio's exception groups
+        if passes_through(exc):
+            raise
         return inspect.isasyncgen(iterator) and iterator.ag_frame is None, exc
     return not inspect.isasyncgen(iterator) or iterator.ag_frame is None, None
+
+
+def collect_sync(stream: Iterator[T] | Iterable[T], *, limit: int | None = None) -> Collected[T]:
+    """`collect` for a sync stream (the openai SDK's `Stream`, a generator): the same
+    `Collected`, its events, times, error and whether it was left closed. Whenever it stops
+    early, at `limit` or on an error, the stream is closed with `close()`. There is no
+    per-event timeout: a sync read cannot be interrupted, so give the client its own."""
+    _check_limit(limit)
+    iterator: Iterator[T] = sync_stream(stream, "collect_sync() was given")
+    events: list[T] = []
+    times: list[float] = []
+    error: BaseException | None = None
+    start = time.monotonic()
+    try:
+        while limit is None or len(events) < limit:
+            try:
+                event = next(iterator)
+            except StopIteration:
+                break
+            times.append(time.monotonic() - start)
+            events.append(event)
+    except BaseException as exc:
+        if passes_through(exc):  # Ctrl-C, exit
+            raise
+        error = exc
+    closed, close_error = _close_sync(iterator)
+    if error is None:
+        error = close_error
+    return Collected(events, times, error, closed, time.monotonic() - start)
+
+
+def _close_sync(iterator: Iterator[Any]) -> tuple[bool, BaseException | None]:
+    close = getattr(iterator, "close", None)
+    if close is None:
+        return False, None
+    try:
+        close()
+    except BaseException as exc:  # "generator ignored GeneratorExit": a yield in finally
+        if passes_through(exc):
+            raise
+        return inspect.isgenerator(iterator) and iterator.gi_frame is None, exc
+    return not inspect.isgenerator(iterator) or iterator.gi_frame is None, None
+
+
+def _check_limit(limit: object) -> None:
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit < 0):
+        raise ValueError(f"limit must be an integer >= 0 or None, got {limit!r}")

@@ -10,13 +10,27 @@ judges each retry against what the server said in the response before it (status
 
 from __future__ import annotations
 
-import email.utils
 import itertools
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from sparring.checks import grouping
+from sparring.checks.grouping import Attempt, attempts, calls, parse_retry_after
 from sparring.fake_server.journal import Entry
+
+__all__ = [
+    "BACKOFF_CAPPED",
+    "BACKOFF_GROWTH",
+    "MAX_RETRY_AFTER",
+    "RETRYABLE_4XX",
+    "Attempt",
+    "RetryCheckError",
+    "RetryReport",
+    "attempts",
+    "calls",
+    "check_retries",
+    "parse_retry_after",
+]
 
 # 4xx statuses worth retrying: timeout, conflict, rate limit. Every other 4xx says the request
 # itself is wrong, and sending it again gets the same answer.
@@ -36,157 +50,13 @@ _DATE_RESOLUTION = 1.0
 
 
 @dataclass(frozen=True)
-class Attempt:
-    """One request of a (possibly retried) call, as the server saw it."""
-
-    index: int  # position in the journal; shown as "#index+1", like `Entry.describe`
-    call: int  # which logical call it belongs to, from 0
-    at: float  # time.monotonic() on arrival
-    ended: float | None  # seconds after arrival the response ended (None: under way)
-    status: int | None  # None: no response (a fault before headers)
-    retry_count: int | None  # the x-stainless-retry-count the client sent
-    retry_after: float | None  # seconds the server asked the client to wait
-    retry_after_header: str | None  # where that came from, e.g. "retry-after-ms: 200"
-    should_retry: bool | None  # x-should-retry, if sent
-    output_sent: int  # events with output fully sent before the response ended
-    outcome: str | None
-    fault: str | None
-    gap_before: float | None  # seconds since the previous attempt's response ended (None: first of its call)
-
-    @property
-    def label(self) -> str:
-        return f"#{self.index + 1}"
-
-    @property
-    def answer(self) -> str:
-        """What the client got: "429", "200 cut by reset after chunk 4", "no response (reset)"."""
-        if self.status is None:
-            return f"no response ({self.fault})" if self.fault else "no response"
-        if self.fault and self.outcome == "fault":
-            return f"{self.status} cut by {self.fault}"
-        return str(self.status)
-
-    def describe(self) -> str:
-        parts = [f"{self.label} {self.answer}"]
-        if self.retry_count is not None:
-            parts[0] += f" (retry count {self.retry_count})"
-        if self.gap_before is not None:
-            parts.append(f"after waiting {self.gap_before:.3f}s")
-        if self.retry_after_header:
-            parts.append(self.retry_after_header)
-        if self.should_retry is not None:
-            parts.append(f"x-should-retry: {str(self.should_retry).lower()}")
-        if self.output_sent:
-            parts.append(f"{self.output_sent} output event{'' if self.output_sent == 1 else 's'} sent")
-        parts.append(self.outcome or "under way")
-        return " · ".join(parts)
-
-
-def parse_retry_after(headers: dict[str, str], response_time: float) -> tuple[float | None, str | None]:
-    """Seconds to wait, as the openai SDK reads them: `retry-after-ms`, else `retry-after` in
-    seconds, else `retry-after` as an HTTP date (relative to `response_time`, a wall-clock
-    time). Returns the delay (None if absent or unparseable) and the header it came from."""
-    for name, divisor in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = headers.get(name)
-        if value is None:
-            continue
-        try:
-            delay = float(value)
-        except ValueError:
-            continue
-        if math.isfinite(delay):
-            return delay / divisor, f"{name}: {value}"
-    value = headers.get("retry-after")
-    if value is None:
-        return None, None
-    try:
-        when = email.utils.parsedate_tz(value)
-        if when is None:
-            return None, None
-        return email.utils.mktime_tz(when) - response_time, f"retry-after: {value}"
-    except (TypeError, ValueError, OverflowError):
-        return None, None
-
-
-def _should_retry(headers: dict[str, str]) -> bool | None:
-    value = headers.get("x-should-retry", "").strip().lower()
-    return {"true": True, "false": False}.get(value)
-
-
-def _starts_call(entry: Entry, previous: Entry) -> bool:
-    """Whether `entry` starts a new call rather than retrying `previous`. A retry count of 0
-    (or one that drops) starts a call; without counts, a call ends with a successful, complete
-    answer, since nobody retries that. Either way, a request right after a stream that broke
-    with output sent belongs to that stream's call: a client that restarts its SDK call there
-    (fresh count 0) retries after partial output all the same, and duplicates the text."""
-    broke_after_output = previous.content_sent > 0 and previous.outcome != "completed"
-    if broke_after_output:
-        return False
-    if entry.retry_count is not None:
-        return entry.retry_count == 0 or (previous.retry_count is not None and entry.retry_count < previous.retry_count)
-    return previous.outcome == "completed" and previous.status is not None and previous.status < 400
-
-
-def attempts(entries: Iterable[Entry]) -> list[Attempt]:
-    """The journal's entries as attempts, each tagged with its call. Calls are told apart in
-    arrival order, so concurrent calls interleave: filter their entries apart first."""
-    return _attempts(entries)
-
-
-def _attempts(entries: Iterable[Entry]) -> list[Attempt]:
-    result: list[Attempt] = []
-    previous: Entry | None = None
-    call = 0
-    for entry in entries:
-        gap: float | None = None
-        if previous is not None:
-            if _starts_call(entry, previous):
-                call += 1
-            else:
-                gap = entry.arrived - (previous.arrived + (previous.ended or 0.0))
-        retry_after, source = parse_retry_after(entry.response_headers, entry.wall_time + (entry.ended or 0.0))
-        result.append(
-            Attempt(
-                index=entry.index,
-                call=call,
-                at=entry.arrived,
-                ended=entry.ended,
-                status=entry.status,
-                retry_count=entry.retry_count,
-                retry_after=retry_after,
-                retry_after_header=source,
-                should_retry=_should_retry(entry.response_headers),
-                output_sent=entry.content_sent,
-                outcome=entry.outcome,
-                fault=entry.fault,
-                gap_before=gap,
-            )
-        )
-        previous = entry
-    return result
-
-
-def calls(entries: Iterable[Entry]) -> list[list[Attempt]]:
-    """The attempts grouped into logical calls, in order."""
-    return _group(_attempts(entries))
-
-
-def _group(flat: Sequence[Attempt]) -> list[list[Attempt]]:
-    grouped: list[list[Attempt]] = []
-    for attempt in flat:
-        if attempt.call == len(grouped):
-            grouped.append([])
-        grouped[-1].append(attempt)
-    return grouped
-
-
-@dataclass(frozen=True)
 class RetryReport:
     """What `check_retries` found: the attempts, grouped into calls, and what was wrong."""
 
     attempts: list[Attempt]
     calls: list[list[Attempt]]
     violations: list[str]
+    note: str = ""  # how grouping read an ambiguous journal, when a failure may hang on it
 
     @property
     def ok(self) -> bool:
@@ -200,6 +70,8 @@ class RetryReport:
         else:
             lines = [f"retry check failed: {head}, {len(self.violations)} problem{'s' * (len(self.violations) != 1)}:"]
             lines.extend(f"  - {v}" for v in self.violations)
+            if self.note:
+                lines.append(self.note)
             lines.append("what the server saw:")
         for number, call in enumerate(self.calls, 1):
             lines.append(f"  call {number}:")
@@ -225,6 +97,7 @@ def check_retries(
     min_gap: float = 0.05,
     slack: float = 0.05,
     max_retry_after: float = MAX_RETRY_AFTER,
+    call_starts: Iterable[int] = (),
     raise_on_violation: bool = True,
 ) -> RetryReport:
     """Judge the retries in a journal (`fake_llm.journal`).
@@ -236,20 +109,43 @@ def check_retries(
     retry after a non-retryable status or `x-should-retry: false`, none sooner than `min_gap`
     without a retry-after, none after output was sent. Raises `RetryCheckError` listing every
     problem unless `raise_on_violation=False`; the report says what was found either way.
+
+    Calls: a request continues the call before it when its `x-stainless-retry-count` is above
+    0, or when it repeats a request that failed (same client, path and body), whatever count
+    it sent. `call_starts`: journal indices (`Entry.index`) of requests that start a call of
+    their own anyway, e.g. `len(fake_llm.journal)` taken before a test's next call.
     """
     __tracebackhide__ = True  # pytest: the failure is the message, not this frame
-    flat = _attempts(entries)  # `attempts` is a parameter here
-    grouped = _group(flat)
+    flat = grouping.attempts(entries, call_starts=call_starts)  # `attempts` is a parameter here
+    grouped = grouping.group(flat)
     violations: list[str] = []
+    doubtful: list[Attempt] = []  # retries by repetition alone, in calls found at fault
     if not grouped and attempts:
         violations.append(f"no request reached the server, expected {attempts} attempts")
     for number, call in enumerate(grouped, 1):
-        violations.extend(_count(number, call, attempts, max_attempts))
-        violations.extend(_judge(call, honours_retry_after, backoff, min_gap, slack, max_retry_after))
-    report = RetryReport(flat, grouped, violations)
+        found = _count(number, call, attempts, max_attempts)
+        found.extend(_judge(call, honours_retry_after, backoff, min_gap, slack, max_retry_after))
+        violations.extend(found)
+        if found:
+            doubtful.extend(a for a in call if a.repeats is not None)
+    report = RetryReport(flat, grouped, violations, _note(doubtful))
     if violations and raise_on_violation:
         raise RetryCheckError(report)
     return report
+
+
+def _note(repeats: Sequence[Attempt]) -> str:
+    """How to read retries that only their repetition made retries, and how to say otherwise."""
+    if not repeats:
+        return ""
+    labels = ", ".join(a.label for a in repeats[:4]) + (", ..." if len(repeats) > 4 else "")
+    first = repeats[0]
+    counted = "counts as a retry because it repeats" if len(repeats) == 1 else "count as retries because each repeats"
+    return (
+        f"note: {labels} {counted} a failed request (same client, path and body), whatever retry count it sent; "
+        f"if {first.label} started a call of its own, pass call_starts=[{first.index}] "
+        "(its Entry.index: len(fake_llm.journal) just before that call)"
+    )
 
 
 def _summary(call: Sequence[Attempt]) -> str:

@@ -311,7 +311,7 @@ def _callback_failed(
     """A 500 in the API's shape that no SDK retries; the journal and the test hear of it too."""
     failure = choice.failure
     assert failure is not None
-    log.error("%s", failure.message(), exc_info=failure.exception)
+    log.error("%s", failure.message(), exc_info=failure.traceback)
     journal.update(entry, rule=failure.rule, reply=failure.reply, answered_by=choice.label)
     journal.end(entry, "callback_error", failure.message(), status=500)
     return _json(dialect.failed(failure.message()), request, dialect)

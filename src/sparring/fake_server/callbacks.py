@@ -35,6 +35,12 @@ class Failure:
         where = f"rule {self.rule + 1}, reply {self.reply + 1}"
         return f"sparring: the callback {self.name} ({where}) {self.summary}"
 
+    @property
+    def traceback(self) -> BaseException | None:
+        """The exception to log with its traceback: not for a wrong return value, whose
+        traceback is sparring's own."""
+        return None if isinstance(self.exception, BadReturn) else self.exception
+
 
 @dataclass(frozen=True)
 class Choice:
@@ -89,7 +95,7 @@ def as_reply(result: object) -> Answer | ErrorReply | None:
     if isinstance(result, str):
         return reply(result)
     raise BadReturn(
-        f"returned {type(result).__name__} {result!r}; return reply(...), error(...),"
+        f"returned {type(result).__name__} {_short(repr(result))}; return reply(...), error(...),"
         " a string, or None (let the next rule answer)"
     )
 
@@ -105,3 +111,7 @@ def summarize(exc: BaseException) -> str:
         last = frames[-1]
         text += f" (at {last.filename.rsplit('/', 1)[-1]}:{last.lineno} in {last.name})"
     return text
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

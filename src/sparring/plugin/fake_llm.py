@@ -168,8 +168,8 @@ class FakeLLM:
     # -- the end ----------------------------------------------------------------------------
 
     def problems(self) -> str | None:
-        """What a strict test fails on: requests nothing answered, callbacks that raised,
-        replies never used."""
+        """What a strict test fails on: requests nothing answered, callbacks that raised or
+        returned no reply, replies never used."""
         unanswered, unused = self.unanswered(), self.unused()
         failed = [e for e in self.journal if e.outcome == "callback_error"]
         if not unanswered and not unused and not failed:
@@ -179,7 +179,7 @@ class FakeLLM:
             lines.append("Requests nothing answered:")
             lines.extend(f"  {_request(e)}" for e in unanswered)
         if failed:
-            lines.append("Callbacks that raised (the client got a 500):")
+            lines.append("Callbacks that failed (the client got a 500):")
             lines.extend(f"  {_request(e)}: {(e.detail or '').removeprefix('sparring: ')}" for e in failed)
         if unused:
             lines.append("Scripted replies never used:")
@@ -213,7 +213,7 @@ def _headline(unanswered: int, failed: int, unused: int) -> str:
     if unanswered:
         parts.append(f"{unanswered} request{'s' if unanswered > 1 else ''} had no scripted reply")
     if failed:
-        parts.append(f"{failed} callback{'s' if failed > 1 else ''} raised")
+        parts.append(f"{failed} callback{'s' if failed > 1 else ''} failed")
     if unused:
         parts.append(f"{unused} scripted repl{'ies were' if unused > 1 else 'y was'} never used")
     return ", and ".join(parts) + "."

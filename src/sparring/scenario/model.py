@@ -249,7 +249,7 @@ class Callback:
 
     @property
     def name(self) -> str:
-        return str(getattr(self.function, "__qualname__", None) or repr(self.function))
+        return str(getattr(self.function, "__name__", None) or repr(self.function))
 
 
 Reply = Answer | ErrorReply | Callback

@@ -26,7 +26,6 @@ import yaml
 from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
 from sparring.fake_server.dialects.openai_common import rate_limit_headers
 from sparring.scenario import builders, loader
-from sparring.scenario.match import ROLES
 from sparring.scenario.delivery import (
     BEFORE_HEADERS,
     ERROR_PRESETS,
@@ -37,6 +36,7 @@ from sparring.scenario.delivery import (
     Timing,
     Wire,
 )
+from sparring.scenario.match import ROLES
 from sparring.scenario.model import (
     ENDPOINTS,
     FINISH_REASONS,

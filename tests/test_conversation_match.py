@@ -448,6 +448,14 @@ MISTAKES = [
         "      body: {a..b: 1}\n", ["match.body: 'a..b' is not a field name or a dotted path"], id="body-empty-segment"
     ),
     pytest.param(
+        "      headers: {x-tenant: 7}\n",
+        ["match.headers.x-tenant: must be a string (quote it), got int 7"],
+        id="headers-value-type",
+    ),
+    pytest.param(
+        "      tools: yes please\n", ["match.tools: must be true or false, got str 'yes please'"], id="tools-type"
+    ),
+    pytest.param(
         "      body: {seed: 2024-01-01}\n",
         ["match.body.seed: must be a JSON value", "datetime.date"],
         id="body-not-json",

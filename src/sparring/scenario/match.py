@@ -111,24 +111,22 @@ class Match:
     def holds(self, request: Request) -> bool:
         """Whether every key given holds for `request`."""
         r = request
-        return all(
-            (
-                self.endpoint is None or ENDPOINTS[self.endpoint] == r.path,
-                self.path is None or self.path == r.path,
-                self.model is None or self.model == r.model,
-                self.message is None or self.message in r.last_user_text,
-                _search(self.message_regex, r.last_user_text),
-                self.tools is None or self.tools == r.has_tools,
-                self.stream is None or self.stream == r.stream,
-                self.retry_count is None or self.retry_count == r.retry_count,
-                all(r.headers.get(k.lower()) == v for k, v in self.headers.items()),
-                self.system is None or self.system in r.system,
-                _search(self.system_regex, r.system),
-                self.message_count is None or self.message_count == r.message_count,
-                self.last_role is None or self.last_role == r.last_role,
-                _tool_results_hold(self, r),
-                not self.body or body_holds(self.body, r.body),
-            )
+        return (
+            (self.endpoint is None or ENDPOINTS[self.endpoint] == r.path)
+            and (self.path is None or self.path == r.path)
+            and (self.model is None or self.model == r.model)
+            and (self.message is None or self.message in r.last_user_text)
+            and _search(self.message_regex, r.last_user_text)
+            and (self.tools is None or self.tools == r.has_tools)
+            and (self.stream is None or self.stream == r.stream)
+            and (self.retry_count is None or self.retry_count == r.retry_count)
+            and all(r.headers.get(k.lower()) == v for k, v in self.headers.items())
+            and (self.system is None or self.system in r.system)
+            and _search(self.system_regex, r.system)
+            and (self.message_count is None or self.message_count == r.message_count)
+            and (self.last_role is None or self.last_role == r.last_role)
+            and _tool_results_hold(self, r)
+            and (not self.body or body_holds(self.body, r.body))
         )
 
     def describe(self) -> str:

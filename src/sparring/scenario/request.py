@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
@@ -97,23 +98,23 @@ class Request:
             last_user_text=last_user_text(list(messages)),
         )
 
-    @property
+    @cached_property
     def system(self) -> str:
         """The system prompt: the text of every system and developer message, joined by blank
         lines (Anthropic's `system` and Responses' `instructions` included)."""
         return "\n\n".join(m.text for m in self.messages if m.role in SYSTEM_ROLES)
 
-    @property
+    @cached_property
     def message_count(self) -> int:
         """Messages in the conversation, system and developer ones not counted."""
         return sum(1 for m in self.messages if m.role not in SYSTEM_ROLES)
 
-    @property
+    @cached_property
     def last_role(self) -> str | None:
         """The role of the last message (`tool` when the request ends with tool results)."""
         return self.messages[-1].role if self.messages else None
 
-    @property
+    @cached_property
     def tool_results(self) -> tuple[RequestMessage, ...]:
         """The tool results sent since the assistant last spoke: what the agent reports now."""
         found: list[RequestMessage] = []

@@ -495,3 +495,23 @@ def test_a_mistake_in_a_builder_keyword_is_explained(keywords: dict[str, Any], e
     with pytest.raises(ScenarioError) as info:
         rule(reply("a"), **keywords)
     assert expected in str(info.value)
+
+
+def test_the_miss_shows_the_body_fields_the_rules_look_at(server: FakeServer) -> None:
+    server.set_scenario(
+        Scenario.of(
+            rule(reply("cold"), body={"temperature": 0, "response_format": {"type": "json_object"}}),
+            rule(reply("pirate"), system="pirate"),
+        )
+    )
+    with (
+        OpenAI(base_url=server.base_url, api_key="k", max_retries=0) as client,
+        pytest.raises(openai.NotFoundError) as caught,
+    ):
+        chat(
+            client, [{"role": "system", "content": "Be a parrot."}, {"role": "user", "content": "hi"}], temperature=0.5
+        )
+    message = str(caught.value.body["message"])  # type: ignore[index]
+    assert "1 message, the last from user, system prompt 'Be a parrot.'" in message
+    assert "body temperature=0.5, body response_format.type=missing)." in message
+    assert "rule 1 [body={'temperature': 0, 'response_format': {'type': 'json_object'}}] reply 1" in message

@@ -166,6 +166,21 @@ def test_a_callback_that_raises_gets_a_500_the_sdk_does_not_retry(server: FakeSe
     assert (second.outcome, second.status) == ("completed", 200)
 
 
+def test_pytest_fail_in_a_callback_is_a_failure_too(server: FakeServer) -> None:
+    """`pytest.fail` raises a BaseException: the server reports it like any other."""
+
+    def strict(request: Request) -> str:
+        pytest.fail(f"unexpected question {request.last_user_text!r}")
+
+    server.set_scenario(Scenario.of(respond(strict), reply("still serving")))
+    with client_of(server) as client:
+        with pytest.raises(openai.InternalServerError) as caught:
+            ask(client, "why?")
+        assert ask(client) == "still serving"
+    message = caught.value.body["message"]  # type: ignore[index]
+    assert "raised Failed: unexpected question 'why?'" in message
+
+
 @pytest.mark.parametrize("returned", [42, reply("a").content, rule(reply("a"))], ids=["int", "content", "rule"])
 def test_a_callback_that_returns_no_reply_gets_a_500_too(server: FakeServer, returned: object) -> None:
     server.set_scenario(Scenario.of(respond(lambda r: returned)))

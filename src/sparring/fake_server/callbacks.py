@@ -8,6 +8,7 @@ the server down: the choice carries the failure, and the server answers it with 
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import dataclasses
 import inspect
@@ -67,7 +68,9 @@ async def choose(store: Store, namespace: str, request: Request) -> Choice:
         callback = pick.answer
         try:
             made = await call(callback, request)
-        except Exception as exc:  # the user's code: reported to the client and the test, never fatal
+        except asyncio.CancelledError:
+            raise  # the client went away: the middleware records it
+        except BaseException as exc:  # the user's code (pytest.fail() included): reported, never fatal
             failure = Failure(pick.rule, pick.reply, callback.name, summarize(exc), exc)
             return Choice(scenario, pick=pick, label=label, failure=failure)
         if made is not None:

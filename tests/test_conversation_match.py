@@ -515,3 +515,65 @@ def test_the_miss_shows_the_body_fields_the_rules_look_at(server: FakeServer) ->
     assert "1 message, the last from user, system prompt 'Be a parrot.'" in message
     assert "body temperature=0.5, body response_format.type=missing)." in message
     assert "rule 1 [body={'temperature': 0, 'response_format': {'type': 'json_object'}}] reply 1" in message
+
+
+def test_parallel_tool_calls_make_the_same_conversation_in_every_api(server: FakeServer) -> None:
+    """Two calls and their two results: four messages, two tool results with their names,
+    whether the API carries them as Chat messages, Responses items or Anthropic blocks."""
+    from sparring import respond
+
+    seen: list[Request] = []
+    server.set_scenario(Scenario.of(respond(lambda r: seen.append(r) or "ok", repeat=True)))
+    calls = [("c1", "get_weather", "sunny"), ("c2", "get_time", "12:00")]
+    chat_body = {
+        "model": MODEL,
+        "messages": [
+            {"role": "user", "content": QUESTION},
+            {
+                "role": "assistant",
+                "content": "Let me look.",
+                "tool_calls": [
+                    {"id": i, "type": "function", "function": {"name": n, "arguments": "{}"}} for i, n, _ in calls
+                ],
+            },
+            *({"role": "tool", "tool_call_id": i, "content": out} for i, _, out in calls),
+        ],
+    }
+    responses_body = {
+        "model": MODEL,
+        "input": [
+            {"role": "user", "content": QUESTION},
+            {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Let me look."}]},
+            *({"type": "function_call", "call_id": i, "name": n, "arguments": "{}"} for i, n, _ in calls),
+            *({"type": "function_call_output", "call_id": i, "output": out} for i, _, out in calls),
+        ],
+    }
+    messages_body = {
+        "model": "claude-sparring-1",
+        "max_tokens": 64,
+        "messages": [
+            {"role": "user", "content": QUESTION},
+            {
+                "role": "assistant",
+                "content": [
+                    {"type": "text", "text": "Let me look."},
+                    *({"type": "tool_use", "id": i, "name": n, "input": {}} for i, n, _ in calls),
+                ],
+            },
+            {
+                "role": "user",
+                "content": [{"type": "tool_result", "tool_use_id": i, "content": out} for i, _, out in calls],
+            },
+        ],
+    }
+    with httpx.Client(base_url=server.url) as client:
+        for path, body in (("chat/completions", chat_body), ("responses", responses_body), ("messages", messages_body)):
+            assert client.post(f"/v1/{path}", json=body).status_code == 200
+    for request in seen:
+        assert request.message_count == 4, request.endpoint
+        assert request.last_role == "tool"
+        assert [(r.tool_call_id, r.tool_name, r.text) for r in request.tool_results] == calls
+        assistant = request.messages[1]
+        assert (assistant.role, assistant.text) == ("assistant", "Let me look.")
+        assert [(c.id, c.name, c.arguments) for c in assistant.tool_calls] == [(i, n, "{}") for i, n, _ in calls]
+    assert [r.endpoint for r in seen] == ["chat", "responses", "messages"]

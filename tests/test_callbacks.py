@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -120,15 +121,17 @@ def test_uses_are_counted_like_any_reply(server: FakeServer) -> None:
     assert server.store.unused() == ["rule 1 [any request] reply 1: callback <lambda>, 2 of 3 uses left"]
 
 
-@pytest.mark.asyncio
-async def test_an_async_callback_is_awaited_on_the_server_loop(server: FakeServer) -> None:
+def test_an_async_callback_is_awaited_on_the_server_loop(server: FakeServer) -> None:
+    threads: list[str] = []
+
     async def slow(request: Request) -> Any:
+        threads.append(threading.current_thread().name)
         await asyncio.sleep(0)
         return reply(f"{request.endpoint}: {request.system}")
 
     server.set_scenario(Scenario.of(respond(slow)))
-    async with anthropic.AsyncAnthropic(base_url=server.url, api_key="sk-ant", max_retries=0) as claude:
-        out = await claude.messages.create(
+    with anthropic.Anthropic(base_url=server.url, api_key="sk-ant", max_retries=0) as claude:
+        out = claude.messages.create(
             model="claude-sparring-1",
             max_tokens=64,
             system="Be brief.",
@@ -136,6 +139,7 @@ async def test_an_async_callback_is_awaited_on_the_server_loop(server: FakeServe
         )
     assert out.content[0].type == "text"
     assert out.content[0].text == "messages: Be brief."
+    assert threads == ["sparring-server"]  # the server's own thread and loop
 
 
 def boom(request: Request) -> Any:

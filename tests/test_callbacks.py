@@ -142,6 +142,23 @@ def test_an_async_callback_is_awaited_on_the_server_loop(server: FakeServer) -> 
     assert threads == ["sparring-server"]  # the server's own thread and loop
 
 
+def test_a_client_that_gives_up_on_a_slow_callback_is_journaled(server: FakeServer) -> None:
+    """The handler waiting on an async callback is cancelled like any other: the journal
+    says the client went away, and the server goes on serving."""
+
+    async def never(request: Request) -> Any:
+        await asyncio.Event().wait()  # until the client gives up
+
+    server.set_scenario(Scenario.of(respond(never), reply("next")))
+    with httpx.Client(base_url=server.base_url, timeout=0.2) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/chat/completions", json={"model": MODEL, "messages": USER})
+        journal = server.wait_until(lambda entries: bool(entries) and entries[0].outcome is not None)
+        assert journal[0].outcome == "client_disconnected"
+        response = client.post("/chat/completions", json={"model": MODEL, "messages": USER})
+    assert response.json()["choices"][0]["message"]["content"] == "next"
+
+
 def boom(request: Request) -> Any:
     raise ValueError(f"no city called {request.last_user_text}")
 

@@ -36,6 +36,7 @@ from sparring.scenario.delivery import (
     Timing,
     Wire,
 )
+from sparring.scenario.match import ROLES
 from sparring.scenario.model import (
     ENDPOINTS,
     FINISH_REASONS,
@@ -88,6 +89,7 @@ SECTIONS = (
 # Keys whose string values come from a fixed list: (section, key) -> the list's name in NAMES.
 VALUES = {
     ("match", "endpoint"): "endpoints",
+    ("match", "last_role"): "roles",
     ("answer", "finish_reason"): "finish reasons",
     ("choice", "finish_reason"): "finish reasons",
     ("answer", "split"): "split",
@@ -121,6 +123,7 @@ NAMES = {
         tuple(ENDPOINTS), ", ".join(f"`{name}` (`POST {path}`)" for name, path in ENDPOINTS.items()), "endpoint"
     ),
     "finish reasons": Names(FINISH_REASONS, _codes(FINISH_REASONS), "finish reason"),
+    "roles": Names(ROLES, _codes(ROLES), "role"),
     "split": Names(SPLITS, f"{_codes(SPLITS)}, or a chunk size in characters", "split"),
 }
 
@@ -224,6 +227,51 @@ DOCS: dict[str, dict[str, Doc]] = {
             " attempt, `1` on the first retry. A request without the header never matches.",
             "retry_count: 0",
             ">= 0",
+        ),
+        "body": Doc(
+            "The JSON body has these fields with these values. A key is a field name or a dotted path"
+            " (`response_format.type`; a number indexes a list: `tools.0.type`). A mapping matches a"
+            " subset of the fields, a list matches item by item, `null` matches a field that is null"
+            " or missing, and `true` matches only `true`.",
+            "body: {temperature: 0, response_format.type: json_schema}",
+        ),
+        "system": Doc(
+            "The system prompt contains this text: every `system` and `developer` message, Anthropic's"
+            " `system` and the Responses API's `instructions`, joined by blank lines.",
+            "system: You are a pirate",
+        ),
+        "system_regex": Doc(
+            "This Python regular expression is found in the system prompt (`re.search`).",
+            'system_regex: "(?i)^be brief"',
+        ),
+        "message_count": Doc(
+            "The conversation has this many messages, system and developer ones not counted. A tool"
+            " result counts as one message, however the API carries it.",
+            "message_count: 3",
+            ">= 0",
+        ),
+        "last_role": Doc(
+            "The last message has this role. `tool`: the request ends with tool results.",
+            "last_role: tool",
+        ),
+        "tool_call_id": Doc(
+            "A tool result the request sends back answers the call with this id. The tool results"
+            " are those sent since the assistant last spoke.",
+            "tool_call_id: call_weather",
+        ),
+        "tool_name": Doc(
+            "A tool result the request sends back answers a call of this function (found by the"
+            " call's id in the conversation).",
+            "tool_name: get_weather",
+        ),
+        "tool_result": Doc(
+            "A tool result the request sends back contains this text. With other `tool_` keys, one"
+            " result must satisfy them all.",
+            "tool_result: sunny",
+        ),
+        "tool_result_regex": Doc(
+            "This Python regular expression is found in a tool result the request sends back.",
+            'tool_result_regex: "^[0-9]+ degrees"',
         ),
     },
     "answer": {
@@ -495,7 +543,7 @@ def _arm_text(arm: Any, section: str, key: str) -> str | None:
         return _PLAIN[arm]
     if origin in (tuple, list, Sequence):
         item = typing.get_args(arm)[0]
-        if _arms(item) == [Answer, ErrorReply]:
+        if {Answer, ErrorReply} <= set(_arms(item)):  # a Callback reply is Python only
             return "list of mappings"
         return _LISTS[getattr(item, "__name__", str(item))]
     if origin is Mapping:

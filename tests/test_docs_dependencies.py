@@ -86,8 +86,15 @@ def extra_dists(extra: str) -> set[str]:
     return dists
 
 
+# Distributions whose module is not their name, for when they are not installed here (the
+# libraries' examples run in the libs leg's environment).
+MODULE_OF = {"pydantic-ai-slim": {"pydantic_ai"}, "pydantic-ai": {"pydantic_ai"}, "openai-agents": {"agents"}}
+
+
 def provided(dists: set[str]) -> set[str]:
-    return {module for dist in dists for module in modules_of().get(dist, {dist.replace("-", "_")})}
+    return {
+        module for dist in dists for module in modules_of().get(dist, MODULE_OF.get(dist, {dist.replace("-", "_")}))
+    }
 
 
 def allowed_on(page: str) -> set[str]:

@@ -16,6 +16,7 @@ import sparring
 PUBLIC = [
     "Answer",
     "Attempt",
+    "Callback",
     "Chunk",
     "CleanupError",
     "CleanupReport",
@@ -34,6 +35,9 @@ PUBLIC = [
     "Problem",
     "RateLimits",
     "Reply",
+    "Request",
+    "RequestMessage",
+    "RequestToolCall",
     "RetryCheckError",
     "RetryReport",
     "Rule",
@@ -60,6 +64,7 @@ PUBLIC = [
     "message",
     "parse_scenario",
     "reply",
+    "respond",
     "rule",
     "tool_call",
 ]

@@ -18,6 +18,7 @@ __version__ = "0.1.0"
 _EXPORTS: dict[str, str] = {
     "Answer": "sparring.scenario.model",
     "Attempt": "sparring.checks.grouping",
+    "Callback": "sparring.scenario.model",
     "CleanupError": "sparring.checks.cleanup",
     "CleanupReport": "sparring.checks.cleanup",
     "Collected": "sparring.checks.collect",
@@ -39,10 +40,13 @@ _EXPORTS: dict[str, str] = {
     "FakeLLM": "sparring.plugin.fake_llm",
     "FakeServer": "sparring.fake_server.runner",
     "FakerText": "sparring.scenario.model",
-    "Match": "sparring.scenario.model",
+    "Match": "sparring.scenario.match",
     "Message": "sparring.scenario.model",
     "Problem": "sparring.errors",
     "Reply": "sparring.scenario.model",
+    "Request": "sparring.scenario.request",
+    "RequestMessage": "sparring.scenario.request",
+    "RequestToolCall": "sparring.scenario.request",
     "Rule": "sparring.scenario.model",
     "Scenario": "sparring.scenario.model",
     "ScenarioError": "sparring.errors",
@@ -61,6 +65,7 @@ _EXPORTS: dict[str, str] = {
     "message": "sparring.scenario.builders",
     "parse_scenario": "sparring.scenario.loader",
     "reply": "sparring.scenario.builders",
+    "respond": "sparring.scenario.builders",
     "rule": "sparring.scenario.builders",
     "tool_call": "sparring.scenario.builders",
 }
@@ -77,16 +82,17 @@ if TYPE_CHECKING:
     from sparring.fake_server.journal import Chunk, Entry
     from sparring.fake_server.runner import FakeServer
     from sparring.plugin.fake_llm import FakeLLM
-    from sparring.scenario.builders import error, message, reply, rule, tool_call
+    from sparring.scenario.builders import error, message, reply, respond, rule, tool_call
     from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
     from sparring.scenario.library import builtin_names, load_scenario
     from sparring.scenario.loader import parse_scenario
+    from sparring.scenario.match import Match
     from sparring.scenario.model import (
         Answer,
+        Callback,
         Content,
         ErrorReply,
         FakerText,
-        Match,
         Message,
         Reply,
         Rule,
@@ -95,6 +101,7 @@ if TYPE_CHECKING:
         ToolCall,
         Usage,
     )
+    from sparring.scenario.request import Request, RequestMessage, RequestToolCall
 
 
 def __getattr__(name: str) -> Any:

@@ -20,6 +20,7 @@ from typing import Any
 from aiohttp import web
 
 from sparring.fake_server import control, faults, playback
+from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import (
     CONTROL_PREFIX,
     STATE,
@@ -38,12 +39,13 @@ from sparring.fake_server.dialects.openai_completions import Completions
 from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
+from sparring.fake_server.miss import request_facts
 from sparring.fake_server.resolve import resolve
-from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Pick, RequestInfo, Store, describe_reply
+from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
-from sparring.scenario.model import Answer, ErrorReply, FakerText, Reply
-from sparring.scenario.text import last_user_text
+from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
+from sparring.scenario.request import Request
 
 log = logging.getLogger("sparring.server")
 
@@ -170,26 +172,31 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
         return _reject(request, dialect, problem)
     retry_count = _int_header(request, "x-stainless-retry-count")
     journal.update(entry, stream=parsed.stream, retry_count=retry_count)
-    info = RequestInfo(
+    info = Request.of(
+        endpoint=dialect.name,
         path=api_path(request),
         model=parsed.model,
-        last_user_text=last_user_text(parsed.messages),
-        headers={k.lower(): v for k, v in request.headers.items()},
-        has_tools=parsed.has_tools,
+        messages=parsed.messages,
+        body=body,
+        headers=request.headers,
         stream=parsed.stream,
+        has_tools=parsed.has_tools,
         retry_count=retry_count,
+        index=entry.index,
     )
     namespace = namespace_of(request)
-    pick, scenario = state.store.pick(namespace, info)
-    chosen: Reply
-    if pick is not None:
-        chosen = pick.answer
-        journal.update(entry, rule=pick.rule, reply=pick.reply, answered_by=_label(pick))
-    elif scenario.fallback == "default":
+    choice = await choose(state.store, namespace, info)
+    chosen: Answer | ErrorReply
+    if choice.failure is not None:
+        return _callback_failed(request, journal, entry, dialect, choice)
+    if choice.reply is not None and choice.pick is not None:
+        chosen = choice.reply
+        journal.update(entry, rule=choice.pick.rule, reply=choice.pick.reply, answered_by=choice.label)
+    elif choice.scenario.fallback == "default":
         chosen = default_answer(info.last_user_text)
         journal.update(entry, answered_by="generated default answer")
     else:
-        return _miss(request, journal, entry, dialect, info, state.store, namespace)
+        return _miss(request, journal, entry, dialect, info, state.store, namespace, choice)
     api_key = api_key_of(request)
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
@@ -296,11 +303,14 @@ def _miss(
     journal: Journal,
     entry: Entry,
     dialect: Dialect,
-    info: RequestInfo,
+    info: Request,
     store: Store,
     namespace: str,
+    choice: Choice,
 ) -> web.Response:
-    message = explain_miss(request.method, info, store.summary(namespace), namespace)
+    message = explain_miss(
+        request.method, info, store.summary(namespace), namespace, scenario=choice.scenario, declined=choice.declined
+    )
     journal.update(entry, answered_by="nothing scripted: sparring's 404")
     journal.end(entry, "unmatched", message, status=404)
     return _json(dialect.unmatched(message), request, dialect)
@@ -321,12 +331,32 @@ async def _ended(request: web.Request, journal: Journal, entry: Entry, namespace
     return _json(dialect.unmatched(message), request, dialect)
 
 
-def explain_miss(method: str, info: RequestInfo, summary: list[dict[str, object]], namespace: str) -> str:
-    said = f"model={info.model!r}, stream={info.stream}, last user message={info.last_user_text[:60]!r}"
-    if info.retry_count is not None:
-        said += f", retry count {info.retry_count}"
+def _callback_failed(
+    request: web.Request, journal: Journal, entry: Entry, dialect: Dialect, choice: Choice
+) -> web.Response:
+    """A 500 in the API's shape that no SDK retries; the journal and the test hear of it too."""
+    failure = choice.failure
+    assert failure is not None
+    log.error("%s", failure.message(), exc_info=failure.traceback)
+    journal.update(entry, rule=failure.rule, reply=failure.reply, answered_by=choice.label)
+    journal.end(entry, "callback_error", failure.message(), status=500)
+    return _json(dialect.failed(failure.message()), request, dialect)
+
+
+def explain_miss(
+    method: str,
+    info: Request,
+    summary: list[dict[str, object]],
+    namespace: str,
+    *,
+    scenario: Scenario | None = None,
+    declined: tuple[int, ...] = (),
+) -> str:
+    said = ", ".join(request_facts(info, scenario))
     where = "" if namespace == DEFAULT_NAMESPACE else f" in namespace {namespace!r}"
     head = f"sparring: no scripted reply answers {method} {info.path} ({said}){where}."
+    if declined:
+        head += " Callbacks handed it on: " + ", ".join(f"rule {r + 1}" for r in declined) + "."
     if not summary:
         return head + " Nothing is scripted: add replies or load a scenario (see the docs: Scenario files)."
     lines = [
@@ -334,10 +364,6 @@ def explain_miss(method: str, info: RequestInfo, summary: list[dict[str, object]
         for s in summary
     ]
     return head + " Scripted: " + "; ".join(lines) + "."
-
-
-def _label(pick: Pick) -> str:
-    return f"rule {pick.rule + 1}, reply {pick.reply + 1}: {describe_reply(pick.answer)}"
 
 
 def _int_header(request: web.Request, name: str) -> int | None:

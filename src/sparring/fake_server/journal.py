@@ -13,7 +13,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-Outcome = Literal["completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "server_closed"]
+Outcome = Literal[
+    "completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "callback_error", "server_closed"
+]
 _SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})
 
 
@@ -93,7 +95,8 @@ class Entry:
         if self.fault:
             parts.append(f"fault: {self.fault}")
         ending: str = self.outcome or "under way"
-        if self.detail and self.outcome in ("fault", "client_disconnected", "stalled", "rejected", "server_closed"):
+        ended_early = ("fault", "client_disconnected", "stalled", "rejected", "callback_error", "server_closed")
+        if self.detail and self.outcome in ended_early:
             ending += f" ({self.detail.split('. ')[0]})"
         parts.append(ending)
         if self.event_ends and self.stream:

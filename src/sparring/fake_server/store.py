@@ -7,30 +7,17 @@ many uses each reply has left.
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry, Journal
-from sparring.scenario.model import ENDPOINTS, ErrorReply, Fallback, Match, Reply, Scenario
+from sparring.scenario.model import Callback, ErrorReply, Fallback, Reply, Scenario
+from sparring.scenario.request import Request
 
 DEFAULT_NAMESPACE = "default"
 ENDED_KEPT = 10_000  # how many dropped namespaces a store remembers, to explain late requests
 ENDED = "nothing: sent to an ended namespace"  # the journal's `answered_by` for such a request
-
-
-@dataclass(frozen=True)
-class RequestInfo:
-    """What a match can look at."""
-
-    path: str
-    model: str | None
-    last_user_text: str
-    headers: Mapping[str, str]  # lower-case names
-    has_tools: bool
-    stream: bool
-    retry_count: int | None
 
 
 @dataclass(frozen=True)
@@ -40,22 +27,9 @@ class Pick:
     answer: Reply
 
 
-def matches(match: Match, req: RequestInfo) -> bool:
-    checks = (
-        match.endpoint is None or ENDPOINTS[match.endpoint] == req.path,
-        match.path is None or match.path == req.path,
-        match.model is None or match.model == req.model,
-        match.message is None or match.message in req.last_user_text,
-        match.message_regex is None or re.search(match.message_regex, req.last_user_text) is not None,
-        match.tools is None or match.tools == req.has_tools,
-        match.stream is None or match.stream == req.stream,
-        match.retry_count is None or match.retry_count == req.retry_count,
-        all(req.headers.get(k.lower()) == v for k, v in match.headers.items()),
-    )
-    return all(checks)
-
-
 def describe_reply(reply: Reply) -> str:
+    if isinstance(reply, Callback):
+        return f"callback {reply.name}"
     if isinstance(reply, ErrorReply):
         what = f"error {reply.preset or reply.status}"
         return what if reply.preset is None or reply.status is None else f"{what} (status {reply.status})"
@@ -103,16 +77,23 @@ class Namespace:
             for i, reply in enumerate(rule.replies):
                 self.left[(r, i)] = None if reply.repeat else reply.times
 
-    def pick(self, req: RequestInfo) -> Pick | None:
-        found = self._pick(req)
+    def pick(self, req: Request, *, declined: frozenset[int] = frozenset()) -> Pick | None:
+        """The reply that answers `req`, its use spent; rules in `declined` are skipped."""
+        found = self._pick(req, declined)
         if found is None and self.loop and self.left and not any(self.left.values()):
             self.load(self.scenario, loop=True)
-            found = self._pick(req)
+            found = self._pick(req, declined)
         return found
 
-    def _pick(self, req: RequestInfo) -> Pick | None:
+    def give_back(self, pick: Pick) -> None:
+        """A callback declined its request: its use is not spent."""
+        left = self.left.get((pick.rule, pick.reply))
+        if left is not None:
+            self.left[(pick.rule, pick.reply)] = left + 1
+
+    def _pick(self, req: Request, declined: frozenset[int]) -> Pick | None:
         for r, rule in enumerate(self.scenario.rules):
-            if not matches(rule.match, req):
+            if r in declined or not rule.match.holds(req):
                 continue
             for i, reply in enumerate(rule.replies):
                 left = self.left[(r, i)]
@@ -235,10 +216,16 @@ class Store:
             space.load(Scenario(fallback=space.scenario.fallback), loop=space.loop)
             space.journal.clear()
 
-    def pick(self, namespace: str, req: RequestInfo) -> tuple[Pick | None, Scenario]:
+    def pick(
+        self, namespace: str, req: Request, *, declined: frozenset[int] = frozenset()
+    ) -> tuple[Pick | None, Scenario]:
         with self._lock:
             space = self.space(namespace)
-            return space.pick(req), space.scenario
+            return space.pick(req, declined=declined), space.scenario
+
+    def give_back(self, namespace: str, pick: Pick) -> None:
+        with self._lock:
+            self.space(namespace).give_back(pick)
 
     def summary(self, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, object]]:
         with self._lock:

@@ -191,14 +191,19 @@ class FakeLLM:
     # -- the end ----------------------------------------------------------------------------
 
     def problems(self) -> str | None:
-        """What a strict test fails on: requests nothing answered, replies never used."""
+        """What a strict test fails on: requests nothing answered, callbacks that raised or
+        returned no reply, replies never used."""
         unanswered, unused = self.unanswered(), self.unused()
-        if not unanswered and not unused:
+        failed = [e for e in self.journal if e.outcome == "callback_error"]
+        if not unanswered and not unused and not failed:
             return None
-        lines = ["sparring: " + _headline(len(unanswered), len(unused))]
+        lines = ["sparring: " + _headline(len(unanswered), len(failed), len(unused))]
         if unanswered:
             lines.append("Requests nothing answered:")
             lines.extend(f"  {_request(e)}" for e in unanswered)
+        if failed:
+            lines.append("Callbacks that failed (the client got a 500):")
+            lines.extend(f"  {_request(e)}: {(e.detail or '').removeprefix('sparring: ')}" for e in failed)
         if unused:
             lines.append("Scripted replies never used:")
             lines.extend(f"  {u}" for u in unused)
@@ -221,10 +226,12 @@ class FakeLLM:
         self._server.store.default = DEFAULT_NAMESPACE
 
 
-def _headline(unanswered: int, unused: int) -> str:
+def _headline(unanswered: int, failed: int, unused: int) -> str:
     parts = []
     if unanswered:
         parts.append(f"{unanswered} request{'s' if unanswered > 1 else ''} had no scripted reply")
+    if failed:
+        parts.append(f"{failed} callback{'s' if failed > 1 else ''} failed")
     if unused:
         parts.append(f"{unused} scripted repl{'ies were' if unused > 1 else 'y was'} never used")
     return ", and ".join(parts) + "."

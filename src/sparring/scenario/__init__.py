@@ -1,15 +1,16 @@
 """What the fake server should do: the model, its builders, and the file loader."""
 
-from sparring.scenario.builders import error, message, reply, rule, tool_call
+from sparring.scenario.builders import error, message, reply, respond, rule, tool_call
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.library import builtin_names, load_scenario
 from sparring.scenario.loader import load_file, parse_scenario
+from sparring.scenario.match import Match
 from sparring.scenario.model import (
     Answer,
+    Callback,
     Content,
     ErrorReply,
     FakerText,
-    Match,
     Message,
     Reply,
     Rule,
@@ -18,10 +19,12 @@ from sparring.scenario.model import (
     ToolCall,
     Usage,
 )
+from sparring.scenario.request import Request, RequestMessage, RequestToolCall
 
 __all__ = [
     "ERROR_PRESETS",
     "Answer",
+    "Callback",
     "Content",
     "ErrorReply",
     "FakerText",
@@ -30,6 +33,9 @@ __all__ = [
     "Message",
     "RateLimits",
     "Reply",
+    "Request",
+    "RequestMessage",
+    "RequestToolCall",
     "Rule",
     "Scenario",
     "Split",
@@ -44,6 +50,7 @@ __all__ = [
     "message",
     "parse_scenario",
     "reply",
+    "respond",
     "rule",
     "tool_call",
 ]

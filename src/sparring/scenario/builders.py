@@ -8,14 +8,16 @@ Scenario.of(
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from sparring.errors import ScenarioError
 from sparring.scenario._validate import closest
 from sparring.scenario.delivery import Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
     Answer,
+    Callback,
+    CallbackResult,
     Content,
     ErrorReply,
     FakerText,
@@ -27,6 +29,9 @@ from sparring.scenario.model import (
     ToolCall,
     Usage,
 )
+
+if TYPE_CHECKING:
+    from sparring.scenario.request import Request
 
 SplitSpec = str | int | Split
 
@@ -200,6 +205,22 @@ def error(
     )
 
 
+def respond(
+    function: Callable[[Request], CallbackResult | Awaitable[CallbackResult]],
+    *,
+    times: int = 1,
+    repeat: bool = False,
+    optional: bool = False,
+) -> Callback:
+    """A reply made by `function(request)` when a request arrives (Python only).
+
+    It returns `reply(...)`, `error(...)`, a string (short for `reply(text)`), or None to let
+    the next rule answer. `times`, `repeat` and `optional` count the requests it answers, as
+    for any reply.
+    """
+    return Callback(function, times=times, repeat=repeat, optional=optional)
+
+
 def rule(
     *replies: Reply,
     name: str | None = None,
@@ -212,6 +233,15 @@ def rule(
     tools: bool | None = None,
     stream: bool | None = None,
     retry_count: int | None = None,
+    body: Mapping[str, Any] | None = None,
+    system: str | None = None,
+    system_regex: str | None = None,
+    message_count: int | None = None,
+    last_role: str | None = None,
+    tool_call_id: str | None = None,
+    tool_name: str | None = None,
+    tool_result: str | None = None,
+    tool_result_regex: str | None = None,
 ) -> Rule:
     """Replies for the requests the keyword arguments select (all of them must hold)."""
     match = Match(
@@ -224,5 +254,14 @@ def rule(
         tools=tools,
         stream=stream,
         retry_count=retry_count,
+        body={} if body is None else dict(body) if isinstance(body, Mapping) else body,
+        system=system,
+        system_regex=system_regex,
+        message_count=message_count,
+        last_role=last_role,
+        tool_call_id=tool_call_id,
+        tool_name=tool_name,
+        tool_result=tool_result,
+        tool_result_regex=tool_result_regex,
     )
     return Rule(replies=tuple(replies), match=match, name=name)

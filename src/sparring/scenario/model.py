@@ -14,26 +14,22 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import re
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from sparring.errors import ScenarioError
 from sparring.scenario._validate import closest, fail, non_negative, positive_int
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
+from sparring.scenario.match import ENDPOINTS as ENDPOINTS  # re-exported: its home was here
+from sparring.scenario.match import Match as Match
+
+if TYPE_CHECKING:
+    from sparring.scenario.request import Request
 
 SplitMode = Literal["word", "char", "token", "size", "list"]
 SPLIT_MODES: tuple[str, ...] = ("word", "char", "token", "size", "list")
 FINISH_REASONS: tuple[str, ...] = ("stop", "length", "tool_calls", "content_filter", "function_call")
-# `match: {endpoint: ...}` names, and the route each answers.
-ENDPOINTS: dict[str, str] = {
-    "chat": "/v1/chat/completions",
-    "responses": "/v1/responses",
-    "messages": "/v1/messages",
-    "completions": "/v1/completions",
-    "embeddings": "/v1/embeddings",
-}
 Fallback = Literal["miss", "default"]
 
 
@@ -227,7 +223,36 @@ class ErrorReply:
         _check_uses(self.times, self.repeat, self.optional)
 
 
-Reply = Answer | ErrorReply
+CallbackResult: TypeAlias = Answer | ErrorReply | str | None
+
+
+@dataclass(frozen=True, eq=False)
+class Callback:
+    """A reply made when the request arrives, by `function(request)` (Python only).
+
+    `function` gets the `Request` and returns an `Answer` or an `ErrorReply` (its own `times`,
+    `repeat` and `optional` are ignored: it answers this one request), a string (short for
+    `reply(text)`), or None: this rule does not answer this request, try the next one (the use
+    is not spent). It may be `async`. It runs on the server's thread, so it must not wait for
+    the test. `times`, `repeat` and `optional` count the requests it answers.
+    """
+
+    function: Callable[[Request], CallbackResult | Awaitable[CallbackResult]]
+    times: int = 1
+    repeat: bool = False
+    optional: bool = False
+
+    def __post_init__(self) -> None:
+        if not callable(self.function):
+            raise fail("respond", f"needs a function of the request, got {self.function!r}")
+        _check_uses(self.times, self.repeat, self.optional)
+
+    @property
+    def name(self) -> str:
+        return str(getattr(self.function, "__name__", None) or repr(self.function))
+
+
+Reply = Answer | ErrorReply | Callback
 
 
 def _check_uses(times: int, repeat: bool, optional: bool) -> None:
@@ -236,52 +261,6 @@ def _check_uses(times: int, repeat: bool, optional: bool) -> None:
     for name, value in (("repeat", repeat), ("optional", optional)):
         if not isinstance(value, bool):
             raise fail(name, f"must be true or false, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Match:
-    """Which requests a rule answers. Every field given must hold; an empty match holds always."""
-
-    endpoint: str | None = None
-    path: str | None = None
-    model: str | None = None
-    message: str | None = None
-    message_regex: str | None = None
-    headers: Mapping[str, str] = field(default_factory=dict)
-    tools: bool | None = None
-    stream: bool | None = None
-    retry_count: int | None = None
-
-    def __post_init__(self) -> None:
-        if self.endpoint is not None and self.endpoint not in ENDPOINTS:
-            raise ScenarioError.single(
-                f"unknown endpoint {self.endpoint!r}; use one of {', '.join(ENDPOINTS)}",
-                path="match.endpoint",
-                suggestion=closest(str(self.endpoint), tuple(ENDPOINTS)),
-            )
-        if self.message_regex is not None:
-            try:
-                re.compile(self.message_regex)
-            except re.error as exc:
-                raise fail("match.message_regex", f"is not a valid regular expression: {exc}") from None
-        if self.retry_count is not None and (
-            isinstance(self.retry_count, bool) or not isinstance(self.retry_count, int) or self.retry_count < 0
-        ):
-            raise fail("match.retry_count", f"must be an integer >= 0, got {self.retry_count!r}")
-
-    def describe(self) -> str:
-        parts = [f"{name}={value!r}" for name, value in self._given()]
-        return ", ".join(parts) if parts else "any request"
-
-    def _given(self) -> list[tuple[str, object]]:
-        given: list[tuple[str, object]] = []
-        for name in ("endpoint", "path", "model", "message", "message_regex", "tools", "stream", "retry_count"):
-            value = getattr(self, name)
-            if value is not None:
-                given.append((name, value))
-        if self.headers:
-            given.append(("headers", dict(self.headers)))
-        return given
 
 
 @dataclass(frozen=True)

@@ -345,15 +345,28 @@ def _text(content: object) -> str:
 
 
 def _chat_messages(body: dict[str, Any]) -> list[dict[str, Any]]:
-    """The conversation in Chat Completions shape, for matching and prompt-token counts."""
+    """The conversation in Chat Completions shape, for matching and prompt-token counts:
+    `tool_use` blocks become the assistant's `tool_calls`, `tool_result` blocks `tool` messages."""
     chat: list[dict[str, Any]] = []
     if body.get("system"):
         chat.append({"role": "system", "content": _text(body["system"])})
     for message in body["messages"]:
         content = message["content"]
-        results = [b for b in content if b["type"] == "tool_result"] if isinstance(content, list) else []
-        chat.extend({"role": "tool", "content": _text(b.get("content"))} for b in results)
+        blocks = content if isinstance(content, list) else []
+        results = [b for b in blocks if b["type"] == "tool_result"]
+        chat.extend(
+            {"role": "tool", "tool_call_id": b.get("tool_use_id"), "content": _text(b.get("content"))} for b in results
+        )
+        calls = [_tool_call(b) for b in blocks if b["type"] == "tool_use"]
         # A turn of nothing but tool results is no user message, as in Chat.
-        if _text(content) or not results:
-            chat.append({"role": message["role"], "content": _text(content)})
+        if _text(content) or calls or not results:
+            said: dict[str, Any] = {"role": message["role"], "content": _text(content)}
+            if calls:
+                said["tool_calls"] = calls
+            chat.append(said)
     return chat
+
+
+def _tool_call(block: dict[str, Any]) -> dict[str, Any]:
+    arguments = json.dumps(block.get("input", {}), separators=(",", ":"), ensure_ascii=False)
+    return {"id": block.get("id"), "type": "function", "function": {"name": block.get("name"), "arguments": arguments}}

@@ -128,6 +128,12 @@ class Dialect(ABC):
         error = self.invalid(InvalidRequest(message, code="sparring_no_reply", status=404))
         return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
 
+    def failed(self, message: str) -> HttpError:
+        """What a request gets when the `respond(...)` callback answering it raised: a 500
+        naming sparring, which no SDK retries (`x-should-retry: false`)."""
+        error = self.invalid(InvalidRequest(message, code="sparring_callback_error", status=500))
+        return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
+
     @abstractmethod
     def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
         """Headers the real API sends on every response (request id and friends)."""

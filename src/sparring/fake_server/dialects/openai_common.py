@@ -300,5 +300,9 @@ class OpenAIDialect(Dialect):
         body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
         return HttpError(404, body, {"x-should-retry": "false"})
 
+    def failed(self, message: str) -> HttpError:
+        body = error_body(message, "server_error", code="sparring_callback_error")
+        return HttpError(500, body, {"x-should-retry": "false"})
+
     def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
         return response_headers(rng, processing_ms=processing_ms)

@@ -176,7 +176,11 @@ def _messages(given: str | list[Any]) -> list[dict[str, Any]]:
         if kind == "function_call":
             function = {"name": item.get("name"), "arguments": item.get("arguments")}
             call = {"id": item.get("call_id"), "type": "function", "function": function}
-            messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
+            # Calls right after the assistant's message (or each other) are that message's, as in Chat.
+            if messages and messages[-1]["role"] == "assistant":
+                messages[-1].setdefault("tool_calls", []).append(call)
+            else:
+                messages.append({"role": "assistant", "content": None, "tool_calls": [call]})
         elif kind == "function_call_output":
             messages.append({"role": "tool", "tool_call_id": item.get("call_id"), "content": _text(item.get("output"))})
         elif kind == "message":

@@ -12,9 +12,8 @@ The libraries are imported inside each function, so this module imports anywhere
 from __future__ import annotations
 
 import json
-from contextlib import aclosing
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -101,6 +100,7 @@ class Client:
 # -- the openai SDK ---------------------------------------------------------------------------
 
 
+# --8<-- [start:openai]
 async def openai_chat(base_url: str) -> AsyncIterator[str]:
     import openai
 
@@ -114,11 +114,16 @@ async def openai_chat(base_url: str) -> AsyncIterator[str]:
                     yield chunk.choices[0].delta.content
 
 
+# --8<-- [end:openai]
+
+
 def openai_chat_sync(base_url: str) -> Iterator[str]:
     import openai
 
     with openai.OpenAI(base_url=base_url, api_key=KEY, max_retries=RETRIES) as client:
-        stream = client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True)
+        stream = client.chat.completions.create(
+            model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+        )
         with stream:
             for chunk in stream:
                 if chunk.choices and chunk.choices[0].delta.content:
@@ -150,6 +155,7 @@ def openai_responses_sync(base_url: str) -> Iterator[str]:
 # -- the anthropic SDK ------------------------------------------------------------------------
 
 
+# --8<-- [start:anthropic]
 async def anthropic_messages(base_url: str) -> AsyncIterator[str]:
     import anthropic
 
@@ -161,6 +167,9 @@ async def anthropic_messages(base_url: str) -> AsyncIterator[str]:
     ):
         async for text in stream.text_stream:
             yield text
+
+
+# --8<-- [end:anthropic]
 
 
 def anthropic_messages_sync(base_url: str) -> Iterator[str]:
@@ -178,6 +187,7 @@ def anthropic_messages_sync(base_url: str) -> Iterator[str]:
 # -- langchain-openai -------------------------------------------------------------------------
 
 
+# --8<-- [start:langchain]
 def _chat_openai(base_url: str) -> Any:
     import httpx
     from langchain_openai import ChatOpenAI
@@ -211,9 +221,13 @@ async def langchain_tools(base_url: str) -> AsyncIterator[str]:
                     yield piece["args"]
 
 
+# --8<-- [end:langchain]
+
+
 # -- litellm ----------------------------------------------------------------------------------
 
 
+# --8<-- [start:litellm]
 async def litellm_stream(base_url: str) -> AsyncIterator[str]:
     import litellm
 
@@ -233,6 +247,9 @@ async def litellm_stream(base_url: str) -> AsyncIterator[str]:
                 yield chunk.choices[0].delta.content
 
 
+# --8<-- [end:litellm]
+
+
 class _Nothing:
     def close(self) -> None:
         pass
@@ -241,6 +258,7 @@ class _Nothing:
 # -- pydantic-ai ------------------------------------------------------------------------------
 
 
+# --8<-- [start:pydantic-ai]
 def _agent(base_url: str, tools: bool) -> Any:
     from openai import AsyncOpenAI
     from pydantic_ai import Agent
@@ -253,7 +271,10 @@ def _agent(base_url: str, tools: bool) -> Any:
 
 
 async def pydantic_ai_stream(base_url: str) -> AsyncIterator[str]:
-    async with _agent(base_url, tools=False).run_stream("hi") as result, aclosing(result.stream_text(delta=True)) as texts:
+    async with (
+        _agent(base_url, tools=False).run_stream("hi") as result,
+        aclosing(result.stream_text(delta=True)) as texts,
+    ):
         async for text in texts:
             yield text
 
@@ -267,9 +288,13 @@ async def pydantic_ai_tools(base_url: str) -> AsyncIterator[str]:
             yield text
 
 
+# --8<-- [end:pydantic-ai]
+
+
 # -- openai-agents ----------------------------------------------------------------------------
 
 
+# --8<-- [start:openai-agents]
 async def openai_agents_stream(base_url: str) -> AsyncIterator[str]:
     from agents import Agent, OpenAIChatCompletionsModel, Runner
     from openai import AsyncOpenAI
@@ -281,6 +306,9 @@ async def openai_agents_stream(base_url: str) -> AsyncIterator[str]:
         async for event in events:
             if event.type == "raw_response_event" and event.data.type == "response.output_text.delta":
                 yield event.data.delta
+
+
+# --8<-- [end:openai-agents]
 
 
 def _tool_step() -> Reply:

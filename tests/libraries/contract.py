@@ -8,14 +8,14 @@ test keeps the docs page's table equal to this one. After a change, regenerate i
 
 The columns:
 - `clean stream`: a streamed answer, `one two three four` (for tool calls, the arguments).
-- `429, then answer (retry-after-ms)`: a 429 asking for 40 ms in `retry-after-ms`, then the
-  answer: what the caller got, and how many requests the server saw (×N).
-- `wait`: how the retry waited, from the journal: `honoured` (at least the 40 ms asked, and
-  less than any backoff of its own), `own backoff`, `too soon` or `no retry`.
-- `429 (retry-after)`, `wait `: the same with `retry-after: 0.04` (seconds) instead.
-- `check_retries`: `check_retries` on the journal of the first 429 case.
+- `429, retry-after-ms: 40`: a 429 asking for 40 ms in `retry-after-ms`, then the answer:
+  what the caller got, the number of requests the server saw, and how the retry waited, read
+  from the journal: `honoured` (at least the 40 ms asked, and less than any backoff of its
+  own), `own backoff`, `too soon` or `no retry`.
+- `429, retry-after: 0.04`: the same with `retry-after: 0.04` (seconds) instead.
+- `check_retries`: `check_retries` on the journal of the `retry-after-ms` case.
 - `reset after chunk 2`: the connection reset after the second chunk, on every attempt: the
-  exception the caller got, with the module it is imported from, and the requests (×N).
+  exception the caller got, with the module it is imported from, and the number of requests.
 - `check_cleanup`: `check_cleanup` on every way out of the stream: `ok`, or the ways that leaked.
 """
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from sparring import Fault, FakeServer, Scenario, collect
+from sparring import FakeServer, Fault, Scenario, collect
 from tests.libraries import facts
 from tests.libraries.clients import Client, owning
 from tests.libraries.contract import COLUMNS, expected

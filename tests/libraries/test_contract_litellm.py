@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("litellm")
 
-from tests.libraries import clients  # noqa: E402
-from tests.libraries.contract_tests import make_tests  # noqa: E402
+from tests.libraries import clients
+from tests.libraries.contract_tests import make_tests
 
 test_cell, test_events = make_tests(clients.LITELLM)

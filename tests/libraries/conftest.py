@@ -17,6 +17,9 @@ from pathlib import Path
 
 import pytest
 
+# The contract's tests are made in this module: let pytest show their assertions' diffs.
+pytest.register_assert_rewrite("tests.libraries.contract_tests", "tests.libraries.facts")
+
 QUIET = {
     "LITELLM_LOCAL_MODEL_COST_MAP": "True",  # no fetch of the model cost map from GitHub
     "LITELLM_TELEMETRY": "False",

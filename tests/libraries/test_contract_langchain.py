@@ -1,12 +1,23 @@
-"""The contract's rows for langchain, run in the libs environment (`.venv-libs`)."""
+"""The contract's rows for langchain-openai, run in the libs environment (`.venv-libs`); and the
+facts the docs' notes on langchain-openai state."""
 
 from __future__ import annotations
 
+import openai
 import pytest
 
 pytest.importorskip("langchain_openai")
 
-from tests.libraries import clients
-from tests.libraries.contract_tests import make_tests
+from langchain_core.exceptions import ModelConnectionError  # noqa: E402
+
+from tests.libraries import clients, facts  # noqa: E402
+from tests.libraries.contract_tests import make_tests  # noqa: E402
 
 test_cell, test_events = make_tests(clients.LANGCHAIN)
+
+
+@pytest.mark.asyncio
+async def test_a_cut_stream_raises_an_openai_connection_error() -> None:
+    _, run = await facts.cut(clients.LANGCHAIN[0])
+    assert isinstance(run.error, openai.APIConnectionError)
+    assert isinstance(run.error, ModelConnectionError)

@@ -8,10 +8,10 @@ import pytest
 
 pytest.importorskip("langchain_openai")
 
-from langchain_core.exceptions import ModelConnectionError  # noqa: E402
+from langchain_core.exceptions import ModelConnectionError
 
-from tests.libraries import clients, facts  # noqa: E402
-from tests.libraries.contract_tests import make_tests  # noqa: E402
+from tests.libraries import clients, facts
+from tests.libraries.contract_tests import make_tests
 
 test_cell, test_events = make_tests(clients.LANGCHAIN)
 

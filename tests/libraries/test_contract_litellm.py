@@ -8,8 +8,8 @@ import pytest
 
 pytest.importorskip("litellm")
 
-from tests.libraries import clients, facts  # noqa: E402
-from tests.libraries.contract_tests import make_tests  # noqa: E402
+from tests.libraries import clients, facts
+from tests.libraries.contract_tests import make_tests
 
 test_cell, test_events = make_tests(clients.LITELLM)
 CLIENT = clients.LITELLM[0]

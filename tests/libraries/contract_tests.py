@@ -46,8 +46,9 @@ def _from_sync(make: Callable[[str], Iterator[str]], url: str) -> AsyncIterator[
     return pieces()
 
 
-def make_tests(rows: Sequence[Client], skip: Callable[[Client], str | None] = lambda _: None) -> tuple[Any, Any]:
-    """`test_cell` and `test_events` for these rows; `skip(client)` gives a reason to skip one here."""
+def make_tests(rows: Sequence[Client], skip: Callable[[Client], str | None] = lambda _: None) -> tuple[Any, Any, Any]:
+    """`test_cell`, `test_events` and `test_retries_through_the_sdk` for these rows;
+    `skip(client)` gives a reason to skip one here."""
     ids = [slug(c.row) for c in rows]
 
     @pytest.mark.asyncio
@@ -85,4 +86,15 @@ def make_tests(rows: Sequence[Client], skip: Callable[[Client], str | None] = la
                     stream = client.stream(url) if client.stream is not None else _from_sync(client.sync, url)  # type: ignore[arg-type]
                     assert await collect(stream) == sparring_snapshot
 
-    return test_cell, test_events
+    @pytest.mark.asyncio
+    @pytest.mark.parametrize("client", rows, ids=ids)
+    async def test_retries_through_the_sdk(client: Client) -> None:
+        """The retry after the 429 is the SDK's own: it counts itself in `x-stainless-retry-count`."""
+        reason = skip(client)
+        if reason:
+            pytest.skip(reason)
+        _, _, run = await facts.rate_limit(client, "retry-after-ms")
+        counts = [entry.headers.get("x-stainless-retry-count") for entry in run.journal]
+        assert counts[:2] == ["0", "1"], counts
+
+    return test_cell, test_events, test_retries_through_the_sdk

@@ -13,7 +13,7 @@ from langchain_core.exceptions import ModelConnectionError
 from tests.libraries import clients, facts
 from tests.libraries.contract_tests import make_tests
 
-test_cell, test_events = make_tests(clients.LANGCHAIN)
+test_cell, test_events, test_retries_through_the_sdk = make_tests(clients.LANGCHAIN)
 
 
 @pytest.mark.asyncio

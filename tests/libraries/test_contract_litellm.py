@@ -11,7 +11,7 @@ pytest.importorskip("litellm")
 from tests.libraries import clients, facts
 from tests.libraries.contract_tests import make_tests
 
-test_cell, test_events = make_tests(clients.LITELLM)
+test_cell, test_events, test_retries_through_the_sdk = make_tests(clients.LITELLM)
 CLIENT = clients.LITELLM[0]
 
 
@@ -22,9 +22,3 @@ async def test_a_cut_stream_raises_a_status_error_of_a_status_never_sent() -> No
     assert run.error.status_code == 500  # the server sent 200, then cut the stream
     assert "Connection error" in str(run.error)  # the original error, in the message
     assert [e.status for e in run.journal] == [200]
-
-
-@pytest.mark.asyncio
-async def test_num_retries_retries_through_the_sdk() -> None:
-    _, _, run = await facts.rate_limit(CLIENT, "retry-after-ms")
-    assert [e.headers.get("x-stainless-retry-count") for e in run.journal] == ["0", "1"]

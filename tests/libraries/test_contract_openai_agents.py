@@ -9,4 +9,4 @@ pytest.importorskip("agents")
 from tests.libraries import clients
 from tests.libraries.contract_tests import make_tests
 
-test_cell, test_events = make_tests(clients.OPENAI_AGENTS)
+test_cell, test_events, test_retries_through_the_sdk = make_tests(clients.OPENAI_AGENTS)

@@ -10,7 +10,7 @@ pydantic_ai = pytest.importorskip("pydantic_ai")
 from tests.libraries import clients, facts  # noqa: E402
 from tests.libraries.contract_tests import make_tests  # noqa: E402
 
-test_cell, test_events = make_tests(clients.PYDANTIC_AI)
+test_cell, test_events, test_retries_through_the_sdk = make_tests(clients.PYDANTIC_AI)
 
 
 @pytest.mark.asyncio

@@ -19,4 +19,4 @@ def _other_major(client: clients.Client) -> str | None:
     return None
 
 
-test_cell, test_events = make_tests(ROWS, skip=_other_major)
+test_cell, test_events, test_retries_through_the_sdk = make_tests(ROWS, skip=_other_major)

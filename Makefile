@@ -11,7 +11,14 @@ BIN2   := $(VENV2)/bin
 OPENAI2_TESTS := tests/test_fault_contract.py tests/test_faults.py tests/test_wire_shaping.py \
                  tests/test_chat_sdk.py tests/test_error_headers.py tests/test_docs_examples.py \
                  tests/test_responses.py tests/test_completions_and_embeddings.py tests/test_streaming_helpers.py \
-                 tests/test_broken_stream_exceptions.py tests/test_readme.py tests/test_docs_dependencies.py
+                 tests/test_broken_stream_exceptions.py tests/test_readme.py tests/test_docs_dependencies.py \
+                 tests/libraries/test_contract_sdks.py tests/libraries/test_contract_table.py
+
+# A third with the client libraries people build on the SDKs (langchain-openai, litellm,
+# pydantic-ai, openai-agents): the client-library contract and loops in tests/libraries/.
+VENV3  ?= .venv-libs
+BIN3   := $(VENV3)/bin
+LIBS_TESTS := tests/libraries
 
 .PHONY: demo test lint typecheck tests docs-build docs bench clean
 
@@ -33,6 +40,12 @@ $(VENV2)/.installed: pyproject.toml
 	$(BIN2)/python -m pip install --quiet -e '.[test]' 'openai>=2,<3'
 	touch $@
 
+$(VENV3)/.installed: pyproject.toml
+	test -x $(BIN3)/python || $(PYTHON) -m venv $(VENV3)
+	$(BIN3)/python -m pip install --quiet --upgrade pip
+	$(BIN3)/python -m pip install --quiet -e '.[test,libs]'
+	touch $@
+
 ## demo: start the fake server and watch the openai SDK spar with it
 demo: $(VENV)/.demo-installed
 	$(BIN)/sparring demo
@@ -47,10 +60,11 @@ lint: $(VENV)/.dev-installed
 typecheck: $(VENV)/.dev-installed
 	$(BIN)/mypy src
 
-tests: $(VENV)/.dev-installed $(VENV2)/.installed
+tests: $(VENV)/.dev-installed $(VENV2)/.installed $(VENV3)/.installed
 	$(BIN)/coverage erase
 	$(BIN)/coverage run -m pytest -n 2
 	$(BIN2)/coverage run -m pytest -n 2 $(OPENAI2_TESTS)
+	$(BIN3)/coverage run -m pytest -n 2 $(LIBS_TESTS)
 	$(BIN)/coverage combine --quiet
 	$(BIN)/coverage report --fail-under=90
 
@@ -66,4 +80,4 @@ bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_chat.py
 
 clean:
-	rm -rf $(VENV) $(VENV2) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis
+	rm -rf $(VENV) $(VENV2) $(VENV3) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -22,34 +22,40 @@ except ImportError:  # pydantic-ai before 1.0
     from pydantic_ai.models.openai import OpenAIModel as ChatModel  # type: ignore[attr-defined, no-redef]
 
 
-def agent(fake_llm: FakeLLM) -> Agent[None, str]:
-    provider = OpenAIProvider(base_url=fake_llm.base_url, api_key=fake_llm.api_key)
-    return Agent(ChatModel("gpt-4o", provider=provider))
+def agent(client: Any) -> Agent[None, str]:
+    # A client of the test's own: OpenAIProvider(base_url=...) would take pydantic-ai's
+    # process-wide cached HTTP client, whose sockets outlive this test's event loop.
+    return Agent(ChatModel("gpt-4o", provider=OpenAIProvider(openai_client=client)))
 
 
 @pytest.mark.asyncio
 async def test_run_stream_events_cleans_up_every_way_out(fake_llm: FakeLLM) -> None:
-    chat = agent(fake_llm)
+    async with fake_llm.async_openai() as client:
+        report = await check_cleanup(_events(agent(client)), fake_llm, raise_on_leak=False)
+    assert report.ok, str(report)
+
+
+def _events(chat: Agent[None, str]) -> Any:
 
     async def stream() -> AsyncIterator[Any]:
         async with chat.run_stream_events("Hi") as events:  # closes the background run on exit
             async for event in events:
                 yield event
 
-    report = await check_cleanup(stream, fake_llm, raise_on_leak=False)
-    assert report.ok, str(report)
+    return stream
 
 
 @pytest.mark.asyncio
 async def test_run_stream_is_judged_on_every_way_out_without_a_crash(fake_llm: FakeLLM) -> None:
-    chat = agent(fake_llm)
+    async with fake_llm.async_openai() as client:
+        chat = agent(client)
 
-    async def stream() -> AsyncIterator[str]:
-        async with chat.run_stream("Hi") as result:
-            async for text in result.stream_text(delta=True):
-                yield text
+        async def stream() -> AsyncIterator[str]:
+            async with chat.run_stream("Hi") as result:
+                async for text in result.stream_text(delta=True):
+                    yield text
 
-    report = await check_cleanup(stream, fake_llm, raise_on_leak=False)
+        report = await check_cleanup(stream, fake_llm, raise_on_leak=False)
     assert [r.way for r in report.results] == list(WAYS_OUT)
     for way in ("complete", "break", "cancel", "server_fault"):
         assert report[way].ok, str(report)

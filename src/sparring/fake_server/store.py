@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import re
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry, Journal
@@ -120,6 +120,15 @@ class Namespace:
                     return Pick(r, i, reply)
         return None
 
+    async def cancel(self) -> int:
+        """Cancel the handlers under way (a stall, a hang) and wait for them; how many there were.
+        Runs on the server's loop, after the namespace is dropped."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
     def summary(self) -> list[dict[str, object]]:
         """Every scripted reply with its uses left, unused ones first."""
         items: list[dict[str, object]] = []
@@ -162,7 +171,7 @@ class Store:
         through the control API get (`sparring serve` passes its own)."""
         self.fallback: Fallback = fallback
         self.loop = loop
-        self._lock = threading.RLock()
+        self.lock = threading.RLock()  # reentrant: hold it across several calls to act at once
         self._spaces: dict[str, Namespace] = {}
         self._keys: dict[str, str] = {}
         self._on_end = on_end
@@ -170,25 +179,25 @@ class Store:
 
     def route(self, api_key: str, namespace: str) -> None:
         """Requests carrying `api_key` go to `namespace` (unless a header says otherwise)."""
-        with self._lock:
+        with self.lock:
             self._keys[api_key] = namespace
 
     def namespace_for(self, explicit: str | None, api_key: str | None) -> str:
         """An explicit namespace, else the one the API key is routed to, else the default."""
         if explicit:
             return explicit
-        with self._lock:
+        with self.lock:
             return self._keys.get(api_key or "", self.default)
 
     def closing(self, namespace: str) -> bool:
         """Whether a namespace is being (or has been) dropped."""
-        with self._lock:
+        with self.lock:
             space = self._spaces.get(namespace)
             return space is None or space.closing
 
     def drop(self, namespace: str) -> Namespace | None:
         """Forget a namespace and its key routes; the caller cancels its tasks."""
-        with self._lock:
+        with self.lock:
             self._keys = {k: v for k, v in self._keys.items() if v != namespace}
             if self.default == namespace:
                 self.default = DEFAULT_NAMESPACE
@@ -197,36 +206,47 @@ class Store:
                 space.closing = True
             return space
 
+    def create(self, namespace: str, *, fallback: Fallback = "miss", api_keys: Sequence[str] = ()) -> Namespace | None:
+        """Start `namespace` afresh (empty, not looping) with `api_keys` routed to it; the
+        namespace it replaces, if any, for the caller to cancel."""
+        with self.lock:
+            old = self.drop(namespace)
+            space = self.space(namespace)
+            space.load(Scenario(fallback=fallback), loop=False)
+            for key in api_keys:
+                self._keys[key] = namespace
+            return old
+
     def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
-        with self._lock:
+        with self.lock:
             if name not in self._spaces:
                 space = self._spaces[name] = Namespace(name, self._on_end)
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
             return self._spaces[name]
 
     def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool | None = None) -> None:
-        with self._lock:
+        with self.lock:
             self.space(namespace).load(scenario, loop=self.loop if loop is None else loop)
 
     def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
-        with self._lock:
+        with self.lock:
             self.space(namespace).extend(scenario)
 
     def unused(self, namespace: str = DEFAULT_NAMESPACE) -> list[str]:
-        with self._lock:
+        with self.lock:
             return self.space(namespace).unused()
 
     def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
-        with self._lock:
+        with self.lock:
             space = self.space(namespace)
             space.load(Scenario(fallback=space.scenario.fallback), loop=space.loop)
             space.journal.clear()
 
     def pick(self, namespace: str, req: RequestInfo) -> tuple[Pick | None, Scenario]:
-        with self._lock:
+        with self.lock:
             space = self.space(namespace)
             return space.pick(req), space.scenario
 
     def summary(self, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, object]]:
-        with self._lock:
+        with self.lock:
             return self.space(namespace).summary()

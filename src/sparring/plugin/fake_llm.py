@@ -1,9 +1,10 @@
 """`FakeLLM`: the fake server as one test sees it.
 
 Each test gets a namespace of its own on the session's server, and an API key routed to it,
-so it sees only its own scenario and journal. Requests with any other key also land in the
-running test's namespace (one test runs at a time per process; xdist workers each have their
-own server).
+so it sees only its own scenario and journal. On the plugin's own server, requests with any
+other key also land in the running test's namespace (one test runs at a time per process;
+xdist workers each have their own server). On an external server (`--sparring-url`), shared
+by many processes, a test's clients must send its `api_key` (or use its `base_url`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import FakeServer
-from sparring.fake_server.store import DEFAULT_NAMESPACE
+from sparring.plugin.backend import Backend, InProcess
 from sparring.scenario.library import load_scenario
 from sparring.scenario.model import Fallback, Reply, Rule, Scenario
 
@@ -45,9 +46,14 @@ class FakeLLM:
     __test__ = False
 
     def __init__(
-        self, server: FakeServer, *, name: str, search: Sequence[Path] = (), fallback: Fallback = "miss"
+        self,
+        server: FakeServer | Backend,
+        *,
+        name: str,
+        search: Sequence[Path] = (),
+        fallback: Fallback = "miss",
     ) -> None:
-        self._server = server
+        self._backend: Backend = InProcess(server) if isinstance(server, FakeServer) else server
         self.name = name
         self.namespace = f"test-{secrets.token_hex(6)}"
         #: The API key this test's clients should send; it routes their requests here.
@@ -55,9 +61,7 @@ class FakeLLM:
         self._search = tuple(search)
         self._clients: list[Any] = []
         self._final: tuple[list[Entry], list[str]] | None = None  # journal and unused, once closed
-        server.store.set_scenario(Scenario(fallback=fallback), self.namespace)
-        server.store.route(self.api_key, self.namespace)
-        server.store.default = self.namespace
+        self._backend.create(self.namespace, fallback=fallback, api_key=self.api_key)
 
     def __repr__(self) -> str:
         state = "closed" if self._final is not None else f"{len(self.journal)} requests so far"
@@ -68,31 +72,31 @@ class FakeLLM:
     @property
     def base_url(self) -> str:
         """`http://127.0.0.1:PORT/v1`: give it to any OpenAI-compatible client."""
-        return self._server.base_url
+        return f"{self._backend.api_root(self.namespace)}/v1"
 
     @property
     def url(self) -> str:
         """The server root; the control API lives under `/_sparring/`."""
-        return self._server.url
+        return self._backend.url
 
     # -- scripting --------------------------------------------------------------------------
 
     def add(self, *items: Rule | Reply) -> FakeLLM:
         """Script more replies (and rules), after those already scripted. Returns self."""
-        self._server.store.extend(Scenario.of(*items), self.namespace)
+        self._backend.extend(self.namespace, Scenario.of(*items))
         return self
 
     def load(self, *scenarios: str | Path) -> FakeLLM:
         """Add scenario files, by path or by name (your `sparring_scenarios` folders first,
         then the built-in library). Returns self."""
         for spec in scenarios:
-            self._server.store.extend(load_scenario(spec, search=self._search), self.namespace)
+            self._backend.extend(self.namespace, load_scenario(spec, search=self._search))
         return self
 
     @property
     def scenario(self) -> Scenario:
         """Everything scripted for this test so far, as one scenario."""
-        return self._server.store.space(self.namespace).scenario
+        return self._backend.scenario(self.namespace)
 
     # -- what it saw ------------------------------------------------------------------------
 
@@ -101,7 +105,7 @@ class FakeLLM:
         """Every request this test made, in order, and how each response went."""
         if self._final is not None:
             return list(self._final[0])
-        return self._server.journal(self.namespace)
+        return self._backend.journal(self.namespace)
 
     def wait_until(self, check: Callable[[list[Entry]], bool], *, timeout: float = 5.0) -> list[Entry]:
         """Wait (without sleeping blindly) until `check(journal)` holds, re-checked as each
@@ -109,13 +113,13 @@ class FakeLLM:
         Returns the journal after at most `timeout` seconds; assert on it."""
         if self._final is not None:
             return list(self._final[0])
-        return self._server.wait_until(check, timeout=timeout, namespace=self.namespace)
+        return self._backend.wait_until(self.namespace, check, timeout)
 
     def unused(self) -> list[str]:
         """Scripted replies (or uses of them) no request took; `optional` and `repeat` ones aside."""
         if self._final is not None:
             return list(self._final[1])
-        return self._server.store.unused(self.namespace)
+        return self._backend.unused(self.namespace)
 
     def unanswered(self) -> list[Entry]:
         """Requests nothing scripted answered (each got sparring's 404)."""
@@ -191,9 +195,7 @@ class FakeLLM:
             return
         for client in self._clients:
             client.close()
-        self._final = (self._server.journal(self.namespace), self._server.store.unused(self.namespace))
-        self._server.drop_namespace(self.namespace)
-        self._server.store.default = DEFAULT_NAMESPACE
+        self._final = self._backend.drop(self.namespace)
 
 
 @functools.cache

@@ -58,6 +58,12 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_REMOTE] = _connect(settings)
 
 
+def pytest_unconfigure(config: pytest.Config) -> None:
+    remote = config.stash.get(_REMOTE, None)
+    if remote is not None:
+        remote.close()
+
+
 def _connect(settings: Settings) -> Remote:
     from sparring.plugin.remote import ExternalServerError, Remote
 

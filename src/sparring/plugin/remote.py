@@ -48,6 +48,7 @@ class Remote:
         self._prefix = path
         self._url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", ""))
         self._local = threading.local()
+        self._connections: list[http.client.HTTPConnection] = []  # every thread's, closed by close()
         self._scenarios: dict[str, Scenario] = {}  # what each namespace was sent: scripts only come from here
         self._lock = threading.Lock()
         self.version = "?"
@@ -215,7 +216,16 @@ class Remote:
         kind = http.client.HTTPSConnection if self._parts.scheme == "https" else http.client.HTTPConnection
         conn = kind(self._parts.hostname or "", self._parts.port, timeout=_TIMEOUT)
         self._local.conn = conn
+        with self._lock:
+            self._connections.append(conn)
         return conn, False
+
+    def close(self) -> None:
+        """Close the connections to the server (the server and its namespaces stay)."""
+        with self._lock:
+            connections, self._connections = self._connections, []
+        for conn in connections:
+            conn.close()
 
     def _unreachable(self, exc: BaseException) -> ExternalServerError:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__

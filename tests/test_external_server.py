@@ -63,7 +63,8 @@ def test_the_plugin_examples_pass_against_an_external_server_under_xdist(externa
     result = run_pytest(PLUGIN_EXAMPLES.relative_to(ROOT).as_posix(), "-n", "2", "--sparring-url", external)
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.search(r"= (\d+) passed in ", result.stdout)  # parametrized ones too (anyio's trio, if installed)
-    assert passed is not None and int(passed.group(1)) >= tests, result.stdout
+    assert passed is not None, result.stdout
+    assert int(passed.group(1)) >= tests, result.stdout
     assert f"sparring server: external, {external} " in result.stdout
 
 

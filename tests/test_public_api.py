@@ -53,6 +53,7 @@ PUBLIC = [
     "check_cleanup",
     "check_retries",
     "collect",
+    "dump_scenario",
     "error",
     "load_scenario",
     "mask",

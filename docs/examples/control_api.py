@@ -17,7 +17,8 @@ CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
 
 def main() -> None:
     with FakeServer() as server, httpx.Client(base_url=server.url) as http:
-        assert http.get("/_sparring/health").json() == {"status": "ok", "version": __version__}
+        health = http.get("/_sparring/health").json()
+        assert (health["status"], health["version"]) == ("ok", __version__)
 
         loaded = http.put("/_sparring/scenario", content=SCENARIO)
         assert loaded.json() == {"namespace": "default", "rules": 1}
@@ -58,6 +59,25 @@ def main() -> None:
         assert http.get("/_sparring/journal").json()["entries"] == []
         assert http.get("/_sparring/scenario").json()["replies"] == []
         assert len(http.get("/_sparring/journal", headers=team_a).json()["entries"]) == 1
+
+        # A namespace's life, as the pytest plugin drives an external server: make it with a key
+        # of its own, append rules, read what is left, wait for the journal to change, drop it.
+        test_1 = {"x-sparring-namespace": "test-1"}
+        http.put("/_sparring/namespace", headers=test_1, json={"fallback": "miss", "api_keys": ["sk-test-1"]})
+        appended = http.post("/_sparring/scenario/append", headers=test_1, content=SCENARIO).json()
+        assert appended == {"namespace": "test-1", "first": 0, "rules": 1}
+        version = http.get("/_sparring/journal", headers=test_1).json()["version"]
+        assert (
+            http.post("/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer sk-test-1"}).status_code
+            == 429
+        )
+        changed = http.get(f"/_sparring/journal?after={version}&wait=5", headers=test_1).json()
+        assert [e["status"] for e in changed["entries"]] == [429]
+        assert http.get("/_sparring/unused", headers=test_1).json()["unused"] == [
+            "rule 1 [any request] reply 2: text 'Hello from the control API.', never used"
+        ]
+        dropped = http.delete("/_sparring/namespace", headers=test_1).json()
+        assert (dropped["dropped"], len(dropped["entries"]), len(dropped["unused"])) == (True, 1, 1)
 
 
 if __name__ == "__main__":

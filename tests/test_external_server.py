@@ -119,7 +119,8 @@ def test_journal_entries_are_entries(fake_llm):
 
 def test_a_key_of_its_own_is_what_routes_requests(fake_llm):
     fake_llm.add(reply("mine"))
-    with openai.OpenAI(base_url=fake_llm.base_url, api_key="sk-not-this-test", max_retries=0) as other:
+    # The server's root, not the test's base URL: only the key can say where this goes.
+    with openai.OpenAI(base_url=f"{fake_llm.url}/v1", api_key="sk-not-this-test", max_retries=0) as other:
         assert ask(other) != "mine"  # the server's default namespace answered: generated text
     assert fake_llm.journal == []
     assert ask(fake_llm.openai()) == "mine"

@@ -20,6 +20,7 @@ The plugin drives an external server (`--sparring-url`) through these routes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from typing import Any
@@ -29,6 +30,7 @@ from aiohttp import web
 from sparring import __version__
 from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, namespace_of
+from sparring.fake_server.journal import Journal
 from sparring.scenario.loader import parse_scenario
 from sparring.scenario.model import Scenario
 
@@ -99,8 +101,7 @@ async def journal(request: web.Request) -> web.Response:
     after = _number(request, "after", int)
     wait = min(_number(request, "wait", float) or 0.0, _MAX_WAIT)
     if after is not None and wait > 0:
-        # The journal's condition is a thread lock: wait on it in a thread, not on the loop.
-        await asyncio.to_thread(book.wait_for_change, after, wait)
+        await _next_change(book, after, wait)
     version, entries = book.snapshot()
     return web.json_response(
         {
@@ -109,6 +110,20 @@ async def journal(request: web.Request) -> web.Response:
             "entries": [e.to_json() for e in entries],
         }
     )
+
+
+async def _next_change(book: Journal, after: int, wait: float) -> None:
+    """Wait until the journal is past version `after`, or `wait` seconds pass. On the loop,
+    woken by the journal: no thread to outlive a shutdown, no polling."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    stop = book.watch(lambda: loop.call_soon_threadsafe(changed.set))
+    try:
+        if book.version == after:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
+    finally:
+        stop()
 
 
 async def create_namespace(request: web.Request) -> web.Response:

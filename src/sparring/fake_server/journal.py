@@ -133,6 +133,7 @@ class Journal:
         # A condition, not a bare lock: readers can wait for the journal to change.
         self._lock = threading.Condition()
         self._version = 0  # counts entries opened and ended: a reader can wait for the next change
+        self._watchers: list[Callable[[], object]] = []
         self._on_end = on_end
 
     def open(self, method: str, path: str, headers: Mapping[str, str]) -> Entry:
@@ -195,21 +196,29 @@ class Journal:
         with self._lock:
             return self._version, copy.deepcopy(self._entries)
 
-    def wait_for_change(self, version: int, timeout: float) -> int:
-        """Block until the journal is past `version` (an entry opened or ended since), or
-        `timeout` seconds pass; the version then. What the control API's long poll waits on."""
-        deadline = time.monotonic() + timeout
+    @property
+    def version(self) -> int:
+        """Grows by one each time an entry opens or ends (or the journal is cleared)."""
         with self._lock:
-            while self._version == version:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                self._lock.wait(remaining)
             return self._version
+
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call `callback` (quick, non-blocking: it runs under the journal's lock) at each
+        change; returns what stops it. How the control API's long poll waits without a thread."""
+        with self._lock:
+            self._watchers.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                self._watchers.remove(callback)
+
+        return stop
 
     def _changed(self) -> None:  # holding the lock
         self._version += 1
         self._lock.notify_all()
+        for callback in self._watchers:
+            callback()
 
     def clear(self) -> None:
         with self._lock:

@@ -178,3 +178,20 @@ def test_health_gives_the_servers_clock(control: httpx.Client) -> None:
     before = time.monotonic()
     now = control.get("/_sparring/health").json()["now"]
     assert before <= now <= time.monotonic()  # the same machine: the same monotonic clock
+
+
+def test_a_pending_long_poll_does_not_hold_the_server_open() -> None:
+    """Closing the server ends a long poll at once, not after its 60 s wait."""
+    server = FakeServer().start()
+    with httpx.Client(base_url=server.url, timeout=60) as client, concurrent.futures.ThreadPoolExecutor(1) as pool:
+        version = client.get("/_sparring/journal").json()["version"]
+        polled = pool.submit(client.get, f"/_sparring/journal?after={version}&wait=60")
+        deadline = time.monotonic() + 10
+        while server.activity()["connections"] < 1:  # the poll has reached the server
+            assert time.monotonic() < deadline, "the long poll never reached the server"
+            time.sleep(0.01)
+        started = time.monotonic()
+        server.close()
+        with pytest.raises(httpx.HTTPError):  # cut by the shutdown
+            polled.result(timeout=30).raise_for_status()
+        assert time.monotonic() - started < 30  # generous: far under the poll's 60 s

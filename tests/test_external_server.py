@@ -30,6 +30,11 @@ from tests.test_plugin import INI
 
 pytest_plugins = ["pytester"]
 
+# Each test here runs whole pytest sessions in subprocesses (xdist workers included): about
+# 15 s on an idle machine, several times that on a loaded CI runner. The suite's 60 s per
+# test is for single tests; these get a bound of their own.
+pytestmark = pytest.mark.timeout(300)
+
 
 @pytest.fixture(scope="module")
 def external() -> Iterator[str]:
@@ -43,7 +48,7 @@ def run_pytest(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) 
     base = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
     base.update(COLUMNS="80", PY_COLORS="0", **(env or {}))
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, env=base, capture_output=True, text=True, check=False, timeout=120)
+    return subprocess.run(command, cwd=cwd, env=base, capture_output=True, text=True, check=False, timeout=240)
 
 
 def journal_of(url: str, namespace: str) -> list[object]:

@@ -77,10 +77,7 @@ async def put_scenario(request: web.Request) -> web.Response:
 async def append_rules(request: web.Request) -> web.Response:
     scenario = await _scenario_of(request)
     namespace = namespace_of(request)
-    store = request.app[STATE].store
-    with store.lock:
-        first = len(store.space(namespace).scenario.rules)
-        store.extend(scenario, namespace)
+    first = request.app[STATE].store.extend(scenario, namespace)
     return web.json_response({"namespace": namespace, "first": first, "rules": first + len(scenario.rules)})
 
 
@@ -144,11 +141,7 @@ async def create_namespace(request: web.Request) -> web.Response:
 async def drop_namespace(request: web.Request) -> web.Response:
     """Forget the namespace, ending what it still streams; answer what it held at the end."""
     namespace = namespace_of(request)
-    store = request.app[STATE].store
-    with store.lock:
-        space = store.drop(namespace)
-        entries = space.journal.entries() if space is not None else []
-        left = space.unused() if space is not None else []
+    space, entries, left = request.app[STATE].store.drop_with_state(namespace)
     cancelled = await space.cancel() if space is not None else 0
     return web.json_response(
         {

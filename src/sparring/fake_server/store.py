@@ -171,7 +171,7 @@ class Store:
         through the control API get (`sparring serve` passes its own)."""
         self.fallback: Fallback = fallback
         self.loop = loop
-        self.lock = threading.RLock()  # reentrant: hold it across several calls to act at once
+        self._lock = threading.RLock()
         self._spaces: dict[str, Namespace] = {}
         self._keys: dict[str, str] = {}
         self._on_end = on_end
@@ -179,25 +179,25 @@ class Store:
 
     def route(self, api_key: str, namespace: str) -> None:
         """Requests carrying `api_key` go to `namespace` (unless a header says otherwise)."""
-        with self.lock:
+        with self._lock:
             self._keys[api_key] = namespace
 
     def namespace_for(self, explicit: str | None, api_key: str | None) -> str:
         """An explicit namespace, else the one the API key is routed to, else the default."""
         if explicit:
             return explicit
-        with self.lock:
+        with self._lock:
             return self._keys.get(api_key or "", self.default)
 
     def closing(self, namespace: str) -> bool:
         """Whether a namespace is being (or has been) dropped."""
-        with self.lock:
+        with self._lock:
             space = self._spaces.get(namespace)
             return space is None or space.closing
 
     def drop(self, namespace: str) -> Namespace | None:
         """Forget a namespace and its key routes; the caller cancels its tasks."""
-        with self.lock:
+        with self._lock:
             self._keys = {k: v for k, v in self._keys.items() if v != namespace}
             if self.default == namespace:
                 self.default = DEFAULT_NAMESPACE
@@ -209,7 +209,7 @@ class Store:
     def create(self, namespace: str, *, fallback: Fallback = "miss", api_keys: Sequence[str] = ()) -> Namespace | None:
         """Start `namespace` afresh (empty, not looping) with `api_keys` routed to it; the
         namespace it replaces, if any, for the caller to cancel."""
-        with self.lock:
+        with self._lock:
             old = self.drop(namespace)
             space = self.space(namespace)
             space.load(Scenario(fallback=fallback), loop=False)
@@ -218,35 +218,47 @@ class Store:
             return old
 
     def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
-        with self.lock:
+        with self._lock:
             if name not in self._spaces:
                 space = self._spaces[name] = Namespace(name, self._on_end)
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
             return self._spaces[name]
 
     def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool | None = None) -> None:
-        with self.lock:
+        with self._lock:
             self.space(namespace).load(scenario, loop=self.loop if loop is None else loop)
 
-    def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
-        with self.lock:
-            self.space(namespace).extend(scenario)
+    def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> int:
+        """Append the rules of `scenario`; the index of the first one."""
+        with self._lock:
+            space = self.space(namespace)
+            first = len(space.scenario.rules)
+            space.extend(scenario)
+            return first
+
+    def drop_with_state(self, namespace: str) -> tuple[Namespace | None, list[Entry], list[str]]:
+        """`drop`, and what the namespace held at that moment: its journal and unused replies."""
+        with self._lock:
+            space = self.drop(namespace)
+            if space is None:
+                return None, [], []
+            return space, space.journal.entries(), space.unused()
 
     def unused(self, namespace: str = DEFAULT_NAMESPACE) -> list[str]:
-        with self.lock:
+        with self._lock:
             return self.space(namespace).unused()
 
     def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
-        with self.lock:
+        with self._lock:
             space = self.space(namespace)
             space.load(Scenario(fallback=space.scenario.fallback), loop=space.loop)
             space.journal.clear()
 
     def pick(self, namespace: str, req: RequestInfo) -> tuple[Pick | None, Scenario]:
-        with self.lock:
+        with self._lock:
             space = self.space(namespace)
             return space.pick(req), space.scenario
 
     def summary(self, namespace: str = DEFAULT_NAMESPACE) -> list[dict[str, object]]:
-        with self.lock:
+        with self._lock:
             return self.space(namespace).summary()

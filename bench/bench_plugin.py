@@ -9,7 +9,10 @@ Writes three test files to a temporary directory and runs pytest on each in a su
 - respx: the same N tests, with respx's `respx_mock` answering `POST /v1/chat/completions`
   with the same chunks as one realistic SSE body (respx only intercepts httpx, so the runs use
   an interpreter with `openai` 2.x; `openai` 3.x sends through `httpx2`);
-- baseline: N empty async tests in a module importing the same libraries.
+- baseline: N empty async tests in a module importing the same libraries;
+- fake_llm_external: the fake_llm tests again, with `--sparring-url` pointing at a
+  `sparring serve` subprocess started for the bench: each test's namespace is made, scripted,
+  read and dropped over the control API instead of in process.
 
 Every run gets the same ini, plugins and imports, so what differs is the per-test work. Each
 variant runs `--runs` times, interleaved; the tables print medians. Nothing is asserted about
@@ -31,7 +34,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_PYTHON = ROOT / ".venv-openai2" / "bin" / "python"
-VARIANTS = ("baseline", "respx", "respx_tls", "fake_llm")
+VARIANTS = ("baseline", "respx", "respx_tls", "fake_llm", "fake_llm_external")
 
 INI = """\
 [pytest]
@@ -165,6 +168,7 @@ def write_project(folder: Path, tests: int, chunks: int) -> None:
     (folder / "conftest.py").write_text(CONFTEST)
     (folder / "test_baseline.py").write_text(common + BASELINE)
     (folder / "test_fake_llm.py").write_text(common + FAKE_LLM)
+    (folder / "test_fake_llm_external.py").write_text(common + FAKE_LLM)
     (folder / "test_respx.py").write_text(common + RESPX.format(body=sse_body(pieces), headers=SSE_HEADERS))
     tls = RESPX_TLS.format(body=sse_body(pieces), headers=SSE_HEADERS)
     (folder / "test_respx_tls.py").write_text(common + tls)
@@ -177,7 +181,7 @@ def ensure_respx(python: Path) -> None:
     subprocess.run([str(python), "-m", "pip", "install", "--quiet", "respx"], check=True)
 
 
-def run_once(python: Path, folder: Path, variant: str, tests: int) -> dict[str, float]:
+def run_once(python: Path, folder: Path, variant: str, tests: int, url: str) -> dict[str, float]:
     durations_file = folder / f"durations-{variant}.json"
     command = [
         str(python),
@@ -189,6 +193,7 @@ def run_once(python: Path, folder: Path, variant: str, tests: int) -> dict[str, 
         "no:cacheprovider",
         "-p",
         "no:hypothesispytest",  # unrelated, and it imports hypothesis at the end of the run
+        *(["--sparring-url", url] if variant == "fake_llm_external" else []),
     ]
     env = {**os.environ, "BENCH_DURATIONS": str(durations_file)}
     started = time.perf_counter()
@@ -229,30 +234,33 @@ def main() -> None:
         sys.exit(f"no interpreter at {args.python}; make one with `make .venv-openai2/.installed` or pass --python")
 
     ensure_respx(args.python)
-    with tempfile.TemporaryDirectory(prefix="sparring-bench-") as tmp:
+    sys.path.insert(0, str(ROOT))
+    from tests.serve_process import sparring_serve
+
+    with tempfile.TemporaryDirectory(prefix="sparring-bench-") as tmp, sparring_serve() as url:
         folder = Path(tmp)
         write_project(folder, args.tests, args.chunks)
         results: dict[str, list[dict[str, float]]] = {v: [] for v in VARIANTS}
         for _ in range(args.runs):
             for variant in VARIANTS:  # interleaved, so drifting load falls on every variant alike
-                results[variant].append(run_once(args.python, folder, variant, args.tests))
+                results[variant].append(run_once(args.python, folder, variant, args.tests, url))
 
     med = {v: {k: statistics.median(r[k] for r in results[v]) for k in results[v][0]} for v in VARIANTS}
     n = args.tests
     base = med["baseline"]
 
     print(f"\n{n} async tests per run, {args.chunks} chunks per stream, median of {args.runs} runs per variant\n")
-    header = f"{'variant':<10} | {'wall s':>7} | {'ms/test':>7} | {'overhead ms/test':>16} | runs (wall s)"
+    header = f"{'variant':<17} | {'wall s':>7} | {'ms/test':>7} | {'overhead ms/test':>16} | runs (wall s)"
     print(header)
     print("-" * len(header))
     for v in VARIANTS:
         runs = ", ".join(f"{r['wall']:.2f}" for r in results[v])
         overhead = "-" if v == "baseline" else f"{(med[v]['wall'] - base['wall']) / n * 1e3:.2f}"
-        print(f"{v:<10} | {med[v]['wall']:>7.2f} | {med[v]['wall'] / n * 1e3:>7.2f} | {overhead:>16} | {runs}")
+        print(f"{v:<17} | {med[v]['wall']:>7.2f} | {med[v]['wall'] / n * 1e3:>7.2f} | {overhead:>16} | {runs}")
 
     print("\nper test from pytest's own reports (setup + call + teardown, what --durations adds up), ms\n")
     header = (
-        f"{'variant':<10} | {'setup':>6} | {'call':>6} | {'teardown':>8} | {'mean':>6} | {'over base':>9} "
+        f"{'variant':<17} | {'setup':>6} | {'call':>6} | {'teardown':>8} | {'mean':>6} | {'over base':>9} "
         f"| {'median':>6} | {'over base':>9} | {'slowest':>7}"
     )
     print(header)
@@ -264,7 +272,7 @@ def main() -> None:
         over_mean = "-" if v == "baseline" else f"{mean[v] - mean['baseline']:.2f}"
         over_median = "-" if v == "baseline" else f"{median[v] - median['baseline']:.2f}"
         print(
-            f"{v:<10} | {s:>6.2f} | {c:>6.2f} | {t:>8.2f} | {mean[v]:>6.2f} | {over_mean:>9} "
+            f"{v:<17} | {s:>6.2f} | {c:>6.2f} | {t:>8.2f} | {mean[v]:>6.2f} | {over_mean:>9} "
             f"| {median[v]:>6.2f} | {over_median:>9} | {med[v]['max_test'] * 1e3:>7.1f}"
         )
 
@@ -275,6 +283,8 @@ def main() -> None:
         f"\nfake_llm overhead {fake:.2f} ms/test vs respx {respx:.2f} ms/test (wall, over baseline): "
         f"{verdict} the target (no worse than respx), ratio {fake / respx:.2f}"
     )
+    external = (med["fake_llm_external"]["wall"] - med["fake_llm"]["wall"]) / n * 1e3
+    print(f"an external server (--sparring-url) costs {external:.2f} ms/test more than the plugin's own (wall)")
     print(f"env: {versions(args.python)} | {platform.platform()} | {os.cpu_count()} CPUs")
 
 

@@ -58,6 +58,7 @@ PUBLIC = [
     "check_retries",
     "collect",
     "collect_sync",
+    "dump_scenario",
     "error",
     "load_scenario",
     "mask",

@@ -25,7 +25,8 @@ async def drive(url: str) -> None:
             async with http.request(method, path, **options) as response:
                 return response.status, await response.json()
 
-        assert await call("GET", "/_sparring/health") == (200, {"status": "ok", "version": __version__})
+        status, health = await call("GET", "/_sparring/health")
+        assert (status, health["status"], health["version"]) == (200, "ok", __version__)
 
         assert await call("PUT", "/_sparring/scenario", data=SCENARIO) == (200, {"namespace": "default", "rules": 1})
 
@@ -68,6 +69,22 @@ async def drive(url: str) -> None:
         assert (await call("GET", "/_sparring/scenario"))[1]["replies"] == []
         _, journal = await call("GET", "/_sparring/journal", headers=team_a)
         assert len(journal["entries"]) == 1
+
+        # A namespace's life, as the pytest plugin drives an external server: make it with a key
+        # of its own, append rules, read what is left, wait for the journal to change, drop it.
+        test_1 = {"x-sparring-namespace": "test-1"}
+        await call("PUT", "/_sparring/namespace", headers=test_1, json={"fallback": "miss", "api_keys": ["sk-test-1"]})
+        appended = await call("POST", "/_sparring/scenario/append", headers=test_1, data=SCENARIO)
+        assert appended == (200, {"namespace": "test-1", "first": 0, "rules": 1})
+        version = (await call("GET", "/_sparring/journal", headers=test_1))[1]["version"]
+        status, _ = await call("POST", "/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer sk-test-1"})
+        assert status == 429
+        _, changed = await call("GET", f"/_sparring/journal?after={version}&wait=5", headers=test_1)
+        assert [e["status"] for e in changed["entries"]] == [429]
+        _, unused = await call("GET", "/_sparring/unused", headers=test_1)
+        assert unused["unused"] == ["rule 1 [any request] reply 2: text 'Hello from the control API.', never used"]
+        _, dropped = await call("DELETE", "/_sparring/namespace", headers=test_1)
+        assert (dropped["dropped"], len(dropped["entries"]), len(dropped["unused"])) == (True, 1, 1)
 
 
 def main() -> None:

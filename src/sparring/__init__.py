@@ -64,6 +64,7 @@ _EXPORTS: dict[str, str] = {
     "load_scenario": "sparring.scenario.library",
     "message": "sparring.scenario.builders",
     "parse_scenario": "sparring.scenario.loader",
+    "dump_scenario": "sparring.scenario.dump",
     "reply": "sparring.scenario.builders",
     "respond": "sparring.scenario.builders",
     "rule": "sparring.scenario.builders",
@@ -84,6 +85,7 @@ if TYPE_CHECKING:
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.scenario.builders import error, message, reply, respond, rule, tool_call
     from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
+    from sparring.scenario.dump import dump_scenario
     from sparring.scenario.library import builtin_names, load_scenario
     from sparring.scenario.loader import parse_scenario
     from sparring.scenario.match import Match

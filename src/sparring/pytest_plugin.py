@@ -8,7 +8,10 @@ so the server, the scenario machinery and aiohttp are imported only when a fixtu
   per test on a shared server, and a namespace isolates as well (its requests still under
   way are cancelled at teardown).
 - `@pytest.mark.sparring(scenario=..., fallback=..., strict=...)`: per-test options.
-- `--sparring-strict`, `--sparring-report`, `--sparring-scenarios` and their ini keys.
+- `--sparring-strict`, `--sparring-report`, `--sparring-scenarios`, `--sparring-url` and
+  their ini keys. With a URL, `fake_llm` drives that external `sparring serve` over the
+  control API instead of starting a server: checked once at startup, so an unreachable one is
+  one usage error, not a failure per test.
 - Strict teardown: unused replies and unanswered requests fail the test, quietly (in the
   report only) when the test already failed. A failing test's report shows the exchange.
 """
@@ -24,11 +27,14 @@ if TYPE_CHECKING:
     from syrupy.assertion import SnapshotAssertion
 
     from sparring.fake_server.runner import FakeServer
+    from sparring.plugin.backend import Backend
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.plugin.options import Settings
+    from sparring.plugin.remote import Remote
 
 _SETTINGS: pytest.StashKey[Settings] = pytest.StashKey()
 _FAKE: pytest.StashKey[FakeLLM] = pytest.StashKey()
+_REMOTE: pytest.StashKey[Remote] = pytest.StashKey()
 _CALL = pytest.StashKey[pytest.TestReport]()
 _STRICT = pytest.StashKey[bool]()
 _EXCHANGE = "sparring: exchange with the fake LLM server"
@@ -47,13 +53,36 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers",
         "sparring(scenario=None, fallback='miss', strict=None): options for the fake_llm fixture in this test",
     )
-    config.stash[_SETTINGS] = read_settings(config)
+    settings = config.stash[_SETTINGS] = read_settings(config)
+    if settings.url is not None and not config.getoption("help", False):
+        config.stash[_REMOTE] = _connect(settings)
 
 
-def pytest_report_header(config: pytest.Config) -> str:
+def pytest_unconfigure(config: pytest.Config) -> None:
+    remote = config.stash.get(_REMOTE, None)
+    if remote is not None:
+        remote.close()
+
+
+def _connect(settings: Settings) -> Remote:
+    from sparring.plugin.remote import ExternalServerError, Remote
+
+    assert settings.url is not None
+    try:
+        return Remote(settings.url).connect()
+    except ExternalServerError as exc:
+        raise pytest.UsageError(
+            f"sparring: {exc}\n  (the URL comes from {settings.url_from}; start the server with "
+            "`sparring serve --port PORT`, fix the URL, or pass --sparring-url= to use the plugin's own server)"
+        ) from None
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
     from sparring import __version__
 
-    return f"sparring {__version__}: {config.stash[_SETTINGS].header()}"
+    remote = config.stash.get(_REMOTE, None)
+    server = remote.describe() if remote is not None else "the plugin's own (one per worker)"
+    return [f"sparring {__version__}: {config.stash[_SETTINGS].header()}", f"sparring server: {server}"]
 
 
 @pytest.fixture(scope="session")
@@ -65,8 +94,19 @@ def sparring_server() -> Iterator[FakeServer]:
         yield server
 
 
+@pytest.fixture(scope="session")
+def _sparring_backend(request: pytest.FixtureRequest) -> Backend:
+    """The external server when one is given, else the session's own `sparring_server`."""
+    from sparring.plugin.backend import InProcess
+
+    remote = request.config.stash.get(_REMOTE, None)
+    if remote is not None:
+        return remote
+    return InProcess(request.getfixturevalue("sparring_server"))
+
+
 @pytest.fixture
-def fake_llm(request: pytest.FixtureRequest, sparring_server: FakeServer) -> Iterator[FakeLLM]:
+def fake_llm(request: pytest.FixtureRequest, _sparring_backend: Backend) -> Iterator[FakeLLM]:
     """A fake OpenAI-compatible server for this test: script replies, point clients at
     `fake_llm.base_url` with `fake_llm.api_key`, read `fake_llm.journal`."""
     from sparring.plugin.fake_llm import FakeLLM
@@ -74,7 +114,9 @@ def fake_llm(request: pytest.FixtureRequest, sparring_server: FakeServer) -> Ite
 
     settings = request.config.stash[_SETTINGS]
     options = test_options(request.node)
-    fake = FakeLLM(sparring_server, name=request.node.nodeid, search=settings.scenario_dirs, fallback=options.fallback)
+    fake = FakeLLM(
+        _sparring_backend, name=request.node.nodeid, search=settings.scenario_dirs, fallback=options.fallback
+    )
     request.node.stash[_FAKE] = fake
     request.node.stash[_STRICT] = settings.strict if options.strict is None else options.strict
     if options.scenarios:

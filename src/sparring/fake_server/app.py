@@ -80,7 +80,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     if path.startswith(CONTROL_PREFIX):
         try:
             return await handler(request)
-        except web.HTTPException as exc:
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:  # a route's own 400s go out as raised
             message = (
                 f"{exc.reason}: {request.method} {request.path} is not a control route (see the docs: Control API)"
             )

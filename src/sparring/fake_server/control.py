@@ -8,17 +8,32 @@ header or `?namespace=`, else `default`.
     PUT  /_sparring/scenario    replace the scenario (YAML or JSON body); POST does the same
     GET  /_sparring/scenario    the scripted replies and how many uses each has left
     POST /_sparring/reset       forget the scenario and the journal
-    GET  /_sparring/journal     every request and how its response went
+    GET  /_sparring/journal     every request and how its response went; `?after=V&wait=S`
+                                waits up to S seconds for a change past version V
+    PUT  /_sparring/namespace   start the namespace afresh: its fallback, the API keys routed to it
+    DELETE /_sparring/namespace drop it, ending its requests under way; answers its last state
+    POST /_sparring/scenario/append   add rules after those already scripted
+    GET  /_sparring/unused      scripted replies no request took
+
+The plugin drives an external server (`--sparring-url`) through these routes.
 """
 
 from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from typing import Any
 
 from aiohttp import web
 
 from sparring import __version__
 from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
+from sparring.fake_server.journal import Journal
 from sparring.scenario.loader import parse_scenario
+from sparring.scenario.model import Scenario
 
 
 def add_routes(app: web.Application) -> None:
@@ -28,24 +43,43 @@ def add_routes(app: web.Application) -> None:
     add_route(app, "GET", f"{CONTROL_PREFIX}/scenario", get_scenario)
     add_route(app, "POST", f"{CONTROL_PREFIX}/reset", reset)
     add_route(app, "GET", f"{CONTROL_PREFIX}/journal", journal)
+    add_route(app, "PUT", f"{CONTROL_PREFIX}/namespace", create_namespace)
+    add_route(app, "DELETE", f"{CONTROL_PREFIX}/namespace", drop_namespace)
+    add_route(app, "POST", f"{CONTROL_PREFIX}/scenario/append", append_rules)
+    add_route(app, "GET", f"{CONTROL_PREFIX}/unused", unused)
 
 
 async def health(request: web.Request) -> web.Response:
-    return web.json_response({"status": "ok", "version": __version__})
+    # `now`: the server's monotonic clock, so a client can place journal times on its own.
+    return web.json_response({"status": "ok", "version": __version__, "now": time.monotonic()})
 
 
-async def put_scenario(request: web.Request) -> web.Response:
+async def _scenario_of(request: web.Request) -> Scenario:
+    """The body as a scenario; a 400 listing every mistake otherwise."""
     text = await request.text()
     try:
-        scenario = parse_scenario(text, source="<control API>")
+        return parse_scenario(text, source="<control API>")
     except ScenarioError as exc:
         problems = [
             {"message": p.message, "path": p.path, "line": p.line, "suggestion": p.suggestion} for p in exc.problems
         ]
-        return web.json_response({"error": {"message": str(exc), "problems": problems}}, status=400)
+        raise web.HTTPBadRequest(
+            text=json.dumps({"error": {"message": str(exc), "problems": problems}}), content_type="application/json"
+        ) from None
+
+
+async def put_scenario(request: web.Request) -> web.Response:
+    scenario = await _scenario_of(request)
     namespace = namespace_of(request)
     request.app[STATE].store.set_scenario(scenario, namespace)
     return web.json_response({"namespace": namespace, "rules": len(scenario.rules)})
+
+
+async def append_rules(request: web.Request) -> web.Response:
+    scenario = await _scenario_of(request)
+    namespace = namespace_of(request)
+    first = request.app[STATE].store.extend(scenario, namespace)
+    return web.json_response({"namespace": namespace, "first": first, "rules": first + len(scenario.rules)})
 
 
 async def get_scenario(request: web.Request) -> web.Response:
@@ -61,5 +95,99 @@ async def reset(request: web.Request) -> web.Response:
 
 async def journal(request: web.Request) -> web.Response:
     namespace = namespace_of(request)
-    entries = request.app[STATE].store.space(namespace).journal.entries()
-    return web.json_response({"namespace": namespace, "entries": [e.to_json() for e in entries]})
+    book = request.app[STATE].store.space(namespace).journal
+    after = _number(request, "after", int)
+    wait = min(_number(request, "wait", float) or 0.0, _MAX_WAIT)
+    if after is not None and wait > 0:
+        await _next_change(book, after, wait)
+    version, entries = book.snapshot()
+    return web.json_response(
+        {
+            "namespace": namespace,
+            "version": version,
+            "entries": [e.to_json() for e in entries],
+        }
+    )
+
+
+async def _next_change(book: Journal, after: int, wait: float) -> None:
+    """Wait until the journal is past version `after`, or `wait` seconds pass. On the loop,
+    woken by the journal: no thread to outlive a shutdown, no polling."""
+    loop = asyncio.get_running_loop()
+    changed = asyncio.Event()
+    stop = book.watch(lambda: loop.call_soon_threadsafe(changed.set))
+    try:
+        if book.version == after:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(changed.wait(), wait)
+    finally:
+        stop()
+
+
+async def create_namespace(request: web.Request) -> web.Response:
+    namespace = namespace_of(request)
+    options = await _json_object(request)
+    fallback = options.get("fallback", "miss")
+    keys = options.get("api_keys", [])
+    if fallback not in ("miss", "default"):
+        raise _bad(f"fallback must be 'miss' or 'default', got {fallback!r}")
+    if not isinstance(keys, list) or not all(isinstance(k, str) and k for k in keys):
+        raise _bad(f"api_keys must be a list of non-empty strings, got {keys!r}")
+    old = request.app[STATE].store.create(namespace, fallback=fallback, api_keys=keys)
+    if old is not None:
+        await old.cancel()
+    return web.json_response({"namespace": namespace, "fallback": fallback, "api_keys": keys})
+
+
+async def drop_namespace(request: web.Request) -> web.Response:
+    """Forget the namespace, ending what it still streams; answer what it held at the end."""
+    namespace = namespace_of(request)
+    space, entries, left = request.app[STATE].store.drop_with_state(namespace)
+    cancelled = await space.cancel() if space is not None else 0
+    return web.json_response(
+        {
+            "namespace": namespace,
+            "dropped": space is not None,
+            "cancelled": cancelled,
+            "entries": [e.to_json() for e in entries],
+            "unused": left,
+        }
+    )
+
+
+async def unused(request: web.Request) -> web.Response:
+    namespace = namespace_of(request)
+    return web.json_response({"namespace": namespace, "unused": request.app[STATE].store.unused(namespace)})
+
+
+_MAX_WAIT = 60.0  # seconds a journal long poll may hold a request
+
+
+def _number(request: web.Request, name: str, kind: type[float] | type[int]) -> Any:
+    text = request.query.get(name)
+    if text is None:
+        return None
+    try:
+        value = kind(text)
+    except ValueError:
+        raise _bad(f"?{name}= must be a number, got {text!r}") from None
+    if value < 0:
+        raise _bad(f"?{name}= must be >= 0, got {text!r}")
+    return value
+
+
+async def _json_object(request: web.Request) -> dict[str, Any]:
+    text = await request.text()
+    if not text.strip():
+        return {}
+    try:
+        data = json.loads(text)
+    except ValueError as exc:
+        raise _bad(f"the body is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise _bad(f"the body must be a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _bad(message: str) -> web.HTTPBadRequest:
+    return web.HTTPBadRequest(text=json.dumps({"error": {"message": message}}), content_type="application/json")

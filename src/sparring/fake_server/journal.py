@@ -7,6 +7,7 @@ and every read goes through the journal's lock, and readers get copies.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -108,12 +109,22 @@ class Entry:
         return " · ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
+        """Every field, plus the derived counts; `Entry.from_json` reads it back."""
         data = asdict(self)
         data["bytes_sent"] = self.bytes_sent
         data["events_sent"] = self.events_sent
         data["content_sent"] = self.content_sent
-        del data["event_ends"], data["content_events"]
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Entry:
+        """An entry from `to_json()`'s output (the control API's journal), equal to the one
+        that wrote it. Derived counts are recomputed; unknown keys are ignored, so a client
+        reads a newer server's journal."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["chunks"] = [Chunk(**c) for c in values.get("chunks", [])]
+        return cls(**values)
 
 
 class Journal:
@@ -124,6 +135,8 @@ class Journal:
         self._entries: list[Entry] = []
         # A condition, not a bare lock: readers can wait for the journal to change.
         self._lock = threading.Condition()
+        self._version = 0  # counts entries opened and ended: a reader can wait for the next change
+        self._watchers: list[Callable[[], object]] = []
         self._on_end = on_end
 
     def open(self, method: str, path: str, headers: Mapping[str, str]) -> Entry:
@@ -138,6 +151,7 @@ class Journal:
                 wall_time=time.time(),
             )
             self._entries.append(entry)
+            self._changed()
             return entry
 
     def update(self, entry: Entry, **fields: Any) -> None:
@@ -160,7 +174,7 @@ class Journal:
             if status is not None:
                 entry.status = status
             entry.ended = time.monotonic() - entry.arrived
-            self._lock.notify_all()
+            self._changed()
         if self._on_end is not None:
             self._on_end(entry)
 
@@ -180,9 +194,39 @@ class Journal:
         with self._lock:
             return copy.deepcopy(self._entries)
 
+    def snapshot(self) -> tuple[int, list[Entry]]:
+        """The entries and the version they are at, read together."""
+        with self._lock:
+            return self._version, copy.deepcopy(self._entries)
+
+    @property
+    def version(self) -> int:
+        """Grows by one each time an entry opens or ends (or the journal is cleared)."""
+        with self._lock:
+            return self._version
+
+    def watch(self, callback: Callable[[], object]) -> Callable[[], None]:
+        """Call `callback` (quick, non-blocking: it runs under the journal's lock) at each
+        change; returns what stops it. How the control API's long poll waits without a thread."""
+        with self._lock:
+            self._watchers.append(callback)
+
+        def stop() -> None:
+            with self._lock:
+                self._watchers.remove(callback)
+
+        return stop
+
+    def _changed(self) -> None:  # holding the lock
+        self._version += 1
+        self._lock.notify_all()
+        for callback in self._watchers:
+            callback()
+
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._changed()
 
     def __len__(self) -> int:
         with self._lock:

@@ -197,13 +197,7 @@ class FakeServer:
         if space is None or not space.tasks or loop is None or self._closed:
             return
 
-        async def cancel() -> None:
-            tasks = list(space.tasks)
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-
-        asyncio.run_coroutine_threadsafe(cancel(), loop).result(timeout=10)
+        asyncio.run_coroutine_threadsafe(space.cancel(), loop).result(timeout=10)
 
 
 def serve(

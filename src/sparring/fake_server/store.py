@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry, Journal
@@ -103,6 +103,15 @@ class Namespace:
                     return Pick(r, i, reply)
         return None
 
+    async def cancel(self) -> int:
+        """Cancel the handlers under way (a stall, a hang) and wait for them; how many there were.
+        Runs on the server's loop, after the namespace is dropped."""
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        return len(tasks)
+
     def summary(self) -> list[dict[str, object]]:
         """Every scripted reply with its uses left, unused ones first."""
         items: list[dict[str, object]] = []
@@ -190,6 +199,17 @@ class Store:
         with self._lock:
             return namespace in self._ended
 
+    def create(self, namespace: str, *, fallback: Fallback = "miss", api_keys: Sequence[str] = ()) -> Namespace | None:
+        """Start `namespace` afresh (empty, not looping) with `api_keys` routed to it; the
+        namespace it replaces, if any, for the caller to cancel."""
+        with self._lock:
+            old = self.drop(namespace)
+            space = self.space(namespace)
+            space.load(Scenario(fallback=fallback), loop=False)
+            for key in api_keys:
+                self._keys[key] = namespace
+            return old
+
     def space(self, name: str = DEFAULT_NAMESPACE) -> Namespace:
         with self._lock:
             if name not in self._spaces:
@@ -202,9 +222,21 @@ class Store:
         with self._lock:
             self.space(namespace).load(scenario, loop=self.loop if loop is None else loop)
 
-    def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> None:
+    def extend(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE) -> int:
+        """Append the rules of `scenario`; the index of the first one."""
         with self._lock:
-            self.space(namespace).extend(scenario)
+            space = self.space(namespace)
+            first = len(space.scenario.rules)
+            space.extend(scenario)
+            return first
+
+    def drop_with_state(self, namespace: str) -> tuple[Namespace | None, list[Entry], list[str]]:
+        """`drop`, and what the namespace held at that moment: its journal and unused replies."""
+        with self._lock:
+            space = self.drop(namespace)
+            if space is None:
+                return None, [], []
+            return space, space.journal.entries(), space.unused()
 
     def unused(self, namespace: str = DEFAULT_NAMESPACE) -> list[str]:
         with self._lock:

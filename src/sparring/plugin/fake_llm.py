@@ -2,8 +2,10 @@
 
 Each test gets a namespace of its own on the session's server, with URLs of its own
 (`/ns/NAMESPACE/...`) and an API key routed to it, so it sees only its own scenario and
-journal. Requests with any other key also land in the running test's namespace (one test runs
-at a time per process; xdist workers each have their own server).
+journal. On the plugin's own server, requests with any other key to the server's root also
+land in the running test's namespace (one test runs at a time per process; xdist workers each
+have their own server). On an external server (`--sparring-url`), shared by many processes, a
+test's clients must use its `base_url` (or send its `api_key`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sparring.fake_server.context import NAMESPACE_PREFIX
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import FakeServer
-from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED
+from sparring.fake_server.store import ENDED
 from sparring.plugin import clients
+from sparring.plugin.backend import Backend, InProcess
 from sparring.scenario.library import load_scenario
 from sparring.scenario.model import Fallback, Reply, Rule, Scenario
 
@@ -48,9 +50,14 @@ class FakeLLM:
     __test__ = False
 
     def __init__(
-        self, server: FakeServer, *, name: str, search: Sequence[Path] = (), fallback: Fallback = "miss"
+        self,
+        server: FakeServer | Backend,
+        *,
+        name: str,
+        search: Sequence[Path] = (),
+        fallback: Fallback = "miss",
     ) -> None:
-        self._server = server
+        self._backend: Backend = InProcess(server) if isinstance(server, FakeServer) else server
         self.name = name
         self.namespace = f"test-{secrets.token_hex(6)}"
         #: The API key this test's clients should send; it routes their requests here.
@@ -59,9 +66,7 @@ class FakeLLM:
         self._clients: list[Any] = []
         self._env: pytest.MonkeyPatch | None = None
         self._final: tuple[list[Entry], list[str]] | None = None  # journal and unused, once closed
-        server.store.set_scenario(Scenario(fallback=fallback), self.namespace)
-        server.store.route(self.api_key, self.namespace)
-        server.store.default = self.namespace
+        self._backend.create(self.namespace, fallback=fallback, api_key=self.api_key)
 
     def __repr__(self) -> str:
         state = "closed" if self._final is not None else f"{len(self.journal)} requests so far"
@@ -79,26 +84,26 @@ class FakeLLM:
     def url(self) -> str:
         """This test's root, `http://127.0.0.1:PORT/ns/NAMESPACE`: the anthropic SDK's base URL
         (it adds `/v1/messages`). The control API under it, `/_sparring/`, acts on this test."""
-        return f"{self._server.url}{NAMESPACE_PREFIX}/{self.namespace}"
+        return self._backend.api_root(self.namespace)
 
     # -- scripting --------------------------------------------------------------------------
 
     def add(self, *items: Rule | Reply) -> FakeLLM:
         """Script more replies (and rules), after those already scripted. Returns self."""
-        self._server.store.extend(Scenario.of(*items), self.namespace)
+        self._backend.extend(self.namespace, Scenario.of(*items))
         return self
 
     def load(self, *scenarios: str | Path) -> FakeLLM:
         """Add scenario files, by path or by name (your `sparring_scenarios` folders first,
         then the built-in library). Returns self."""
         for spec in scenarios:
-            self._server.store.extend(load_scenario(spec, search=self._search), self.namespace)
+            self._backend.extend(self.namespace, load_scenario(spec, search=self._search))
         return self
 
     @property
     def scenario(self) -> Scenario:
         """Everything scripted for this test so far, as one scenario."""
-        return self._server.store.space(self.namespace).scenario
+        return self._backend.scenario(self.namespace)
 
     # -- what it saw ------------------------------------------------------------------------
 
@@ -107,7 +112,7 @@ class FakeLLM:
         """Every request this test made, in order, and how each response went."""
         if self._final is not None:
             return list(self._final[0])
-        return self._server.journal(self.namespace)
+        return self._backend.journal(self.namespace)
 
     def wait_until(self, check: Callable[[list[Entry]], bool], *, timeout: float = 5.0) -> list[Entry]:
         """Wait (without sleeping blindly) until `check(journal)` holds, re-checked as each
@@ -115,13 +120,13 @@ class FakeLLM:
         Returns the journal after at most `timeout` seconds; assert on it."""
         if self._final is not None:
             return list(self._final[0])
-        return self._server.wait_until(check, timeout=timeout, namespace=self.namespace)
+        return self._backend.wait_until(self.namespace, check, timeout)
 
     def unused(self) -> list[str]:
         """Scripted replies (or uses of them) no request took; `optional` and `repeat` ones aside."""
         if self._final is not None:
             return list(self._final[1])
-        return self._server.store.unused(self.namespace)
+        return self._backend.unused(self.namespace)
 
     def unanswered(self) -> list[Entry]:
         """Requests nothing scripted answered (each got sparring's 404)."""
@@ -221,9 +226,7 @@ class FakeLLM:
             self._env.undo()
         for client in self._clients:
             client.close()
-        self._final = (self._server.journal(self.namespace), self._server.store.unused(self.namespace))
-        self._server.drop_namespace(self.namespace)
-        self._server.store.default = DEFAULT_NAMESPACE
+        self._final = self._backend.drop(self.namespace)
 
 
 def _headline(unanswered: int, failed: int, unused: int) -> str:

@@ -1,9 +1,16 @@
 """Settings: per test from `@pytest.mark.sparring(...)`, per session from `--sparring-*`
-options paired with `sparring_*` ini keys (the command line wins)."""
+options paired with `sparring_*` ini keys (the command line wins).
+
+The external server's URL can also come from `SPARRING_URL`, and that beats the ini key: the
+ini file is shared by everyone who checks the project out, the environment belongs to the
+machine or CI job running it (a CI service's address), so the more specific one wins. An
+empty `--sparring-url=` forces the plugin's own server whatever the ini and environment say.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,6 +84,8 @@ class Settings:
     strict: bool = True
     report: Report = "failed"
     scenario_dirs: tuple[Path, ...] = field(default=())
+    url: str | None = None  # an external server's; None: the plugin's own
+    url_from: str = ""  # where `url` was given, for error messages
 
     def header(self) -> str:
         dirs = ", ".join(str(d) for d in self.scenario_dirs) or "-"
@@ -104,7 +113,16 @@ def add_options(parser: pytest.Parser) -> None:
         action="append",
         help="a directory of scenario files, loadable by name (repeatable)",
     )
+    group.addoption(
+        "--sparring-url",
+        dest="sparring_url",
+        metavar="URL",
+        help="drive a running `sparring serve` at URL (e.g. http://127.0.0.1:8000) instead of the plugin's own "
+        "server; also the sparring_url ini key and the SPARRING_URL environment variable. An empty URL forces "
+        "the plugin's own server",
+    )
     parser.addini("sparring_strict", "like --sparring-strict", default="true")
+    parser.addini("sparring_url", "like --sparring-url (SPARRING_URL in the environment wins over it)", default="")
     parser.addini("sparring_report", "like --sparring-report", default="failed")
     parser.addini("sparring_scenarios", "like --sparring-scenarios (one directory per line)", type="paths", default=[])
 
@@ -124,4 +142,24 @@ def read_settings(config: pytest.Config) -> Settings:
     for folder in dirs:
         if not folder.is_dir():
             raise pytest.UsageError(f"sparring_scenarios: {folder} is not a directory")
-    return Settings(strict=strict, report=report, scenario_dirs=tuple(d.resolve() for d in dirs))  # type: ignore[arg-type]
+    url, url_from = external_url(config)
+    return Settings(
+        strict=strict,
+        report=report,  # type: ignore[arg-type]
+        scenario_dirs=tuple(d.resolve() for d in dirs),
+        url=url,
+        url_from=url_from,
+    )
+
+
+def external_url(config: pytest.Config) -> tuple[str | None, str]:
+    """The external server's URL and where it was given: the command line, else
+    `SPARRING_URL`, else the ini key. None: the plugin's own server."""
+    given = config.getoption("sparring_url")
+    if given is not None:
+        return (given.strip() or None), "--sparring-url"
+    env = os.environ.get("SPARRING_URL", "").strip()
+    if env:
+        return env, "SPARRING_URL"
+    ini = str(config.getini("sparring_url")).strip()
+    return (ini or None), "the sparring_url ini key"

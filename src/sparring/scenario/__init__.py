@@ -2,6 +2,7 @@
 
 from sparring.scenario.builders import error, message, reply, respond, rule, tool_call
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
+from sparring.scenario.dump import dump_scenario
 from sparring.scenario.library import builtin_names, load_scenario
 from sparring.scenario.loader import load_file, parse_scenario
 from sparring.scenario.match import Match
@@ -44,6 +45,7 @@ __all__ = [
     "Usage",
     "Wire",
     "builtin_names",
+    "dump_scenario",
     "error",
     "load_file",
     "load_scenario",

@@ -1,0 +1,74 @@
+"""A `sparring serve --port 0` subprocess, for tests (and the bench) that drive an external server.
+
+Its stdout is read to the end by a thread: the first lines give the URL, and the request log
+that follows must be drained, or a busy server blocks on a full pipe.
+"""
+
+from __future__ import annotations
+
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO
+
+BASE_URL = re.compile(r"base URL: (http://127\.0\.0\.1:\d+)/v1")
+START_TIMEOUT = 30.0  # a cold interpreter importing aiohttp, faker and yaml: about a second
+STOP_TIMEOUT = 10.0
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@contextmanager
+def sparring_serve(*args: str) -> Iterator[str]:
+    """Start `sparring serve --port 0 ARGS`, from this checkout's sources; yield its root URL
+    (`http://127.0.0.1:PORT`); stop it at the end."""
+    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "sparring", "serve", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: queue.Queue[str | None] = queue.Queue()
+    assert proc.stdout is not None
+    reader = threading.Thread(target=_drain, args=(proc.stdout, lines), daemon=True)
+    reader.start()
+    try:
+        yield _wait_for_url(proc, lines)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=STOP_TIMEOUT)
+        reader.join(timeout=STOP_TIMEOUT)
+        proc.stdout.close()
+
+
+def _drain(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+    for line in stream:
+        lines.put(line.rstrip("\n"))
+    lines.put(None)
+
+
+def _wait_for_url(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> str:
+    seen: list[str] = []
+    while True:
+        try:
+            line = lines.get(timeout=START_TIMEOUT)
+        except queue.Empty:
+            raise RuntimeError(f"sparring serve printed no base URL in {START_TIMEOUT} s; so far: {seen}") from None
+        if line is None:
+            raise RuntimeError(f"sparring serve exited ({proc.poll()}) before printing its URL: {seen}")
+        seen.append(line)
+        found = BASE_URL.search(line)
+        if found:
+            return found.group(1)

@@ -127,15 +127,24 @@ def test_readme_yaml_blocks_are_scenarios() -> None:
         assert parse_scenario(block, source="README.md").rules
 
 
+# Whole pytest runs in subprocesses: 7-16 s each alone, up to 4x that under coverage on a
+# busy 2-core machine. Their limits leave room for that, and a third again.
+SUBPROCESS_TIMEOUT = 120
+SESSIONS = pytest.mark.timeout(240)
+
+
 def run_pytest(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     """pytest in a subprocess, from the repository root, as a user would run it: the plugin
     examples' own pytest.ini applies. A fixed width and no colours, for comparable reports."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
     env.update(COLUMNS="80", PY_COLORS="0")
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=50)
+    return subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=SUBPROCESS_TIMEOUT
+    )
 
 
+@SESSIONS
 def test_plugin_examples_pass() -> None:
     tests = sum(
         len(re.findall(r"^(?:async )?def test_", path.read_text(encoding="utf-8"), flags=re.MULTILINE))
@@ -194,6 +203,7 @@ def test_plugin_failure_reports_are_what_the_docs_show() -> None:
         )
 
 
+@SESSIONS
 def test_tutorial_passes_as_committed() -> None:
     """The tutorial's project, snapshot included, as a CI job would run it: with pytest-xdist."""
     tests = len(re.findall(r"^async def test_", (TUTORIAL / "test_chat_client.py").read_text(), flags=re.MULTILINE))
@@ -219,6 +229,7 @@ def shows(result: subprocess.CompletedProcess[str], shown: str) -> None:
     assert shown_in(expected, comparable(result.stdout.splitlines())), f"{shown} is not in:\n{result.stdout}"
 
 
+@SESSIONS
 def test_tutorial_step_by_step(tmp_path: Path) -> None:
     """The tutorial as a reader follows it, in a fresh folder, with what each run prints."""
     for name in ("chat_client.py", "pytest.ini"):

@@ -81,6 +81,10 @@ def message(
     body: str | FakerText | None = text
     piece_split = make_split(split)
     if chunks is not None:
+        if isinstance(chunks, (str, bytes)) or not isinstance(chunks, Sequence):
+            raise ScenarioError.single(f"must be a list of strings, got {chunks!r}", path="chunks")
+        if not all(isinstance(c, str) for c in chunks):
+            raise ScenarioError.single("every chunk must be a string", path="chunks")
         piece_split = Split("list", pieces=tuple(chunks))
         body = "".join(chunks)
     elif faker is not None:

@@ -55,4 +55,3 @@ def check_headers(path: str, headers: object) -> None:
             raise fail(f"{path}.{name}", f"must be a string, got {type(value).__name__} {value!r}")
         if any(c in value for c in "\r\n\0"):
             raise fail(f"{path}.{name}", "a header value cannot hold a line break or NUL")
-

@@ -33,17 +33,19 @@ class _LimitedLoader(yaml.SafeLoader):
         # id(node) -> (values it stands for, levels it spans), aliases expanded
         self._sizes: dict[int, tuple[int, int]] = {}
 
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node:
-        event = self.peek_event()
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        mark: Any = event.start_mark
         if isinstance(event, yaml.AliasEvent):
-            target = self.anchors.get(event.anchor)  # type: ignore[attr-defined]
+            target = self.anchors.get(event.anchor)
             if target is not None and id(target) not in self._sizes:
-                raise ComposerError(None, None, f"alias *{event.anchor} is inside its own anchor", event.start_mark)
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+                raise ComposerError(None, None, f"alias *{event.anchor} is inside its own anchor", mark)
+            return super().compose_node(parent, index)
         self._depth += 1
         if self._depth > MAX_DEPTH:
-            raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", event.start_mark)
-        node: yaml.Node = super().compose_node(parent, index)
+            raise ComposerError(None, None, f"nested more than {MAX_DEPTH} levels deep", mark)
+        node = super().compose_node(parent, index)
+        assert node is not None  # only an alias event yields no new node
         self._depth -= 1
         if isinstance(node, yaml.SequenceNode):
             children: list[yaml.Node] = node.value
@@ -71,7 +73,9 @@ class _LimitedLoader(yaml.SafeLoader):
         except yaml.YAMLError:
             raise
         except (ValueError, TypeError, OverflowError) as exc:
-            raise ConstructorError(None, None, f"bad {node.tag.rsplit(':', 1)[-1]} value: {exc}", node.start_mark) from None
+            raise ConstructorError(
+                None, None, f"bad {node.tag.rsplit(':', 1)[-1]} value: {exc}", node.start_mark
+            ) from None
 
 
 def compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:

@@ -72,7 +72,7 @@ class _LimitedLoader(yaml.SafeLoader):
             return super().construct_object(node, deep)
         except yaml.YAMLError:
             raise
-        except (ValueError, TypeError, OverflowError) as exc:
+        except Exception as exc:  # PyYAML's constructors fail on bad scalars with any error at all
             raise ConstructorError(
                 None, None, f"bad {node.tag.rsplit(':', 1)[-1]} value: {exc}", node.start_mark
             ) from None
@@ -82,8 +82,9 @@ def compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
     """The document's node tree and its plain value, or a located `ScenarioError`."""
     if len(text) > MAX_BYTES:
         raise ScenarioError([Problem(f"the file is larger than {MAX_BYTES // 1024 // 1024} MiB", source=source)])
-    loader = _LimitedLoader(text)
+    loader: _LimitedLoader | None = None
     try:
+        loader = _LimitedLoader(text)
         node = loader.get_single_node()
         value = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -92,12 +93,17 @@ def compose(text: str, source: str) -> tuple[yaml.Node | None, Any]:
             mark = exc.context_mark  # found at the end of the file: where the bracket opened says more
         line = mark.line + 1 if mark else None
         raise ScenarioError([Problem(f"invalid YAML: {exc.problem or exc}", source=source, line=line)]) from None
+    except yaml.reader.ReaderError as exc:  # a control character: name it and its line
+        line = text[: exc.position].count("\n") + 1
+        message = f"invalid YAML: character {exc.character:#06x} is not allowed"
+        raise ScenarioError([Problem(message, source=source, line=line)]) from None
     except yaml.YAMLError as exc:
         raise ScenarioError([Problem(f"invalid YAML: {exc}", source=source)]) from None
     except RecursionError:  # a safety net: MAX_DEPTH should stop this first
         raise ScenarioError([Problem(f"nested too deep (limit {MAX_DEPTH})", source=source)]) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     return node, value
 
 

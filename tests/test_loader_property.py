@@ -23,7 +23,7 @@ SCALARS = st.one_of(
     st.booleans(),
     st.integers(min_value=-(2**70), max_value=2**70),
     st.floats(allow_nan=True, allow_infinity=True),
-    st.sampled_from(KEYS + ["rate_limit", "uniform", "date", "a\r\nb", ""]),
+    st.sampled_from([*KEYS, "rate_limit", "uniform", "date", "a\r\nb", ""]),
     st.text(max_size=8),
 )
 VALUES = st.recursive(
@@ -34,6 +34,8 @@ VALUES = st.recursive(
     ),
     max_leaves=30,
 )
+FRAGMENTS = ["? ", "!!", "<<: ", "&a ", "*a ", "- ", "[", "]", "{", "}", ": ", "\n", "  ", "replies", "text"]
+FRAGMENTS += ["!!float", "!!int", "!!python/name:os.system", "1e9", ".inf", "null", ",", "\x1f", "\ufeff"]
 DOCUMENTS = st.dictionaries(st.sampled_from(["replies", "rules", "fallback", "name"]), VALUES, max_size=3)
 
 
@@ -41,10 +43,13 @@ def _loads_or_located_error(text: str) -> None:
     try:
         parse_scenario(text, source="doc.yaml")
     except ScenarioError as exc:
-        assert exc.problems
-        for problem in exc.problems:
-            assert problem.source == "doc.yaml"
-            assert problem.message
+        problems = exc.problems
+    else:
+        return
+    assert problems
+    for problem in problems:
+        assert problem.source == "doc.yaml"
+        assert problem.message
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -67,7 +72,6 @@ def test_random_text_loads_or_fails_located(text: str) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.sampled_from(["? ", "!!", "<<: ", "&a ", "*a ", "- ", "[", "]", "{", "}", ": ", "\n", "  ",
-                                 "replies", "text", "!!float", "!!int", "1e9", ".inf", "null", ","]), max_size=20))  # fmt: skip
+@given(st.lists(st.sampled_from(FRAGMENTS), max_size=20))
 def test_yaml_fragments_load_or_fail_located(pieces: list[str]) -> None:
     _loads_or_located_error("".join(pieces))

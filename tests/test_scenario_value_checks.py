@@ -158,3 +158,17 @@ def test_values_inside_the_ranges_still_load() -> None:
         "  - {error: rate_limit, retry_after: 86400, retry_after_format: date}\n"
     )
     assert len(scenario.rules[0].replies) == 2
+
+
+def test_builders_check_headers_before_copying_them() -> None:
+    with pytest.raises(ScenarioError, match="headers: must be a mapping of header names to values"):
+        reply("hi", headers="x-a")  # type: ignore[arg-type]
+    with pytest.raises(ScenarioError, match="headers: must be a mapping of header names to values"):
+        error(500, headers=["x-a"])  # type: ignore[arg-type]
+
+
+def test_model_must_be_text() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario("replies:\n  - {text: hi, model: 4}\n")
+    [problem] = caught.value.problems
+    assert (problem.path, problem.line) == ("replies[0].model", 2)

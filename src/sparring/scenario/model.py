@@ -148,6 +148,8 @@ class Content:
     def __post_init__(self) -> None:
         if not self.messages:
             raise fail("choices", "an answer needs at least one choice")
+        if self.model is not None and not isinstance(self.model, str):
+            raise fail("model", f"must be a string, got {self.model!r}")
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from sparring import __version__
 from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
 from sparring.fake_server.journal import Journal
+from sparring.scenario._yaml import decode
 from sparring.scenario.loader import parse_scenario
 from sparring.scenario.model import Scenario
 
@@ -56,9 +57,8 @@ async def health(request: web.Request) -> web.Response:
 
 async def _scenario_of(request: web.Request) -> Scenario:
     """The body as a scenario; a 400 listing every mistake otherwise."""
-    text = await request.text()
     try:
-        return parse_scenario(text, source="<control API>")
+        return parse_scenario(decode(await request.read(), "<control API>"), source="<control API>")
     except ScenarioError as exc:
         problems = [
             {"message": p.message, "path": p.path, "line": p.line, "suggestion": p.suggestion} for p in exc.problems

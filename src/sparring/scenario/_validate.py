@@ -1,21 +1,57 @@
-"""Small checks shared by the model's dataclasses; each failure names the field's path."""
+"""Small checks shared by the model's dataclasses; each failure names the field's path.
+
+Numbers must be finite and inside ranges a real scenario never leaves: past them the
+server would overflow a float, wait for ever, or allocate without bound on every request.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from sparring.errors import ScenarioError, closest
 
-__all__ = ["closest", "fail", "non_negative", "positive_int"]
+__all__ = ["check_headers", "closest", "count", "fail", "non_negative", "positive_int"]
+
+MAX_WAIT = 86_400.0  # one day: timing and stall/hang durations; no test waits longer
+MAX_HEADER_SECONDS = 366 * 86_400.0  # a year: retry-after and rate-limit resets only go in headers
+MAX_COUNT = 2**53  # counts and seeds; beyond this a float loses them and no limit means anything
 
 
 def fail(path: str, message: str) -> ScenarioError:
     return ScenarioError.single(message, path=path)
 
 
-def non_negative(path: str, value: float) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+def non_negative(path: str, value: float, maximum: float = MAX_WAIT) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 0:
         raise fail(path, f"must be a number >= 0, got {value!r}")
+    if not value <= maximum:  # also inf
+        raise fail(path, f"must be a finite number of at most {maximum:g}, got {value!r}")
 
 
-def positive_int(path: str, value: int) -> None:
+def positive_int(path: str, value: int, maximum: int = MAX_COUNT) -> None:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise fail(path, f"must be an integer >= 1, got {value!r}")
+    if value > maximum:
+        raise fail(path, f"must be at most {maximum:,}, got {value!r}")
+
+
+def count(path: str, value: int) -> None:
+    """An integer >= 0 that fits a JSON number exactly."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise fail(path, f"must be an integer >= 0, got {value!r}")
+    if value > MAX_COUNT:
+        raise fail(path, f"must be at most {MAX_COUNT:,}, got {value!r}")
+
+
+def check_headers(path: str, headers: object) -> None:
+    """Header names and values as HTTP sends them: text without CR, LF or NUL (which would
+    split the response or make the server refuse to send it)."""
+    if not isinstance(headers, Mapping):
+        raise fail(path, f"must be a mapping of header names to values, got {headers!r}")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not name or any(c in name for c in " :\r\n\0"):
+            raise fail(path, f"{name!r} is not a header name")
+        if not isinstance(value, str):
+            raise fail(f"{path}.{name}", f"must be a string, got {type(value).__name__} {value!r}")
+        if any(c in value for c in "\r\n\0"):
+            raise fail(f"{path}.{name}", "a header value cannot hold a line break or NUL")

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from sparring.errors import ScenarioError
-from sparring.scenario._validate import closest
+from sparring.scenario._validate import check_headers, closest
 from sparring.scenario.delivery import Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
     Answer,
@@ -81,6 +81,10 @@ def message(
     body: str | FakerText | None = text
     piece_split = make_split(split)
     if chunks is not None:
+        if isinstance(chunks, (str, bytes)) or not isinstance(chunks, Sequence):
+            raise ScenarioError.single(f"must be a list of strings, got {chunks!r}", path="chunks")
+        if not all(isinstance(c, str) for c in chunks):
+            raise ScenarioError.single("every chunk must be a string", path="chunks")
         piece_split = Split("list", pieces=tuple(chunks))
         body = "".join(chunks)
     elif faker is not None:
@@ -148,7 +152,7 @@ def reply(
         wire=wire or Wire(),
         fault=Fault(fault) if isinstance(fault, str) else fault,
         rate_limits=rate_limits,
-        headers=dict(headers or {}),
+        headers=_headers(headers),
         times=times,
         repeat=repeat,
         optional=optional,
@@ -192,7 +196,7 @@ def error(
         code=code,
         param=param,
         body=body,
-        headers=dict(headers or {}),
+        headers=_headers(headers),
         retry_after=retry_after,
         retry_after_ms=retry_after_ms,
         retry_after_format=retry_after_format,
@@ -265,3 +269,9 @@ def rule(
         tool_result_regex=tool_result_regex,
     )
     return Rule(replies=tuple(replies), match=match, name=name)
+
+
+def _headers(headers: Mapping[str, str] | None) -> dict[str, str]:
+    """A copy, checked first: `dict("x-a")` would fail with a message about sequences."""
+    check_headers("headers", headers or {})
+    return dict(headers or {})

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 from typing import Literal
 
 from sparring.errors import ScenarioError
-from sparring.scenario._validate import closest, fail, non_negative, positive_int
+from sparring.scenario._validate import MAX_HEADER_SECONDS, closest, count, fail, non_negative, positive_int
+
+MAX_SIGMA = 10.0  # a log-normal gap at 3 sigma is already e^30 times the median; more overflows
+MAX_GARBAGE = 1024 * 1024  # garbage bytes per fault: enough to fill any parser's buffer
 
 Distribution = Literal["uniform", "lognormal"]
 LineEnding = Literal["lf", "crlf", "cr"]
@@ -58,8 +61,11 @@ class Timing:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        for name in ("headers_delay", "first_chunk", "gap", "jitter", "sigma"):
+        for name in ("headers_delay", "first_chunk", "gap", "jitter"):
             non_negative(f"timing.{name}", getattr(self, name))
+        non_negative("timing.sigma", self.sigma, MAX_SIGMA)
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise fail("timing.seed", f"must be an integer, got {self.seed!r}")
         if self.distribution not in ("uniform", "lognormal"):
             raise ScenarioError.single(
                 f"unknown distribution {self.distribution!r}; use 'uniform' or 'lognormal'",
@@ -143,10 +149,10 @@ class Fault:
             )
         if self.after_chunk is not None and self.after_byte is not None:
             raise fail("fault", "give after_chunk or after_byte, not both")
-        if self.after_chunk is not None and (isinstance(self.after_chunk, bool) or self.after_chunk < 0):
-            raise fail("fault.after_chunk", f"must be an integer >= 0, got {self.after_chunk!r}")
-        if self.after_byte is not None and (isinstance(self.after_byte, bool) or self.after_byte < 0):
-            raise fail("fault.after_byte", f"must be an integer >= 0, got {self.after_byte!r}")
+        if self.after_chunk is not None:
+            count("fault.after_chunk", self.after_chunk)
+        if self.after_byte is not None:
+            count("fault.after_byte", self.after_byte)
         if self.positioned and self.kind in ("empty_response", "hang"):
             raise fail("fault", f"{self.kind} happens before the headers; it takes no after_chunk or after_byte")
         if self.positioned and self.kind == "no_done":
@@ -155,7 +161,11 @@ class Fault:
             non_negative("fault.duration", self.duration)
             if self.kind not in ("stall", "hang"):
                 raise fail("fault.duration", f"only stall and hang take a duration, not {self.kind}")
-        positive_int("fault.size", self.size)
+        positive_int("fault.size", self.size, MAX_GARBAGE)
+        if self.message is not None and not isinstance(self.message, str):
+            raise fail("fault.message", f"must be a string, got {self.message!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise fail("fault.seed", f"must be an integer, got {self.seed!r}")
         if self.error not in ERROR_PRESETS:
             raise ScenarioError.single(
                 f"unknown error preset {self.error!r}; presets: {', '.join(ERROR_PRESETS)}",
@@ -196,5 +206,9 @@ class RateLimits:
     def __post_init__(self) -> None:
         for name in self.__dataclass_fields__:
             value = getattr(self, name)
-            if value is not None:
-                non_negative(f"rate_limits.{name}", value)
+            if value is None:
+                continue
+            if name.startswith("reset_"):
+                non_negative(f"rate_limits.{name}", value, MAX_HEADER_SECONDS)
+            else:
+                count(f"rate_limits.{name}", value)

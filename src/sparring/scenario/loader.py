@@ -8,6 +8,8 @@ own checks run unchanged; their errors get the file, line and full path added he
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import inspect
 import json
 from collections.abc import Callable, Mapping
@@ -17,7 +19,7 @@ from typing import Any, TypeVar
 import yaml
 
 from sparring.errors import Problem, ScenarioError
-from sparring.scenario import builders
+from sparring.scenario import _yaml, builders
 from sparring.scenario._validate import closest
 from sparring.scenario.delivery import FAULT_KINDS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
@@ -44,29 +46,23 @@ def parse_scenario(text: str, *, source: str = "<string>", name: str | None = No
 def load_file(path: str | Path) -> Scenario:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ScenarioError([Problem(f"cannot read: {exc.strerror or exc}", source=str(path))]) from None
+    text = _yaml.decode(data, str(path))
     return parse_scenario(text, source=str(path), name=path.stem)
 
 
 def _read(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     stripped = text.lstrip()
-    if stripped.startswith(("{", "[")):
+    if stripped.startswith(("{", "[")) and len(text) <= _yaml.MAX_BYTES:
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise ScenarioError([Problem(f"invalid JSON: {exc.msg}", source=source, line=exc.lineno)]) from None
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        if mark is not None and exc.context_mark is not None and mark.line >= text.count("\n"):
-            mark = exc.context_mark  # found at the end of the file: where the bracket opened says more
-        line = mark.line + 1 if mark else None
-        raise ScenarioError([Problem(f"invalid YAML: {exc.problem or exc}", source=source, line=line)]) from None
-    except yaml.YAMLError as exc:
-        raise ScenarioError([Problem(f"invalid YAML: {exc}", source=source)]) from None
+        except (RecursionError, ValueError):
+            pass  # too deep or too large for the JSON parser: the YAML reader names the limit
+    node, value = _yaml.compose(text, source)
     if node is None:
         raise ScenarioError([Problem("the file is empty; a scenario needs `replies` or `rules`", source=source)])
     lines: dict[PathKey, int] = {}
@@ -74,7 +70,7 @@ def _read(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     _record_lines(node, (), lines, duplicates, source)
     if duplicates:
         raise ScenarioError(duplicates)
-    return yaml.SafeLoader("").construct_document(node), lines
+    return value, lines
 
 
 def _record_lines(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], dupes: list[Problem], source: str) -> None:
@@ -140,14 +136,28 @@ class _Builder:
     def mapping(self, value: object, path: PathKey, allowed: tuple[str, ...], what: str) -> dict[str, Any]:
         if not isinstance(value, dict):
             raise self.problem(path, f"{what} must be a mapping, got {_kind(value)}")
+        problems: list[Problem] = []
         for key in value:
-            if key not in allowed:
-                raise self.problem(
-                    (*path, key),
-                    f"unknown key {key!r} in {what}; allowed: {', '.join(allowed)}",
-                    closest(key, allowed),
-                )
+            if not isinstance(key, str):
+                message = f"{what} has a key that is not a name: {_kind(key)}; keys: {', '.join(allowed)}"
+                problems.extend(self.problem(path, message).problems)
+            elif key not in allowed:
+                message = f"unknown key {key!r} in {what}; allowed: {', '.join(allowed)}"
+                problems.extend(self.problem((*path, key), message, closest(key, allowed)).problems)
+        if problems:
+            raise ScenarioError(problems)
         return value
+
+    def each(self, data: dict[str, Any], problems: list[Problem], key: str, convert: Callable[[Any], Any]) -> None:
+        """Convert `data[key]` in place; a mistake is noted and the key dropped, so the rest of
+        the reply is still checked and every mistake in it reported at once."""
+        if key not in data:
+            return
+        try:
+            data[key] = convert(data[key])
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            del data[key]
 
     def listing(self, value: object, path: PathKey, what: str) -> list[Any]:
         if not isinstance(value, list):
@@ -229,29 +239,68 @@ class _Builder:
     def reply(self, raw: object, path: PathKey) -> Reply:
         if isinstance(raw, dict) and "error" in raw:
             return self.error(raw, path)
-        data = dict(self.mapping(raw, path, REPLY_KEYS, "a reply"))
-        if "choices" in data:
-            data["choices"] = [
+        problems: list[Problem] = []
+        data = self.known(raw, path, REPLY_KEYS, "a reply", problems)
+        self.each(
+            data,
+            problems,
+            "choices",
+            lambda v: [
                 self.message(m, (*path, "choices", i))
-                for i, m in enumerate(self.listing(data["choices"], (*path, "choices"), "choices"))
-            ]
-        self.common(data, path)
-        if "tool_calls" in data:
-            data["tool_calls"] = self.tool_calls(data["tool_calls"], (*path, "tool_calls"))
-        if "faker" in data:
-            data["faker"] = self.faker(data["faker"], (*path, "faker"))
-        if "usage" in data:
-            usage = self.mapping(data["usage"], (*path, "usage"), USAGE_KEYS, "usage")
-            data["usage"] = self.call(path, Usage, **usage)
-        return self.call(path, builders.reply, **data)
+                for i, m in enumerate(self.listing(v, (*path, "choices"), "choices"))
+            ],
+        )
+        self.common(data, path, problems)
+        self.each(data, problems, "tool_calls", lambda v: self.tool_calls(v, (*path, "tool_calls")))
+        self.each(data, problems, "faker", lambda v: self.faker(v, (*path, "faker")))
+        self.each(
+            data,
+            problems,
+            "usage",
+            lambda v: self.call(path, Usage, **self.mapping(v, (*path, "usage"), USAGE_KEYS, "usage")),
+        )
+        return self.finish(problems, lambda: self.call(path, builders.reply, **data))
 
     def error(self, raw: dict[str, Any], path: PathKey) -> Reply:
-        data = dict(self.mapping(raw, path, ERROR_KEYS, "an error reply"))
+        problems: list[Problem] = []
+        data = self.known(raw, path, ERROR_KEYS, "an error reply", problems)
         preset = data.pop("error")
-        self.common(data, path)
-        return self.call(path, builders.error, preset, **data)
+        self.common(data, path, problems)
+        try:
+            return self.finish(problems, lambda: self.call(path, builders.error, preset, **data))
+        except ScenarioError as exc:
+            if "status" in raw:
+                raise
+            # a bare status is written `error: 503`: name the key the file has
+            status = _dotted((*path, "status"))
+            renamed = [
+                dataclasses.replace(p, path=_dotted((*path, "error"))) if p.path == status else p for p in exc.problems
+            ]
+            raise ScenarioError(renamed) from None
 
-    def common(self, data: dict[str, Any], path: PathKey) -> None:
+    def known(
+        self, raw: object, path: PathKey, allowed: tuple[str, ...], what: str, problems: list[Problem]
+    ) -> dict[str, Any]:
+        """The mapping's keys the reply knows; unknown ones are noted and left out."""
+        if not isinstance(raw, dict):
+            raise self.problem(path, f"{what} must be a mapping, got {_kind(raw)}")
+        try:
+            self.mapping(raw, path, allowed, what)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+        return {k: v for k, v in raw.items() if isinstance(k, str) and k in allowed}
+
+    def finish(self, problems: list[Problem], build: Callable[[], T]) -> T:
+        """Build from what was valid; raise every mistake noted and the build's own."""
+        try:
+            made = build()
+        except ScenarioError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+        if problems:
+            raise ScenarioError(problems)
+        return made
+
+    def common(self, data: dict[str, Any], path: PathKey, problems: list[Problem]) -> None:
         """The delivery keys answers and errors share: nested mappings become their dataclasses."""
         nested: tuple[tuple[str, type, tuple[str, ...]], ...] = (
             ("timing", Timing, TIMING_KEYS),
@@ -259,23 +308,31 @@ class _Builder:
             ("rate_limits", RateLimits, RATE_LIMIT_KEYS),
         )
         for key, kind, keys in nested:
-            if key in data:
-                values = dict(self.mapping(data[key], (*path, key), keys, key))
-                if key == "wire" and isinstance(values.get("write_size"), list):
-                    values["write_size"] = tuple(values["write_size"])
-                data[key] = self.call(path, kind, **values)
-        if isinstance(data.get("fault"), str):
-            data["fault"] = self.call(path, Fault, data["fault"])
-        elif "fault" in data:
-            values = self.mapping(data["fault"], (*path, "fault"), FAULT_KEYS, "fault")
-            if "kind" not in values:
-                raise self.problem((*path, "fault"), f"a fault needs a `kind`: one of {', '.join(FAULT_KINDS)}")
-            data["fault"] = self.call(path, Fault, **values)
-        if "headers" in data:
-            headers = data["headers"]
-            if not isinstance(headers, dict):
-                raise self.problem((*path, "headers"), f"headers must be a mapping, got {_kind(headers)}")
-            data["headers"] = {str(k): str(v) for k, v in headers.items()}
+            self.each(data, problems, key, functools.partial(self.delivery, path=path, key=key, kind=kind, keys=keys))
+        self.each(data, problems, "fault", lambda v: self.fault(v, path))
+        self.each(data, problems, "headers", lambda v: self.headers(v, (*path, "headers")))
+
+    def delivery(self, raw: object, path: PathKey, key: str, kind: type, keys: tuple[str, ...]) -> Any:
+        values = dict(self.mapping(raw, (*path, key), keys, key))
+        if key == "wire" and isinstance(values.get("write_size"), list):
+            values["write_size"] = tuple(values["write_size"])
+        return self.call(path, kind, **values)
+
+    def fault(self, raw: object, path: PathKey) -> Fault:
+        if isinstance(raw, str):
+            return self.call(path, Fault, raw)
+        values = self.mapping(raw, (*path, "fault"), FAULT_KEYS, "fault")
+        if "kind" not in values:
+            raise self.problem((*path, "fault"), f"a fault needs a `kind`: one of {', '.join(FAULT_KINDS)}")
+        return self.call(path, Fault, **values)
+
+    def headers(self, raw: object, path: PathKey) -> dict[str, str]:
+        if not isinstance(raw, dict):
+            raise self.problem(path, f"headers must be a mapping, got {_kind(raw)}")
+        for name, value in raw.items():
+            if isinstance(value, (dict, list)) or value is None:
+                raise self.problem((*path, str(name)), f"a header value must be text or a number, got {_kind(value)}")
+        return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in raw.items()}
 
     def message(self, raw: object, path: PathKey) -> Any:
         data = dict(self.mapping(raw, path, MESSAGE_KEYS, "a choice"))

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from sparring.errors import ScenarioError
-from sparring.scenario._validate import closest, fail, non_negative, positive_int
+from sparring.scenario._validate import MAX_HEADER_SECONDS, check_headers, closest, fail, non_negative, positive_int
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.match import ENDPOINTS as ENDPOINTS  # re-exported: its home was here
 from sparring.scenario.match import Match as Match
@@ -148,6 +148,8 @@ class Content:
     def __post_init__(self) -> None:
         if not self.messages:
             raise fail("choices", "an answer needs at least one choice")
+        if self.model is not None and not isinstance(self.model, str):
+            raise fail("model", f"must be a string, got {self.model!r}")
 
 
 @dataclass(frozen=True)
@@ -166,6 +168,7 @@ class Answer:
     optional: bool = False
 
     def __post_init__(self) -> None:
+        check_headers("headers", self.headers)
         _check_uses(self.times, self.repeat, self.optional)
 
 
@@ -212,10 +215,20 @@ class ErrorReply:
                 "status",
                 f"an error status must be an integer from 400 to 599, got {self.status!r}",
             )
-        if isinstance(self.retry_after, (int, float)) and not isinstance(self.retry_after, bool):
-            non_negative("retry_after", self.retry_after)
+        for name in ("message", "type", "code", "param"):
+            if getattr(self, name) is not None and not isinstance(getattr(self, name), str):
+                raise fail(name, f"must be a string, got {getattr(self, name)!r}")
+        if self.body is not None and not isinstance(self.body, (str, Mapping)):
+            raise fail("body", f"must be a mapping (the JSON body) or a string, got {self.body!r}")
+        check_headers("headers", self.headers)
+        if self.retry_after is not None and not isinstance(self.retry_after, str):
+            non_negative("retry_after", self.retry_after, MAX_HEADER_SECONDS)
+        if isinstance(self.retry_after, str) and any(c in self.retry_after for c in "\r\n\0"):
+            raise fail("retry_after", "a header value cannot hold a line break or NUL")
         if self.retry_after_ms is not None:
-            non_negative("retry_after_ms", self.retry_after_ms)
+            non_negative("retry_after_ms", self.retry_after_ms, MAX_HEADER_SECONDS * 1000)
+        if self.should_retry is not None and not isinstance(self.should_retry, bool):
+            raise fail("should_retry", f"must be true or false, got {self.should_retry!r}")
         if self.retry_after_format not in ("seconds", "date"):
             raise fail("retry_after_format", f"must be 'seconds' or 'date', got {self.retry_after_format!r}")
         if self.retry_after_format == "date" and not isinstance(self.retry_after, (int, float)):

@@ -130,13 +130,22 @@ class Player:
         for i, write in enumerate(writes):
             await self.wait(write.wait, at_boundary)
             if last and i == len(writes) - 1:
+                self.check_open()  # a client already gone must not be journaled as completed
                 self.journal.end(self.entry, "completed")
             await self.put(write.data)
             at_boundary = write.boundary
         if last and not writes:
             self.journal.end(self.entry, "completed")
 
+    def check_open(self) -> None:
+        """Raise if the client has closed or reset the connection: aiohttp would refuse the
+        write, and the journal must not count bytes that never reached the socket."""
+        transport = self.request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client closed the connection")
+
     async def put(self, data: bytes, kind: str = "event") -> None:
+        self.check_open()
         # Journal first: once write() returns the client may already hold these bytes.
         self.journal.chunk(self.entry, len(data), kind)
         await self.response.write(data)
@@ -202,10 +211,10 @@ async def stream(
     if content_length:
         extra = fault.size if fault is not None and fault.kind == "garbage" else 0
         response.content_length = sum(len(w.data) for w in head + tail) + extra
-    await response.prepare(request)
-    journal.update(entry, status=200)
     player = Player(request, response, journal, entry, timing, LINE_ENDINGS[wire.line_ending])
     try:
+        await response.prepare(request)
+        journal.update(entry, status=200)
         cuts_in = fault is not None and fault.kind in _AT_OFFSET
         await player.send(head, last=not cuts_in)
         if fault is not None and cuts_in:
@@ -227,9 +236,16 @@ async def stream(
         state = request.app[STATE]
         if state.closing or state.store.closing(entry.namespace):
             outcome = "server_closed"
-        journal.end(entry, outcome, f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
+        journal.end(entry, outcome, _where(response, entry))
         raise
-    except ConnectionResetError:
-        journal.end(entry, "client_disconnected", f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
+    except ConnectionError:  # the client reset or closed the connection: its doing, not a bug
+        journal.end(entry, "client_disconnected", _where(response, entry))
         return response
     return response
+
+
+def _where(response: web.StreamResponse, entry: Entry) -> str:
+    """Where a response stopped: before its headers went out, or after some writes."""
+    if not response.prepared:
+        return "before the headers were sent"
+    return f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes"

@@ -124,15 +124,13 @@ class Player:
 
     async def send(self, writes: Sequence[Write], *, after_boundary: bool = True, last: bool = False) -> None:
         """Send writes on schedule. With `last`, these end the body: the entry is ended as
-        completed just before the final write, so a client holding the whole body always
-        finds it final. ("Completed" means every byte was handed to the socket.)"""
+        completed (its final chunk counted) just before the final write, so a client holding
+        the whole body always finds it final. ("Completed" means every byte was handed to the
+        socket.)"""
         at_boundary = after_boundary
         for i, write in enumerate(writes):
             await self.wait(write.wait, at_boundary)
-            if last and i == len(writes) - 1:
-                self.check_open()  # a client already gone must not be journaled as completed
-                self.journal.end(self.entry, "completed")
-            await self.put(write.data)
+            await self.put(write.data, ends=last and i == len(writes) - 1)
             at_boundary = write.boundary
         if last and not writes:
             self.journal.end(self.entry, "completed")
@@ -144,10 +142,12 @@ class Player:
         if transport is None or transport.is_closing():
             raise ConnectionResetError("the client closed the connection")
 
-    async def put(self, data: bytes, kind: str = "event") -> None:
-        self.check_open()
+    async def put(self, data: bytes, kind: str = "event", *, ends: bool = False) -> None:
+        self.check_open()  # a client already gone: nothing counted, nothing completed
         # Journal first: once write() returns the client may already hold these bytes.
         self.journal.chunk(self.entry, len(data), kind)
+        if ends:
+            self.journal.end(self.entry, "completed")
         await self.response.write(data)
 
     async def wait(self, seconds: float | None, at_boundary: bool) -> None:

@@ -402,6 +402,23 @@ def test_help_names_all_five_apis() -> None:
         assert not missing, f"{where} does not name {missing}"
 
 
+def test_serve_reset_after_a_put_returns_to_generated_answers(serve: Callable[..., Served]) -> None:
+    """A scenario put over the control API brings its own fallback (`miss`); a reset returns the
+    namespace to how `serve` started it: generated answers for everything."""
+    served = serve()
+    root = served.base_url.removesuffix("/v1")
+    with httpx.Client(base_url=root, timeout=10) as control:
+        put = control.put("/_sparring/scenario", content='{"replies": [{"text": "scripted"}]}')
+        assert put.status_code == 200, put.text
+        assert ask(served.base_url, "hi")[0] == "scripted"
+        with pytest.raises(openai.NotFoundError):  # the put scenario's fallback: sparring's 404
+            ask(served.base_url, "hi")
+        assert control.post("/_sparring/reset").status_code == 200
+    text, chunks = ask(served.base_url, "Tell me about Paris")
+    assert len(text) > 40
+    assert chunks > 5
+
+
 # -- the request log line, as `serve` prints it when a request ends -----------------------------
 
 

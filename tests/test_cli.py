@@ -427,7 +427,8 @@ def _logged(scenario: Scenario, *, stream: bool = True) -> tuple[str, Entry]:
     lines: list[str] = []
     with FakeServer(scenario, on_request=lambda entry: lines.append(request_line(entry))) as server:
         client = OpenAI(base_url=server.base_url, api_key="sk-cli-test", max_retries=0)
-        with client, contextlib.suppress(openai.APIError):
+        # openai 2.x lets a broken stream's httpx error through; 3.x wraps it in an APIError
+        with client, contextlib.suppress(openai.APIError, httpx.HTTPError):
             chat = client.chat.completions.create(
                 model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=stream
             )

@@ -22,6 +22,9 @@ import openai
 import pytest
 from openai import OpenAI
 
+from sparring import Entry, FakeServer, Fault, Scenario, reply
+from sparring.cli import request_line
+
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
 NAMES = [
@@ -397,3 +400,60 @@ def test_help_names_all_five_apis() -> None:
         flat = " ".join(text.split())
         missing = [api for api in FIVE_APIS if api not in flat]
         assert not missing, f"{where} does not name {missing}"
+
+
+def test_serve_reset_after_a_put_returns_to_generated_answers(serve: Callable[..., Served]) -> None:
+    """A scenario put over the control API brings its own fallback (`miss`); a reset returns the
+    namespace to how `serve` started it: generated answers for everything."""
+    served = serve()
+    root = served.base_url.removesuffix("/v1")
+    with httpx.Client(base_url=root, timeout=10) as control:
+        put = control.put("/_sparring/scenario", content='{"replies": [{"text": "scripted"}]}')
+        assert put.status_code == 200, put.text
+        assert ask(served.base_url, "hi")[0] == "scripted"
+        with pytest.raises(openai.NotFoundError):  # the put scenario's fallback: sparring's 404
+            ask(served.base_url, "hi")
+        assert control.post("/_sparring/reset").status_code == 200
+    text, chunks = ask(served.base_url, "Tell me about Paris")
+    assert len(text) > 40
+    assert chunks > 5
+
+
+# -- the request log line, as `serve` prints it when a request ends -----------------------------
+
+
+def _logged(scenario: Scenario, *, stream: bool = True) -> tuple[str, Entry]:
+    """One request through the openai SDK; the log line made when its entry ended, and the entry."""
+    lines: list[str] = []
+    with FakeServer(scenario, on_request=lambda entry: lines.append(request_line(entry))) as server:
+        client = OpenAI(base_url=server.base_url, api_key="sk-cli-test", max_retries=0)
+        # openai 2.x lets a broken stream's httpx error through; 3.x wraps it in an APIError
+        with client, contextlib.suppress(openai.APIError, httpx.HTTPError):
+            chat = client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=stream
+            )
+            if stream:
+                with chat:
+                    list(chat)  # type: ignore[call-overload]
+        [entry] = server.wait_until(lambda j: len(j) == 1 and j[0].outcome is not None)
+    assert len(lines) == 1
+    return lines[0], entry
+
+
+def test_log_line_counts_every_chunk_written() -> None:
+    line, entry = _logged(Scenario.of(reply(chunks=["a", "b", "c"])))
+    assert entry.outcome == "completed"
+    assert f" · {len(entry.chunks)} chunks · " in line, line
+
+
+def test_log_line_names_the_fault_and_where() -> None:
+    line, entry = _logged(Scenario.of(reply(chunks=["a", "b", "c", "d"], fault=Fault("close", after_chunk=2))))
+    assert entry.outcome == "fault"
+    assert " · fault · " in line
+    assert "close after chunk 2: cut after " in line, line
+
+
+def test_log_line_names_a_fault_the_response_survived() -> None:
+    line, _ = _logged(Scenario.of(reply(chunks=["a", "b"], fault=Fault("stall", after_chunk=1, duration=0.01))))
+    assert " · completed · " in line
+    assert "stall after chunk 1" in line, line

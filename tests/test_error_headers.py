@@ -170,3 +170,32 @@ def test_delivery_mistakes_in_files_are_explained(text: str, expected: str) -> N
         parse_scenario(text, source="s.yaml")
     assert expected in str(caught.value)
     assert "s.yaml:1: replies[0]" in str(caught.value)
+
+
+# One rule for a bare `error: 429` in every API: it is the rate_limit preset, so what its
+# message says (wait 1 s) and what its headers say (retry-after: 1, nothing remaining) agree.
+BARE_429 = [
+    ("/chat/completions", {}, BODY, "x-ratelimit-remaining-requests"),
+    ("/responses", {}, {"model": "gpt-4o", "input": "hi"}, "x-ratelimit-remaining-requests"),
+    (
+        "/messages",
+        {"x-api-key": "sk-ant-test", "anthropic-version": "2023-06-01"},
+        {"model": "claude-sonnet-4-5", "max_tokens": 10, "messages": [{"role": "user", "content": "hi"}]},
+        "anthropic-ratelimit-requests-remaining",
+    ),
+]
+
+
+@pytest.mark.parametrize(("path", "headers", "body", "remaining"), BARE_429, ids=["chat", "responses", "messages"])
+def test_a_bare_429_is_the_rate_limit_preset_in_every_api(
+    server: FakeServer, path: str, headers: dict[str, str], body: dict[str, object], remaining: str
+) -> None:
+    server.set_scenario(parse_scenario("replies:\n  - error: 429\n"))
+    with httpx.Client() as client:
+        response = client.post(f"{server.base_url}{path}", json=body, headers=headers)
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "1"
+    assert response.headers[remaining] == "0"
+    if path != "/messages":  # Anthropic's message names no wait; OpenAI's says the headers' 1 s
+        assert "try again in 1s" in response.json()["error"]["message"]
+        assert response.headers["retry-after-ms"] == "1000"

@@ -118,8 +118,11 @@ def request_line(entry: Entry) -> str:
     parts = [f"{clock} {entry.method} {entry.path} {status}", entry.answered_by or "-", entry.outcome or "-"]
     if entry.chunks:
         parts.append(f"{len(entry.chunks)} chunks")
-    if entry.outcome in ("rejected", "client_disconnected") and entry.detail:
-        parts.append(entry.detail.split(". ")[0])
+    detail = entry.detail or ""
+    if entry.fault and not detail.startswith(entry.fault):  # which fault, and where it struck
+        parts.append(entry.fault)
+    if entry.outcome in ("rejected", "client_disconnected", "fault", "stalled") and detail:
+        parts.append(detail.split(". ")[0])
     parts.append(f"{entry.ended or 0.0:.3f}s")
     return " · ".join(parts)
 

@@ -100,8 +100,11 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
     try:
         response = await handler(request)
     except asyncio.CancelledError:
-        journal.end(entry, "client_disconnected", "before the response was sent")
+        journal.end(entry, "client_disconnected", "before the headers were sent")
         raise
+    except ConnectionError:  # a reset, closed or broken connection is the client's doing: no traceback
+        journal.end(entry, "client_disconnected", "before the headers were sent")
+        return web.Response()  # never reaches the client; aiohttp drops it quietly
     except web.HTTPException as exc:
         problem = _http_problem(request, exc)
         journal.end(entry, "rejected", problem.message, status=problem.status)

@@ -124,21 +124,30 @@ class Player:
 
     async def send(self, writes: Sequence[Write], *, after_boundary: bool = True, last: bool = False) -> None:
         """Send writes on schedule. With `last`, these end the body: the entry is ended as
-        completed just before the final write, so a client holding the whole body always
-        finds it final. ("Completed" means every byte was handed to the socket.)"""
+        completed (its final chunk counted) just before the final write, so a client holding
+        the whole body always finds it final. ("Completed" means every byte was handed to the
+        socket.)"""
         at_boundary = after_boundary
         for i, write in enumerate(writes):
             await self.wait(write.wait, at_boundary)
-            if last and i == len(writes) - 1:
-                self.journal.end(self.entry, "completed")
-            await self.put(write.data)
+            await self.put(write.data, ends=last and i == len(writes) - 1)
             at_boundary = write.boundary
         if last and not writes:
             self.journal.end(self.entry, "completed")
 
-    async def put(self, data: bytes, kind: str = "event") -> None:
+    def check_open(self) -> None:
+        """Raise if the client has closed or reset the connection: aiohttp would refuse the
+        write, and the journal must not count bytes that never reached the socket."""
+        transport = self.request.transport
+        if transport is None or transport.is_closing():
+            raise ConnectionResetError("the client closed the connection")
+
+    async def put(self, data: bytes, kind: str = "event", *, ends: bool = False) -> None:
+        self.check_open()  # a client already gone: nothing counted, nothing completed
         # Journal first: once write() returns the client may already hold these bytes.
         self.journal.chunk(self.entry, len(data), kind)
+        if ends:
+            self.journal.end(self.entry, "completed")
         await self.response.write(data)
 
     async def wait(self, seconds: float | None, at_boundary: bool) -> None:
@@ -202,10 +211,10 @@ async def stream(
     if content_length:
         extra = fault.size if fault is not None and fault.kind == "garbage" else 0
         response.content_length = sum(len(w.data) for w in head + tail) + extra
-    await response.prepare(request)
-    journal.update(entry, status=200)
     player = Player(request, response, journal, entry, timing, LINE_ENDINGS[wire.line_ending])
     try:
+        await response.prepare(request)
+        journal.update(entry, status=200)
         cuts_in = fault is not None and fault.kind in _AT_OFFSET
         await player.send(head, last=not cuts_in)
         if fault is not None and cuts_in:
@@ -227,9 +236,16 @@ async def stream(
         state = request.app[STATE]
         if state.closing or state.store.closing(entry.namespace):
             outcome = "server_closed"
-        journal.end(entry, outcome, f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
+        journal.end(entry, outcome, _where(response, entry))
         raise
-    except ConnectionResetError:
-        journal.end(entry, "client_disconnected", f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes")
+    except ConnectionError:  # the client reset or closed the connection: its doing, not a bug
+        journal.end(entry, "client_disconnected", _where(response, entry))
         return response
     return response
+
+
+def _where(response: web.StreamResponse, entry: Entry) -> str:
+    """Where a response stopped: before its headers went out, or after some writes."""
+    if not response.prepared:
+        return "before the headers were sent"
+    return f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes"

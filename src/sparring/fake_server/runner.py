@@ -177,6 +177,7 @@ class FakeServer:
         self.store.set_scenario(scenario, namespace)
 
     def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
+        """Forget the rules and the journal; the namespace's start fallback and looping come back."""
         self.store.reset(namespace)
 
     def journal(self, namespace: str = DEFAULT_NAMESPACE) -> list[Entry]:

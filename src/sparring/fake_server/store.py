@@ -56,6 +56,10 @@ class Namespace:
         self.scenario = Scenario()
         self.left: dict[tuple[int, int], int | None] = {}
         self.loop = False
+        # What the namespace started with, and what a reset returns it to (a scenario put
+        # later brings its own fallback, which must not outlive the reset).
+        self.start_fallback: Fallback = "miss"
+        self.start_loop = False
         self.tasks: set[asyncio.Task[object]] = set()  # handlers under way, cancelled on drop
         self.closing = False
 
@@ -205,6 +209,7 @@ class Store:
         with self._lock:
             old = self.drop(namespace)
             space = self.space(namespace)
+            space.start_fallback, space.start_loop = fallback, False
             space.load(Scenario(fallback=fallback), loop=False)
             for key in api_keys:
                 self._keys[key] = namespace
@@ -215,6 +220,7 @@ class Store:
             if name not in self._spaces:
                 self._ended.pop(name, None)
                 space = self._spaces[name] = Namespace(name, self._on_end)
+                space.start_fallback, space.start_loop = self.fallback, self.loop
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
             return self._spaces[name]
 
@@ -243,9 +249,11 @@ class Store:
             return self.space(namespace).unused()
 
     def reset(self, namespace: str = DEFAULT_NAMESPACE) -> None:
+        """Forget the rules and the journal; the fallback and looping go back to what the
+        namespace started with."""
         with self._lock:
             space = self.space(namespace)
-            space.load(Scenario(fallback=space.scenario.fallback), loop=space.loop)
+            space.load(Scenario(fallback=space.start_fallback), loop=space.start_loop)
             space.journal.clear()
 
     def pick(

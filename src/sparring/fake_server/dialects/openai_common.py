@@ -179,7 +179,7 @@ def scripted_error(reply: ErrorReply, model: str | None, api_key: str | None) ->
             reply.param if reply.param is not None else param,
             reply.code if reply.code is not None else code,
         )
-    headers = retry_headers(reply, reply.preset)
+    headers = retry_headers(reply, preset)  # a bare 429 is the rate_limit preset, headers and all
     headers.update(reply.headers)
     return HttpError(status, body, headers)
 

@@ -24,6 +24,9 @@ from sparring.cli import main
 from sparring.fake_server.security import CREDENTIAL_HEADERS, TOKEN_HEADER, redact_value
 from sparring.plugin.remote import ExternalServerError, Remote
 from tests.serve_process import SRC, STOP_TIMEOUT, sparring_serve
+from tests.test_plugin import INI
+
+pytest_plugins = ["pytester"]
 
 SECRET = "sk-live-0123456789abcdefSECRETPART"
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
@@ -271,3 +274,33 @@ def test_the_plugin_external_mode_sends_the_token(monkeypatch: pytest.MonkeyPatc
             assert remote.journal("default") == []
         finally:
             remote.close()
+
+
+PLUGIN_TEST = """
+from sparring import reply
+
+
+def test_it(fake_llm):
+    fake_llm.add(reply("Hello"))
+    client = fake_llm.openai(default_headers={"x-tenant-secret": "TENANTSECRET-1"})
+    client.chat.completions.create(model="gpt-4o", messages=[{"role": "user", "content": "Hi"}])
+    [entry] = fake_llm.journal
+    assert "TENANTSECRET" not in entry.headers["x-tenant-secret"]
+    assert "[redacted " in entry.headers["authorization"]
+"""
+
+
+@pytest.mark.parametrize("where", ["ini", "option"])
+def test_the_plugin_redacts_the_headers_named_in_its_ini_key_or_option(pytester: pytest.Pytester, where: str) -> None:
+    pytester.makeini(INI + ("sparring_redact =\n    x-tenant-secret\n" if where == "ini" else ""))
+    pytester.makepyfile(test_it=PLUGIN_TEST)
+    args = ["--sparring-redact", "X-Tenant-Secret"] if where == "option" else []
+    pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest", *args).assert_outcomes(passed=1)
+
+
+def test_a_bad_name_in_the_plugin_ini_key_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    pytester.makeini(INI + "sparring_redact =\n    x-a: b\n")
+    pytester.makepyfile(test_it=PLUGIN_TEST)
+    result = pytester.runpytest("-p", "no:cacheprovider", "-p", "no:hypothesispytest")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*sparring_redact: 'x-a: b' is not a header name*"])

@@ -212,6 +212,11 @@ def test_a_token_is_required_on_control_routes_only() -> None:
 # -- the command and the plugin's external mode -------------------------------------------
 
 
+def test_an_empty_token_is_no_token() -> None:
+    with FakeServer(token="") as server, httpx.Client(base_url=server.url, timeout=5) as http:
+        assert http.get("/_sparring/health", headers={"Host": "evil.example"}).status_code == 403
+
+
 def test_serve_refuses_a_non_loopback_host_without_allow_remote(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--host", "0.0.0.0", "--port", "0"]) == 2
     assert "--allow-remote" in capsys.readouterr().err

@@ -121,7 +121,9 @@ def _serve(args: argparse.Namespace) -> int:
         )
         return 2
     if not is_loopback(args.host):
-        guard = "control requests need the token" if args.token else "no --token: anyone on the network can"
+        guard = "control requests need the token"
+        if not args.token:
+            guard = "no --token: anyone on the network can script it and read its journal"
         print(f"sparring: warning: serving on {args.host}, outside loopback ({guard})", file=sys.stderr, flush=True)
     try:
         store = Store(
@@ -141,7 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"base URL: {base_url}   (Ctrl-C to stop)", flush=True)
 
     try:
-        serve(store, host=args.host, port=args.port, seed=args.seed, on_ready=ready, token=args.token)
+        serve(store, host=args.host, port=args.port, seed=args.seed, on_ready=ready, token=args.token or None)
     except OSError as exc:
         print(f"sparring: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -134,7 +134,7 @@ def control_refusal(
                 f"the control API refuses requests from web pages (Origin: {origin}); "
                 "call it from a test, a script or curl, which send no Origin header"
             )
-    if token is not None:
+    if token:  # an empty token is no token: it must not switch the Host check off
         given = headers.get(TOKEN_HEADER, "")
         if not hmac.compare_digest(given.encode(), token.encode()):
             what = "a wrong" if given else "no"

@@ -15,6 +15,9 @@ replies:
     retry_after_ms: 20
   - text: "Hello from the control API."
 """
+# The control API takes JSON or YAML bodies, labelled so: it refuses text/plain, which is what
+# aiohttp labels a str body with, because a web page may send that cross-site.
+YAML = {"content-type": "application/yaml"}
 CHAT = {"model": "gpt-4o", "messages": [{"role": "user", "content": "Hi"}]}
 
 
@@ -28,7 +31,10 @@ async def drive(url: str) -> None:
         status, health = await call("GET", "/_sparring/health")
         assert (status, health["status"], health["version"]) == (200, "ok", __version__)
 
-        assert await call("PUT", "/_sparring/scenario", data=SCENARIO) == (200, {"namespace": "default", "rules": 1})
+        assert await call("PUT", "/_sparring/scenario", data=SCENARIO, headers=YAML) == (
+            200,
+            {"namespace": "default", "rules": 1},
+        )
 
         _, scripted = await call("GET", "/_sparring/scenario")
         assert [(r["reply_text"], r["left"]) for r in scripted["replies"]] == [
@@ -48,14 +54,19 @@ async def drive(url: str) -> None:
         ]
 
         # A mistake in the scenario: 400, and every problem with its line, path and suggestion.
-        status, bad = await call("PUT", "/_sparring/scenario", data="replies:\n  - txt: hello\n")
+        status, bad = await call("PUT", "/_sparring/scenario", data="replies:\n  - txt: hello\n", headers=YAML)
         assert status == 400
         problem = bad["error"]["problems"][0]
         assert (problem["line"], problem["path"], problem["suggestion"]) == (2, "replies[0].txt", "text")
 
         # Each namespace has its own scenario and journal.
         team_a = {"x-sparring-namespace": "team-a"}
-        await call("PUT", "/_sparring/scenario", headers=team_a, data='{"replies": [{"text": "Hello, team A."}]}')
+        await call(
+            "PUT",
+            "/_sparring/scenario",
+            headers={**team_a, "content-type": "application/json"},
+            data='{"replies": [{"text": "Hello, team A."}]}',
+        )
         status, _ = await call("POST", "/v1/chat/completions", json=CHAT, headers=team_a)
         assert status == 200
         _, journal = await call("GET", "/_sparring/journal", headers=team_a)
@@ -74,7 +85,7 @@ async def drive(url: str) -> None:
         # of its own, append rules, read what is left, wait for the journal to change, drop it.
         test_1 = {"x-sparring-namespace": "test-1"}
         await call("PUT", "/_sparring/namespace", headers=test_1, json={"fallback": "miss", "api_keys": ["sk-test-1"]})
-        appended = await call("POST", "/_sparring/scenario/append", headers=test_1, data=SCENARIO)
+        appended = await call("POST", "/_sparring/scenario/append", headers={**test_1, **YAML}, data=SCENARIO)
         assert appended == (200, {"namespace": "test-1", "first": 0, "rules": 1})
         version = (await call("GET", "/_sparring/journal", headers=test_1))[1]["version"]
         status, _ = await call("POST", "/v1/chat/completions", json=CHAT, headers={"Authorization": "Bearer sk-test-1"})

@@ -38,7 +38,8 @@ def main() -> None:
     assert first.status == 200
     assert first.answered_by == "rule 1, reply 1: text 'It is sunny in Paris.'"
     assert second.answered_by == "rule 2, reply 1: text 'Hello! How can I help?'"
-    assert second.headers["authorization"] == "Bearer sk-tes…"  # credentials are redacted
+    # Credentials are redacted: the scheme, a few characters, and a digest that tells keys apart.
+    assert second.headers["authorization"].startswith("Bearer sk…[redacted ")
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -11,6 +12,7 @@ from typing import TextIO
 from sparring import __version__
 from sparring.errors import ScenarioError, closest
 from sparring.fake_server.journal import Entry
+from sparring.fake_server.security import is_loopback
 from sparring.scenario.library import builtin_names, load_scenario
 from sparring.scenario.model import Scenario
 
@@ -48,6 +50,25 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="a scenario file or a built-in name")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        help="allow --host to be an address other than loopback: the network can then reach the control API "
+        "(scripting, reset, every request body); use with --token",
+    )
+    serve.add_argument(
+        "--token",
+        default=os.environ.get("SPARRING_TOKEN") or None,
+        help="require this token in an x-sparring-token header on every control request (default: $SPARRING_TOKEN)",
+    )
+    serve.add_argument(
+        "--redact",
+        action="append",
+        default=[],
+        metavar="HEADER",
+        help="journal this request header redacted too (repeatable); credential headers such as "
+        "authorization, x-api-key, api-key, x-goog-api-key and cookie always are",
+    )
     serve.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
     serve.add_argument("--loop", action="store_true", help="start the scenario over when all its replies are used")
     serve.add_argument(
@@ -92,9 +113,28 @@ def _serve(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"sparring: {exc}", file=sys.stderr)
         return 2
-    store = Store(
-        on_end=lambda entry: print(request_line(entry), flush=True), fallback=scenario.fallback, loop=args.loop
-    )
+    if not is_loopback(args.host) and not args.allow_remote:
+        print(
+            f"sparring: --host {args.host} is not a loopback address: anyone who can reach it could script the "
+            "server and read every request body. Add --allow-remote (and --token) to bind it anyway.",
+            file=sys.stderr,
+        )
+        return 2
+    if not is_loopback(args.host):
+        guard = "control requests need the token"
+        if not args.token:
+            guard = "no --token: anyone on the network can script it and read its journal"
+        print(f"sparring: warning: serving on {args.host}, outside loopback ({guard})", file=sys.stderr, flush=True)
+    try:
+        store = Store(
+            on_end=lambda entry: print(request_line(entry), flush=True),
+            fallback=scenario.fallback,
+            loop=args.loop,
+            redact=args.redact,
+        )
+    except ValueError as exc:
+        print(f"sparring: {exc}", file=sys.stderr)
+        return 2
     store.set_scenario(scenario, loop=args.loop)
 
     def ready(base_url: str) -> None:
@@ -103,7 +143,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"base URL: {base_url}   (Ctrl-C to stop)", flush=True)
 
     try:
-        serve(store, host=args.host, port=args.port, seed=args.seed, on_ready=ready)
+        serve(store, host=args.host, port=args.port, seed=args.seed, on_ready=ready, token=args.token or None)
     except OSError as exc:
         print(f"sparring: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -86,11 +86,11 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(scope="session")
-def sparring_server() -> Iterator[FakeServer]:
+def sparring_server(pytestconfig: pytest.Config) -> Iterator[FakeServer]:
     """The fake server behind `fake_llm`: one per test session (per xdist worker)."""
     from sparring.fake_server.runner import FakeServer
 
-    with FakeServer() as server:
+    with FakeServer(redact=pytestconfig.stash[_SETTINGS].redact) as server:
         yield server
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry
 
-# The headers that tell one client from another in a journal (credentials as redacted there).
-_CLIENT_HEADERS = ("authorization", "x-api-key", "api-key", "user-agent")
+# The headers that tell one client from another in a journal. Credentials are redacted there,
+# but each redacted value ends in a digest of the whole one, so two keys still differ.
+_CLIENT_HEADERS = ("authorization", "x-api-key", "api-key", "x-goog-api-key", "user-agent")
 
 
 @dataclass(frozen=True)

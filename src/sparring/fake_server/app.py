@@ -41,6 +41,7 @@ from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.miss import request_facts
 from sparring.fake_server.resolve import resolve
+from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
@@ -55,9 +56,13 @@ ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
 
-def make_app(store: Store, *, seed: int | None = None) -> web.Application:
+def make_app(
+    store: Store, *, seed: int | None = None, token: str | None = None, names: frozenset[str] = frozenset()
+) -> web.Application:
+    """`token`: required on control routes (`x-sparring-token`). `names`: Host names besides
+    loopback and addresses that the control API answers to (a server bound outside loopback)."""
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
-    app[STATE] = ServerState(store, random.Random(seed))
+    app[STATE] = ServerState(store, random.Random(seed), token=token, names=names)
     for dialect in DIALECTS:
         add_route(app, "POST", dialect.path, _api_handler(dialect))
     add_route(app, "GET", "/v1/models", _list_models)
@@ -78,6 +83,11 @@ def _current() -> tuple[Journal, Entry]:
 async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     path = api_path(request)
     if path.startswith(CONTROL_PREFIX):
+        state = request.app[STATE]
+        refusal = control_refusal(request.headers, token=state.token, names=state.names)
+        if refusal is not None:
+            status, message = refusal
+            return web.json_response({"error": {"message": message}}, status=status)
         try:
             return await handler(request)
         except (web.HTTPNotFound, web.HTTPMethodNotAllowed) as exc:  # a route's own 400s go out as raised

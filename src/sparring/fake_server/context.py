@@ -27,6 +27,8 @@ class ServerState:
     store: Store
     rng: random.Random
     closing: bool = False  # set while the server shuts down, so cut streams are not blamed on clients
+    token: str | None = None  # required on control routes when set
+    names: frozenset[str] = frozenset()  # non-loopback Host names the control API answers to
 
 
 STATE = web.AppKey("sparring_state", ServerState)

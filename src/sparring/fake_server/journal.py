@@ -14,22 +14,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from sparring.fake_server.security import redact_headers
+
 Outcome = Literal[
     "completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "callback_error", "server_closed"
 ]
-_SECRET_HEADERS = frozenset({"authorization", "x-api-key", "api-key", "proxy-authorization", "cookie"})
-
-
-def redact_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Headers with credentials cut to a recognisable prefix, so a report never leaks a key."""
-    clean: dict[str, str] = {}
-    for name, value in headers.items():
-        if name.lower() in _SECRET_HEADERS:
-            scheme, _, secret = value.rpartition(" ")
-            shown = secret[:6] + "…" if len(secret) > 6 else "…"
-            value = f"{scheme} {shown}" if scheme else shown
-        clean[name.lower()] = value
-    return clean
 
 
 @dataclass
@@ -130,8 +119,11 @@ class Entry:
 class Journal:
     """The entries of one namespace, in arrival order."""
 
-    def __init__(self, namespace: str, on_end: Callable[[Entry], None] | None = None) -> None:
+    def __init__(
+        self, namespace: str, on_end: Callable[[Entry], None] | None = None, redact: frozenset[str] = frozenset()
+    ) -> None:
         self.namespace = namespace
+        self.redact = redact  # header names redacted on top of the known credential headers
         self._entries: list[Entry] = []
         # A condition, not a bare lock: readers can wait for the journal to change.
         self._lock = threading.Condition()
@@ -146,7 +138,7 @@ class Journal:
                 namespace=self.namespace,
                 method=method,
                 path=path,
-                headers=redact_headers(headers),
+                headers=redact_headers(headers, self.redact),
                 arrived=time.monotonic(),
                 wall_time=time.time(),
             )
@@ -155,6 +147,8 @@ class Journal:
             return entry
 
     def update(self, entry: Entry, **fields: Any) -> None:
+        if "response_headers" in fields:  # a scripted set-cookie is a credential too
+            fields["response_headers"] = redact_headers(fields["response_headers"], self.redact)
         with self._lock:
             for name, value in fields.items():
                 setattr(entry, name, value)

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import TracebackType
 
 from aiohttp import web
@@ -20,6 +20,7 @@ from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
 from sparring.fake_server.context import STATE
 from sparring.fake_server.journal import Entry
+from sparring.fake_server.security import own_names
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
 
@@ -27,9 +28,11 @@ from sparring.scenario.model import Scenario
 _SHUTDOWN_TIMEOUT = 0.25
 
 
-def _runner(store: Store, seed: int | None) -> web.AppRunner:
+def _runner(
+    store: Store, seed: int | None, token: str | None = None, names: frozenset[str] = frozenset()
+) -> web.AppRunner:
     return web.AppRunner(
-        make_app(store, seed=seed),
+        make_app(store, seed=seed, token=token, names=names),
         handle_signals=False,
         handler_cancellation=True,
         access_log=None,
@@ -44,6 +47,8 @@ class FakeServer:
             client = OpenAI(base_url=server.base_url, api_key="sk-test")
 
     `port=0` (the default) takes a free port; the real one is read back after binding.
+    `redact` names headers the journal keeps redacted besides the known credential headers;
+    `token`, when set, is required on the control API (`x-sparring-token`).
     """
 
     __test__ = False  # not a test class, whatever pytest's collection patterns say
@@ -56,9 +61,12 @@ class FakeServer:
         port: int = 0,
         seed: int | None = None,
         on_request: Callable[[Entry], None] | None = None,
+        redact: Iterable[str] = (),
+        token: str | None = None,
     ) -> None:
         self.host = host
-        self.store = Store(on_end=on_request)
+        self.store = Store(on_end=on_request, redact=redact)
+        self._token = token
         if scenario is not None:
             self.store.set_scenario(scenario)
         self._requested_port = port
@@ -115,7 +123,7 @@ class FakeServer:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        runner = _runner(self.store, self._seed)
+        runner = _runner(self.store, self._seed, self._token, own_names(self.host))
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self._requested_port)
@@ -208,11 +216,13 @@ def serve(
     port: int = 8000,
     seed: int | None = None,
     on_ready: Callable[[str], None] | None = None,
+    token: str | None = None,
 ) -> None:
-    """Serve in the foreground until Ctrl-C or SIGTERM; `on_ready` gets the base URL."""
+    """Serve in the foreground until Ctrl-C or SIGTERM; `on_ready` gets the base URL. `token`,
+    when set, is required on the control API."""
 
     async def main() -> None:
-        runner = _runner(store, seed)
+        runner = _runner(store, seed, token, own_names(host))
         await runner.setup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

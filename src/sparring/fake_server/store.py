@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry, Journal
+from sparring.fake_server.security import header_names
 from sparring.scenario.model import Callback, ErrorReply, Fallback, Reply, Scenario
 from sparring.scenario.request import Request
 
@@ -50,9 +51,9 @@ def _short(text: str, limit: int = 40) -> str:
 class Namespace:
     """One test's (or one client's) scenario, what is left of it, and its journal."""
 
-    def __init__(self, name: str, on_end: Callable[[Entry], None] | None) -> None:
+    def __init__(self, name: str, on_end: Callable[[Entry], None] | None, redact: frozenset[str] = frozenset()) -> None:
         self.name = name
-        self.journal = Journal(name, on_end)
+        self.journal = Journal(name, on_end, redact)
         self.scenario = Scenario()
         self.left: dict[tuple[int, int], int | None] = {}
         self.loop = False
@@ -152,9 +153,15 @@ class Store:
     """All namespaces of one server. Thread-safe: tests script and read while the loop serves."""
 
     def __init__(
-        self, on_end: Callable[[Entry], None] | None = None, *, fallback: Fallback = "miss", loop: bool = False
+        self,
+        on_end: Callable[[Entry], None] | None = None,
+        *,
+        fallback: Fallback = "miss",
+        loop: bool = False,
+        redact: Iterable[str] = (),
     ) -> None:
-        """`fallback` and `loop` are what namespaces start with, and what scenarios put
+        """`redact`: header names journaled redacted, on top of the known credential headers.
+        `fallback` and `loop` are what namespaces start with, and what scenarios put
         through the control API get (`sparring serve` passes its own)."""
         self.fallback: Fallback = fallback
         self.loop = loop
@@ -163,6 +170,7 @@ class Store:
         self._keys: dict[str, str] = {}
         self._ended: dict[str, None] = {}  # dropped namespaces, oldest first
         self._on_end = on_end
+        self.redact = header_names(redact)
         self.default = DEFAULT_NAMESPACE
 
     def route(self, api_key: str, namespace: str) -> None:
@@ -219,7 +227,7 @@ class Store:
         with self._lock:
             if name not in self._spaces:
                 self._ended.pop(name, None)
-                space = self._spaces[name] = Namespace(name, self._on_end)
+                space = self._spaces[name] = Namespace(name, self._on_end, self.redact)
                 space.start_fallback, space.start_loop = self.fallback, self.loop
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
             return self._spaces[name]

@@ -86,6 +86,7 @@ class Settings:
     scenario_dirs: tuple[Path, ...] = field(default=())
     url: str | None = None  # an external server's; None: the plugin's own
     url_from: str = ""  # where `url` was given, for error messages
+    redact: tuple[str, ...] = ()  # header names the plugin's own server journals redacted
 
     def header(self) -> str:
         dirs = ", ".join(str(d) for d in self.scenario_dirs) or "-"
@@ -121,10 +122,18 @@ def add_options(parser: pytest.Parser) -> None:
         "server; also the sparring_url ini key and the SPARRING_URL environment variable. An empty URL forces "
         "the plugin's own server",
     )
+    group.addoption(
+        "--sparring-redact",
+        dest="sparring_redact",
+        metavar="HEADER",
+        action="append",
+        help="journal this request header redacted, beside the known credential headers (repeatable)",
+    )
     parser.addini("sparring_strict", "like --sparring-strict", default="true")
     parser.addini("sparring_url", "like --sparring-url (SPARRING_URL in the environment wins over it)", default="")
     parser.addini("sparring_report", "like --sparring-report", default="failed")
     parser.addini("sparring_scenarios", "like --sparring-scenarios (one directory per line)", type="paths", default=[])
+    parser.addini("sparring_redact", "like --sparring-redact (one header name per line)", type="linelist", default=[])
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -143,12 +152,20 @@ def read_settings(config: pytest.Config) -> Settings:
         if not folder.is_dir():
             raise pytest.UsageError(f"sparring_scenarios: {folder} is not a directory")
     url, url_from = external_url(config)
+    from sparring.fake_server.security import header_names
+
+    redact = config.getoption("sparring_redact") or config.getini("sparring_redact")
+    try:
+        header_names(redact)
+    except ValueError as exc:
+        raise pytest.UsageError(f"sparring_{exc}") from None
     return Settings(
         strict=strict,
         report=report,  # type: ignore[arg-type]
         scenario_dirs=tuple(d.resolve() for d in dirs),
         url=url,
         url_from=url_from,
+        redact=tuple(redact),
     )
 
 

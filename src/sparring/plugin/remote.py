@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import secrets
 import threading
 import time
@@ -22,6 +23,7 @@ from typing import Any
 from sparring.errors import SparringError
 from sparring.fake_server.context import NAMESPACE_HEADER
 from sparring.fake_server.journal import Entry
+from sparring.fake_server.security import TOKEN_HEADER
 from sparring.scenario.dump import dump_scenario
 from sparring.scenario.model import Fallback, Scenario
 
@@ -54,6 +56,7 @@ class Remote:
         self.version = "?"
         self.clock_offset = 0.0  # add to a server monotonic time to get this process's
         self.path_namespaces = False
+        self._token = os.environ.get("SPARRING_TOKEN") or None  # a server started with --token needs it
 
     # -- connecting --------------------------------------------------------------------------
 
@@ -161,6 +164,8 @@ class Remote:
         timeout: float = _TIMEOUT,
     ) -> dict[str, Any]:
         headers = {NAMESPACE_HEADER: namespace} if namespace else {}
+        if self._token is not None:
+            headers[TOKEN_HEADER] = self._token
         if isinstance(body, dict):
             body = json.dumps(body)
         status, text = self._send(method, path, body, headers, timeout)

@@ -14,3 +14,38 @@ def server() -> Iterator[FakeServer]:
     """A started fake server with an empty scenario (every request misses until scripted)."""
     with FakeServer(seed=1234) as fake:
         yield fake
+
+
+# -- tests near their timeout ---------------------------------------------------------------
+# A test that needs more than a third of its timeout alone will time out on a busy CI machine
+# (2 shared cores). The summary names every such test with its time (setup, call and
+# teardown) and its timeout, so a slow test is seen long before it flakes. Works under
+# xdist: the timeout travels in the report's user_properties.
+
+_SLOW: list[tuple[str, float, float]] = []
+_TOOK: dict[str, float] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    marker = item.get_closest_marker("timeout")
+    timeout = marker.args[0] if marker and marker.args else item.config.getini("timeout")
+    item.user_properties.append(("timeout", float(timeout or 0)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _TOOK[report.nodeid] = _TOOK.get(report.nodeid, 0.0) + report.duration
+    if report.when != "teardown":
+        return
+    took = _TOOK.pop(report.nodeid)
+    timeout = float(dict(report.user_properties).get("timeout", 0.0))
+    if timeout and took > timeout / 3:
+        _SLOW.append((report.nodeid, took, timeout))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if not _SLOW:
+        return
+    terminalreporter.section("tests over a third of their timeout")
+    for nodeid, took, timeout in sorted(_SLOW, key=lambda s: -s[1] / s[2]):
+        terminalreporter.write_line(f"{took:6.1f}s of {timeout:.0f}s  {nodeid}")

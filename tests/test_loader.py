@@ -601,3 +601,30 @@ def test_load_file_missing(tmp_path: Path) -> None:
     assert problem.source == str(path)
     assert "cannot read" in problem.message
     assert "No such file" in problem.message
+
+
+def test_json_escaped_emoji_is_one_character_and_serves(tmp_path: Path) -> None:
+    """`json.dumps` writes an emoji as a surrogate pair (`\\ud83c\\udf89`): it must load as the
+    emoji, and stream through the SDK, not end in a 500 when the server encodes it."""
+    import json
+
+    from openai import OpenAI
+
+    from sparring import FakeServer
+
+    path = tmp_path / "emoji.json"
+    path.write_text(json.dumps({"replies": [{"text": "Grüße 🎉", "wire": {"write_size": 1}}]}))
+    assert "\\ud83c" in path.read_text()
+    with FakeServer(load_file(path)) as server:
+        client = OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
+        text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    assert text == "Grüße 🎉"
+
+
+def test_lone_surrogate_is_a_located_error() -> None:
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario('{"replies": [{"text": "ok"}, {"text": "bad \\ud83c"}]}', source="s.json")
+    problem = caught.value.problems[0]
+    assert (problem.path, problem.line, problem.source) == ("replies[1].text", 1, "s.json")
+    assert "lone surrogate" in problem.message

@@ -70,7 +70,37 @@ def _read(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     _record_lines(node, (), lines, duplicates, source)
     if duplicates:
         raise ScenarioError(duplicates)
+    problems: list[Problem] = []
+    value = _mend(value, (), lines, problems, source)
+    if problems:
+        raise ScenarioError(problems)
     return value, lines
+
+
+def _mend(value: Any, path: PathKey, lines: dict[PathKey, int], problems: list[Problem], source: str) -> Any:
+    """Join surrogate pairs into the characters they stand for. JSON tools escape an emoji
+    as `\\ud83c\\udf89` and the YAML reader keeps the two halves; a lone half is no text at all."""
+    if isinstance(value, str):
+        if not any("\ud800" <= c <= "\udfff" for c in value):
+            return value
+        try:
+            return value.encode("utf-16", "surrogatepass").decode("utf-16")
+        except UnicodeDecodeError:
+            problems.append(
+                Problem(
+                    "a lone surrogate escape (\\ud800-\\udfff) is not a character; write the character "
+                    "itself, or both halves of its pair",
+                    path=_dotted(path),
+                    source=source,
+                    line=lines.get(path),
+                )
+            )
+            return value
+    if isinstance(value, dict):
+        return {k: _mend(v, (*path, str(k)), lines, problems, source) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mend(v, (*path, i), lines, problems, source) for i, v in enumerate(value)]
+    return value
 
 
 def _record_lines(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], dupes: list[Problem], source: str) -> None:

@@ -457,3 +457,17 @@ def test_log_line_names_a_fault_the_response_survived() -> None:
     line, _ = _logged(Scenario.of(reply(chunks=["a", "b"], fault=Fault("stall", after_chunk=1, duration=0.01))))
     assert " · completed · " in line
     assert "stall after chunk 1" in line, line
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["validate", "tool-call"], ["--help"], ["serve", "--help"]])
+def test_commands_that_do_not_serve_do_not_load_the_server(argv: list[str]) -> None:
+    """Start-up cost: `--version`, `validate` and help never import aiohttp or the server."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from sparring.cli import main\n"
+        "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    main({argv!r})\n"
+        "print(sorted(m for m in sys.modules if m == 'aiohttp' or m.startswith('sparring.fake_server')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout

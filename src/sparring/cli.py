@@ -7,14 +7,14 @@ import os
 import sys
 import time
 from collections.abc import Sequence
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from sparring import __version__
 from sparring.errors import ScenarioError, closest
-from sparring.fake_server.journal import Entry
-from sparring.fake_server.security import is_loopback
-from sparring.scenario.library import builtin_names, load_scenario
-from sparring.scenario.model import Scenario
+
+if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when a command needs them
+    from sparring.fake_server.journal import Entry
+    from sparring.scenario.model import Scenario
 
 # The demo's parts, named here so `sparring --help` stays cheap (sparring.demo loads aiohttp).
 PART_NAMES = ("clean", "rate-limit", "cut", "early-exit")
@@ -32,8 +32,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     return result
 
 
+class _Parser(argparse.ArgumentParser):
+    """`serve --help` lists the built-in scenarios, read from the library only when the help is
+    printed: reading them at start-up would load the scenario model for `--version` too."""
+
+    def format_help(self) -> str:
+        if self.prog.endswith(" serve") and not self.epilog:
+            from sparring.scenario.library import builtin_names
+
+            self.epilog = "built-in scenarios: " + ", ".join(builtin_names())
+        return super().format_help()
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="sparring",
         description="A fake OpenAI- and Anthropic-compatible server that replays scripted streams and injects "
         f"faults. It serves {API_LIST}, each in its own wire format.",
@@ -46,7 +58,6 @@ def _parser() -> argparse.ArgumentParser:
         help="run the fake server in the foreground",
         description="Serve scripted scenarios (files or built-in names) on a local port. "
         "With no scenario, every chat request gets a generated, deterministic streamed answer.",
-        epilog="built-in scenarios: " + ", ".join(builtin_names()),
     )
     serve.add_argument("scenarios", nargs="*", metavar="SCENARIO", help="a scenario file or a built-in name")
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default: %(default)s)")
@@ -98,6 +109,9 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _load_all(specs: Sequence[str]) -> Scenario:
+    from sparring.scenario.library import load_scenario
+    from sparring.scenario.model import Scenario
+
     combined = Scenario()
     for spec in specs:
         combined = combined + load_scenario(spec)
@@ -106,7 +120,9 @@ def _load_all(specs: Sequence[str]) -> Scenario:
 
 def _serve(args: argparse.Namespace) -> int:
     from sparring.fake_server.runner import serve
+    from sparring.fake_server.security import is_loopback
     from sparring.fake_server.store import Store
+    from sparring.scenario.model import Scenario
 
     try:
         scenario = _load_all(args.scenarios) if args.scenarios else Scenario(fallback="default")
@@ -168,6 +184,8 @@ def request_line(entry: Entry) -> str:
 
 
 def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from sparring.scenario.library import load_scenario
+
     out = out or sys.stdout
     failed = 0
     for spec in args.files:

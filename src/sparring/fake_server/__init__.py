@@ -1,6 +1,5 @@
-"""The fake OpenAI-compatible server: app, dialects, playback, journal, control API, runner."""
+"""The fake OpenAI-compatible server: app, dialects, playback, journal, control API, runner.
 
-from sparring.fake_server.journal import Chunk, Entry
-from sparring.fake_server.runner import FakeServer, serve
-
-__all__ = ["Chunk", "Entry", "FakeServer", "serve"]
+Nothing is imported here: the public names live in `sparring`, and importing a light module
+of this package (the journal, redaction) must not load aiohttp and the server with it.
+"""

@@ -11,10 +11,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from sparring import FakerText, Split
+from sparring.scenario.request import last_user_text
 from sparring.scenario.text import (
     count_prompt_tokens,
     faker_text,
-    last_user_text,
     resolve_text,
     split_text,
     token_pieces,

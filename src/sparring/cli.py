@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from sparring import __version__
+from sparring._version import __version__
 from sparring.errors import ScenarioError, closest
 
 if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when a command needs them

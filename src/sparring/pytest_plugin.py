@@ -78,7 +78,7 @@ def _connect(settings: Settings) -> Remote:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
-    from sparring import __version__
+    from sparring._version import __version__
 
     remote = config.stash.get(_REMOTE, None)
     server = remote.describe() if remote is not None else "the plugin's own (one per worker)"

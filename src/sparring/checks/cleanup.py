@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from sparring.checks._streams import stream_factory
 from sparring.checks._verdict import close_failed, generator_state, judge
@@ -31,10 +31,21 @@ from sparring.fake_server.runner import FakeServer
 from sparring.fake_server.store import DEFAULT_NAMESPACE
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing
-from sparring.scenario.model import Answer, Scenario
+from sparring.scenario.model import Answer, Reply, Rule, Scenario
 
-if TYPE_CHECKING:
-    from sparring.plugin.fake_llm import FakeLLM
+
+class Scriptable(Protocol):
+    """What the check needs of a test's fake server: `fake_llm` (the plugin's `FakeLLM`) is
+    one. The checks stay below the plugin: they know this shape, not the fixture."""
+
+    @property
+    def scenario(self) -> Scenario: ...
+
+    @property
+    def journal(self) -> list[Entry]: ...
+
+    def add(self, *items: Rule | Reply) -> object: ...
+
 
 __all__ = ["WAYS_OUT", "CleanupError", "CleanupReport", "WayResult", "check_cleanup"]
 
@@ -113,7 +124,7 @@ class UnsupportedEventLoop(SparringError, RuntimeError):
 class _Fake:
     """The fake server as the check uses it: script one reply, read the journal."""
 
-    def __init__(self, fake: FakeLLM | FakeServer, namespace: str | None) -> None:
+    def __init__(self, fake: Scriptable | FakeServer, namespace: str | None) -> None:
         self._fake = fake
         self._namespace = namespace or DEFAULT_NAMESPACE
         if namespace is not None and not isinstance(fake, FakeServer):
@@ -144,7 +155,7 @@ def _answer(way: str) -> Answer:
 
 async def check_cleanup(
     stream: StreamFactory,
-    fake: FakeLLM | FakeServer,
+    fake: Scriptable | FakeServer,
     *,
     ways: Sequence[str] = WAYS_OUT,
     probe: Callable[[str], Awaitable[None] | None] | None = None,

@@ -28,7 +28,7 @@ from typing import Any
 
 from aiohttp import web
 
-from sparring import __version__
+from sparring._version import __version__
 from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
 from sparring.fake_server.journal import Journal

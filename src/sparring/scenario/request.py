@@ -14,8 +14,6 @@ from functools import cached_property
 from types import MappingProxyType
 from typing import Any
 
-from sparring.scenario.text import last_user_text, message_text
-
 SYSTEM_ROLES = ("system", "developer")
 ROLES = ("system", "developer", "user", "assistant", "tool")
 
@@ -185,3 +183,23 @@ def tool_names(tools: object) -> tuple[str, ...]:
         if isinstance(name, str):
             names.append(name)
     return tuple(names)
+
+
+def message_text(content: object) -> str:
+    """The text in a message's content: a string, or the text parts of a list of parts."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(
+            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
+        )
+    return ""
+
+
+def last_user_text(messages: object) -> str:
+    if not isinstance(messages, list):
+        return ""
+    for message in reversed(messages):
+        if isinstance(message, dict) and message.get("role") == "user":
+            return message_text(message.get("content"))
+    return ""

@@ -7,6 +7,7 @@ import re
 from collections.abc import Iterable
 
 from sparring.scenario.model import FakerText, Split
+from sparring.scenario.request import message_text
 
 # Roughly the GPT-2 pre-tokenizer: contractions, words and numbers with their leading space,
 # runs of punctuation, whitespace. Letters are "word characters that are not digits or _".
@@ -77,23 +78,3 @@ def count_prompt_tokens(messages: Iterable[object]) -> int:
                 if key == "name":
                     total += 1
     return total
-
-
-def message_text(content: object) -> str:
-    """The text in a message's content: a string, or the text parts of a list of parts."""
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(
-            str(part.get("text", "")) for part in content if isinstance(part, dict) and part.get("type") == "text"
-        )
-    return ""
-
-
-def last_user_text(messages: object) -> str:
-    if not isinstance(messages, list):
-        return ""
-    for message in reversed(messages):
-        if isinstance(message, dict) and message.get("role") == "user":
-            return message_text(message.get("content"))
-    return ""

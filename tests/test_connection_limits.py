@@ -241,7 +241,10 @@ def test_protocol_garbage_gets_no_traceback(
 
 def test_a_bad_request_gets_one_short_line(server: FakeServer, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, "sparring.server")
-    answer = send_garbage(server.port, GARBAGE["huge header"])
+    # Just over aiohttp's 8190-byte limit: it all arrives before the answer, so no RST races it.
+    answer = send_garbage(
+        server.port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n", half_close=False
+    )
     assert answer.startswith(b"HTTP/1.0 400")
     lines = [r.getMessage() for r in caplog.records if r.name.startswith(("sparring", "aiohttp"))]
     assert len(lines) == 1, lines

@@ -92,8 +92,8 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=None,
         metavar="N",
-        help="answer new connections 503 beyond N open ones (default: 1024, or the open-file limit less 64 "
-        "if that is lower)",
+        help="answer new connections 503 beyond N open ones (default: 1024, or fewer to stay under the "
+        "open-file limit, ulimit -n)",
     )
     serve.add_argument("--loop", action="store_true", help="start the scenario over when all its replies are used")
     serve.add_argument(
@@ -149,7 +149,10 @@ def _serve(args: argparse.Namespace) -> int:
         )
         limits = ConnectionLimits(args.header_timeout, args.idle_timeout, args.max_connections)
     except ValueError as exc:
-        print(f"sparring: {exc}", file=sys.stderr)
+        message = str(exc)
+        for name in ("header_timeout", "idle_timeout", "max_connections"):  # in the command's terms
+            message = message.replace(name, "--" + name.replace("_", "-"))
+        print(f"sparring: {message}", file=sys.stderr)
         return 2
     if warning:
         print(f"sparring: warning: {warning}", file=sys.stderr, flush=True)

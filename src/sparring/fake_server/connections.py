@@ -34,13 +34,17 @@ log = logging.getLogger("sparring.server")
 
 HEADER_TIMEOUT = 10.0  # a real client sends its request head in the packet after connecting
 IDLE_TIMEOUT = 75.0  # longer than any client pool keeps an idle connection (httpx: 5 s)
-_FD_MARGIN = 64  # descriptors left for everything that is not a client connection
+# Descriptors left for what is not an open connection: the process's own files and sockets
+# (64) and one accept burst (asyncio accepts up to the listen backlog, 128, before the tasks
+# that would refuse them run).
+_FD_MARGIN = 64 + 128
 _CAP_CEILING = 1024
 _NOTICE_EVERY = 10.0  # seconds between two log lines about the same condition
 
 
 def default_max_connections() -> int:
-    """min(1024, the soft open-file limit - 64): a cap the process can always honour."""
+    """min(1024, the soft open-file limit - 192), or half the limit if that is more: a cap the
+    process can honour without running out of descriptors (but with a very low limit)."""
     try:
         import resource
     except ImportError:  # Windows: no RLIMIT_NOFILE
@@ -48,7 +52,7 @@ def default_max_connections() -> int:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft == resource.RLIM_INFINITY:
         return _CAP_CEILING
-    return max(1, min(_CAP_CEILING, soft - _FD_MARGIN))
+    return max(1, min(_CAP_CEILING, max(soft // 2, soft - _FD_MARGIN)))
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class ConnectionLimits:
         for name in ("header_timeout", "idle_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 10**6:
-                raise ValueError(f"{name} must be a number of seconds above 0, got {value!r}")
+                raise ValueError(f"{name} must be a number of seconds above 0 and below 1000000, got {value!r}")
         cap = self.max_connections
         if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
             raise ValueError(f"max_connections must be a whole number of at least 1, got {cap!r}")
@@ -200,15 +204,14 @@ class _Server(web.Server):
 
     def refused(self) -> None:
         self._full_notice(
-            f"{self._cap} connections open, the limit: refusing new ones with 503 "
-            "(raise it with --max-connections / FakeServer(max_connections=...), "
-            "and the open-file limit with ulimit -n)"
+            f"{self._cap} connections open, the limit: answering new ones 503 "
+            "(raise it with --max-connections, and the open-file limit with ulimit -n)"
         )
 
     def timed_out(self) -> None:
         self._timeout_notice(
             f"closed a connection that sent no complete request head in {self.limits.header_timeout:g} s "
-            "(a slow or silent client; --header-timeout)"
+            "(a slow or silent client; see --header-timeout)"
         )
 
 

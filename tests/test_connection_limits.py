@@ -104,6 +104,23 @@ def test_a_slowloris_client_is_closed_though_it_keeps_sending(caplog: pytest.Log
     assert not tracebacks(caplog)
 
 
+def test_a_request_body_that_stops_coming_is_closed(caplog: pytest.LogCaptureFixture) -> None:
+    """A complete head promising 500 bytes of body, then a trickle that stops: the body's next
+    bytes are due within the header timeout of the last ones."""
+    caplog.set_level(logging.WARNING, "sparring.server")
+    timeout = 1.0  # longer than SHORT: the test's own pace must stay well inside it on a busy machine
+    with FakeServer(ANSWERS, header_timeout=timeout, idle_timeout=LONG) as server, connect(server) as sock:
+        head = b"POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Length: 500\r\n\r\n"
+        sock.sendall(head + b'{"model": ')
+        for _ in range(3):  # the body keeps coming, a byte every fifth of the timeout: not closed
+            readable, _, _ = select.select([sock], [], [], timeout / 5)
+            assert not readable, "closed while the body was still coming"
+            sock.sendall(b" ")
+        assert read_until_closed(sock) == b""
+    assert any("request body stopped coming for 1 s" in r.getMessage() for r in caplog.records)
+    assert not tracebacks(caplog)
+
+
 def test_a_kept_alive_connection_is_closed_when_idle() -> None:
     with FakeServer(ANSWERS, header_timeout=LONG, idle_timeout=SHORT) as server, connect(server) as sock:
         sock.sendall(HEAD + CHAT)

@@ -28,6 +28,7 @@ from typing import Any
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
 log = logging.getLogger("sparring.server")
@@ -114,15 +115,20 @@ def _refusal(cap: int) -> bytes:
 
 
 class _Handler(RequestHandler):
-    """aiohttp's connection protocol plus the header timer and the cap.
+    """aiohttp's connection protocol plus the client timer and the cap.
 
-    It reads aiohttp's `_waiter` (set while the connection waits for a request head, as aiohttp's
-    own keep-alive check does) and `_messages` (request heads parsed, not yet handled)."""
+    One timer per connection, for whatever the client owes: the rest of a request head (due
+    `header_timeout` after the connection opened or the head's first byte came), or the next
+    bytes of a request body (due `header_timeout` after the last ones; a body may be large, but
+    it must keep coming). It reads aiohttp's `_waiter` (set while the connection waits for a
+    request head; aiohttp's own keep-alive check reads it too) and `_messages` (heads parsed,
+    not yet handled, each with its body's stream)."""
 
     def __init__(self, guard: _Server, *, loop: asyncio.AbstractEventLoop, **kwargs: Any) -> None:
         super().__init__(guard, loop=loop, **kwargs)
         self._guard = guard
-        self._header_timer: asyncio.TimerHandle | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._body: StreamReader | None = None  # the body still arriving, if any
         self._refused = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -144,9 +150,15 @@ class _Handler(RequestHandler):
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
-        if self._messages:  # a complete head: the request is the handler's now
+        if self._messages:
+            self._body = self._messages[-1][1]
+        if self._body is not None and not self._body.is_eof():
+            self._arm()  # more of the body is due
+            return
+        self._body = None
+        if self._messages:  # complete heads and bodies: the requests are the app's now
             self._disarm()
-        elif data and self._header_timer is None and self._waiting_for_head():
+        elif data and self._timer is None and self._waiting_for_head():
             self._arm()  # the first byte of the next request on a kept-alive connection
 
     def _waiting_for_head(self) -> bool:
@@ -154,17 +166,23 @@ class _Handler(RequestHandler):
 
     def _arm(self) -> None:
         self._disarm()
-        self._header_timer = self._loop.call_later(self._guard.limits.header_timeout, self._header_timeout)
+        self._timer = self._loop.call_later(self._guard.limits.header_timeout, self._timed_out)
 
     def _disarm(self) -> None:
-        if self._header_timer is not None:
-            self._header_timer.cancel()
-            self._header_timer = None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
-    def _header_timeout(self) -> None:
-        self._header_timer = None
-        if self._waiting_for_head() and not self._messages:
-            self._guard.timed_out()
+    def _timed_out(self) -> None:
+        self._timer = None
+        if self._body is not None and not self._body.is_eof():
+            if self._reading_paused or self._buffer_paused:  # we are not reading: not the client's fault
+                self._arm()
+                return
+            self._guard.timed_out("whose request body stopped coming for")
+            self.force_close()
+        elif self._waiting_for_head() and not self._messages:
+            self._guard.timed_out("that sent no complete request head in")
             self.force_close()
 
     def log_exception(self, *args: Any, **kw: Any) -> None:
@@ -208,9 +226,9 @@ class _Server(web.Server):
             "(raise it with --max-connections, and the open-file limit with ulimit -n)"
         )
 
-    def timed_out(self) -> None:
+    def timed_out(self, what: str) -> None:
         self._timeout_notice(
-            f"closed a connection that sent no complete request head in {self.limits.header_timeout:g} s "
+            f"closed a connection {what} {self.limits.header_timeout:g} s "
             "(a slow or silent client; see --header-timeout)"
         )
 

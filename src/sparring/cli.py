@@ -76,8 +76,8 @@ def _parser() -> argparse.ArgumentParser:
         type=float,
         default=HEADER_TIMEOUT,
         metavar="SECONDS",
-        help="close a connection that sends no complete request head within this time: slow or silent "
-        "clients (default: %(default)g)",
+        help="close a connection that sends no complete request head within this time, or whose request "
+        "body stops coming for this long: slow or silent clients (default: %(default)g)",
     )
     serve.add_argument(
         "--idle-timeout",

@@ -4,7 +4,6 @@ the next normal client is served."""
 
 from __future__ import annotations
 
-import resource
 import selectors
 import socket
 import sys
@@ -17,13 +16,15 @@ from sparring.cli import main
 from tests.serve_process import ServeLog, sparring_serve
 from tests.test_connection_limits import GARBAGE, WAIT, chat_works, read_until_closed, send_garbage
 
-pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE is POSIX")
+posix_only = pytest.mark.skipif(sys.platform == "win32", reason="RLIMIT_NOFILE and preexec_fn are POSIX")
 
 
 def open_files(soft: int) -> Callable[[], None]:
     """A preexec_fn: the child starts with `ulimit -n soft`."""
 
     def lower() -> None:
+        import resource
+
         resource.setrlimit(resource.RLIMIT_NOFILE, (soft, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
 
     return lower
@@ -66,6 +67,7 @@ def assert_short_lines(log: ServeLog) -> None:
     assert all(len(line) < 300 for line in log.lines), log.lines
 
 
+@posix_only
 def test_a_flood_beyond_the_cap_gets_503s_one_line_and_then_service() -> None:
     """`ulimit -n 400`: the cap is 208 (the limit less 64 descriptors for the process and 128 for
     one accept burst). 450 silent connections: 208 held, 242 answered 503 at once, one log line,
@@ -89,6 +91,7 @@ def test_a_flood_beyond_the_cap_gets_503s_one_line_and_then_service() -> None:
     assert_short_lines(log)
 
 
+@posix_only
 def test_out_of_descriptors_is_a_short_line_not_a_traceback_storm() -> None:
     """A cap set above what `ulimit -n 128` allows: the server does run out of descriptors.
     asyncio's traceback for it (about 5,000 a second on today's main) becomes one short line,

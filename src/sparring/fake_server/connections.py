@@ -1,20 +1,21 @@
 """Connection hygiene: what a client can do at the connection level must not hold the server or
 fill its log.
 
-- A header timeout: a connection must send a complete request head within `header_timeout`
-  seconds of opening (or of its first byte after a keep-alive pause). A slowloris client, or one
-  that connects and sends nothing, is closed then.
+- A client timeout (`header_timeout`): a connection must send a complete request head within it
+  of opening (or of the head's first byte after a keep-alive pause), and a request body must
+  keep coming, its next bytes within it of the last. A slowloris client, one that connects and
+  sends nothing, or one that stops halfway through its body is closed then.
 - An idle timeout: aiohttp's keep-alive timeout, between two requests on one connection.
   Neither timeout ever touches a request being answered: a scenario's stall or hang holds a
   *response*, which may take as long as the scenario says.
 - A connection cap: beyond `max_connections` open connections a new one is answered a bare 503
-  and closed, and one log line says so (at most one every few seconds). The default stays under
-  the open-file limit, so the server never runs out of descriptors and asyncio never logs its
-  `socket.accept() out of system resource` traceback, once a second, for as long as it lasts; if
-  it does run out anyway (a cap set above the limit), that becomes the same kind of short line.
-- Protocol garbage (a bad request line, a huge header, broken chunked encoding, TLS bytes on the
-  plain port) is answered 400 by aiohttp as before, and logged as one short line instead of
-  aiohttp's "Error handling request" traceback. Exceptions from sparring's own code keep theirs.
+  and closed, and one log line says so (at most one every 10 s). The default stays under the
+  open-file limit, so the server does not run out of descriptors and asyncio does not log its
+  `socket.accept() out of system resource` traceback, thousands of times a second; if it runs
+  out anyway (a cap set above the limit), that becomes the same kind of short line.
+- Protocol garbage (a huge header, broken chunked encoding, a bad Content-Length) is answered
+  400 by aiohttp as before, and logged as one short line instead of aiohttp's "Error handling
+  request" traceback. Exceptions from sparring's own code keep theirs.
 """
 
 from __future__ import annotations
@@ -223,7 +224,7 @@ class _Server(web.Server):
     def refused(self) -> None:
         self._full_notice(
             f"{self._cap} connections open, the limit: answering new ones 503 "
-            "(raise it with --max-connections, and the open-file limit with ulimit -n)"
+            "(raise it with --max-connections or max_connections=, and the open-file limit with ulimit -n)"
         )
 
     def timed_out(self, what: str) -> None:

@@ -175,6 +175,19 @@ def test_a_stall_longer_than_both_timeouts_is_not_cut() -> None:
         assert fake.journal()[0].outcome == "completed"
 
 
+def test_a_hang_longer_than_both_timeouts_is_not_cut() -> None:
+    """A `hang` holds the response before its headers: the connection is silent both ways, and
+    still the timeouts leave it alone; the scenario's duration ends it."""
+    scenario = Scenario.of(reply("late", fault=Fault("hang", duration=SHORT * 4)))
+    with FakeServer(scenario, header_timeout=SHORT, idle_timeout=SHORT) as fake, connect(fake) as sock:
+        sock.sendall(HEAD + CHAT)
+        sent = time.monotonic()
+        assert read_until_closed(sock) == b""
+        assert time.monotonic() - sent >= SHORT * 4 * 0.9
+        entry = fake.wait_until(lambda j: bool(j) and j[0].outcome is not None)[0]
+        assert entry.outcome == "fault", entry
+
+
 @pytest.mark.parametrize(
     ("option", "value"),
     [("header_timeout", 0), ("idle_timeout", -1), ("header_timeout", "10"), ("max_connections", 0)],

@@ -10,9 +10,10 @@ fill its log.
   *response*, which may take as long as the scenario says.
 - A connection cap: beyond `max_connections` open connections a new one is answered a bare 503
   and closed, and one log line says so (at most one every 10 s). The default stays under the
-  open-file limit, so the server does not run out of descriptors and asyncio does not log its
-  `socket.accept() out of system resource` traceback, thousands of times a second; if it runs
-  out anyway (a cap set above the limit), that becomes the same kind of short line.
+  open-file limit, so the server keeps descriptors for itself. If it runs out anyway (a cap set
+  above the limit, or a flood that outruns the cap: asyncio accepts a burst of connections before
+  any can be refused), asyncio's `socket.accept() out of system resource` traceback, logged
+  thousands of times a second, becomes the same kind of short line.
 - Protocol garbage (a huge header, broken chunked encoding, a bad Content-Length) is answered
   400 by aiohttp as before, and logged as one short line instead of aiohttp's "Error handling
   request" traceback. Exceptions from sparring's own code keep theirs.

@@ -178,7 +178,7 @@ class _Handler(RequestHandler):
     def _timed_out(self) -> None:
         self._timer = None
         if self._body is not None and not self._body.is_eof():
-            if self._reading_paused or self._buffer_paused:  # we are not reading: not the client's fault
+            if self._reading_paused or getattr(self, "_buffer_paused", False):  # we stopped reading, not it
                 self._arm()
                 return
             self._guard.timed_out("whose request body stopped coming for")
@@ -191,7 +191,7 @@ class _Handler(RequestHandler):
         """A request aiohttp could not parse is the client's doing: one short line, no traceback."""
         exc = kw.get("exc_info")
         if isinstance(exc, HttpProcessingError):
-            peer = self.peername
+            peer = self.transport.get_extra_info("peername") if self.transport is not None else None
             who = peer[0] if isinstance(peer, tuple) else "a client"
             log.warning("sparring: bad request from %s: %s %s", who, exc.code, _short(exc.message))
             return

@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
@@ -23,10 +23,34 @@ STOP_TIMEOUT = 10.0
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+class ServeLog:
+    """Every line the server printed (stdout and stderr), as it prints them."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self._changed = threading.Condition()
+
+    def add(self, line: str) -> None:
+        with self._changed:
+            self.lines.append(line)
+            self._changed.notify_all()
+
+    def wait_for(self, text: str, timeout: float = START_TIMEOUT) -> str:
+        """The first line containing `text`, waiting up to `timeout` seconds for it."""
+        with self._changed:
+            found = self._changed.wait_for(lambda: next((line for line in self.lines if text in line), None), timeout)
+        if found is None:
+            raise AssertionError(f"no line with {text!r} in {timeout} s; the log: {self.lines}")
+        return found
+
+
 @contextmanager
-def sparring_serve(*args: str) -> Iterator[str]:
+def sparring_serve(
+    *args: str, log: ServeLog | None = None, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[str]:
     """Start `sparring serve --port 0 ARGS`, from this checkout's sources; yield its root URL
-    (`http://127.0.0.1:PORT`); stop it at the end."""
+    (`http://127.0.0.1:PORT`); stop it at the end. `log`, when given, gets every line it prints;
+    `preexec_fn` runs in the child before it starts (e.g. to lower a resource limit)."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.Popen(
@@ -35,10 +59,11 @@ def sparring_serve(*args: str) -> Iterator[str]:
         stderr=subprocess.STDOUT,
         text=True,
         env=env,
+        preexec_fn=preexec_fn,
     )
     lines: queue.Queue[str | None] = queue.Queue()
     assert proc.stdout is not None
-    reader = threading.Thread(target=_drain, args=(proc.stdout, lines), daemon=True)
+    reader = threading.Thread(target=_drain, args=(proc.stdout, lines, log), daemon=True)
     reader.start()
     try:
         yield _wait_for_url(proc, lines)
@@ -53,9 +78,11 @@ def sparring_serve(*args: str) -> Iterator[str]:
         proc.stdout.close()
 
 
-def _drain(stream: IO[str], lines: queue.Queue[str | None]) -> None:
+def _drain(stream: IO[str], lines: queue.Queue[str | None], log: ServeLog | None) -> None:
     for line in stream:
         lines.put(line.rstrip("\n"))
+        if log is not None:
+            log.add(line.rstrip("\n"))
     lines.put(None)
 
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from sparring._version import __version__
 from sparring.errors import ScenarioError, closest
+from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
 
 if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when a command needs them
     from sparring.fake_server.journal import Entry
@@ -81,6 +82,30 @@ def _parser() -> argparse.ArgumentParser:
         "authorization, x-api-key, api-key, x-goog-api-key and cookie always are",
     )
     serve.add_argument("--port", type=int, default=8000, help="port to bind; 0 picks a free one (default: %(default)s)")
+    serve.add_argument(
+        "--header-timeout",
+        type=float,
+        default=HEADER_TIMEOUT,
+        metavar="SECONDS",
+        help="close a connection that sends no complete request head within this time, or whose request "
+        "body stops coming for this long: slow or silent clients (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=IDLE_TIMEOUT,
+        metavar="SECONDS",
+        help="close a kept-alive connection idle this long between requests; a response being played, "
+        "stalls included, is never cut (default: %(default)g)",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=None,
+        metavar="N",
+        help="answer new connections 503 beyond N open ones (default: 1024, or fewer to stay under the "
+        "open-file limit, ulimit -n)",
+    )
     serve.add_argument("--loop", action="store_true", help="start the scenario over when all its replies are used")
     serve.add_argument(
         "--seed", type=int, default=None, help="seed for generated ids and padding, so runs differ only in timestamps"
@@ -119,8 +144,9 @@ def _load_all(specs: Sequence[str]) -> Scenario:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from sparring.fake_server.connections import ConnectionLimits
     from sparring.fake_server.runner import serve
-    from sparring.fake_server.security import is_loopback
+    from sparring.fake_server.security import remote_binding
     from sparring.fake_server.store import Store
     from sparring.scenario.model import Scenario
 
@@ -129,18 +155,24 @@ def _serve(args: argparse.Namespace) -> int:
     except ScenarioError as exc:
         print(f"sparring: {exc}", file=sys.stderr)
         return 2
-    if not is_loopback(args.host) and not args.allow_remote:
-        print(
-            f"sparring: --host {args.host} is not a loopback address: anyone who can reach it could script the "
-            "server and read every request body. Add --allow-remote (and --token) to bind it anyway.",
-            file=sys.stderr,
+    try:
+        warning = remote_binding(
+            args.host,
+            allowed=args.allow_remote,
+            token=args.token,
+            shown=f"--host {args.host}",
+            allow="--allow-remote",
+            with_token="--token",
         )
+        limits = ConnectionLimits(args.header_timeout, args.idle_timeout, args.max_connections)
+    except ValueError as exc:
+        message = str(exc)
+        for name in ("header_timeout", "idle_timeout", "max_connections"):  # in the command's terms
+            message = message.replace(name, "--" + name.replace("_", "-"))
+        print(f"sparring: {message}", file=sys.stderr)
         return 2
-    if not is_loopback(args.host):
-        guard = "control requests need the token"
-        if not args.token:
-            guard = "no --token: anyone on the network can script it and read its journal"
-        print(f"sparring: warning: serving on {args.host}, outside loopback ({guard})", file=sys.stderr, flush=True)
+    if warning:
+        print(f"sparring: warning: {warning}", file=sys.stderr, flush=True)
     try:
         store = Store(
             on_end=lambda entry: print(request_line(entry), flush=True),
@@ -159,7 +191,15 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"base URL: {base_url}   (Ctrl-C to stop)", flush=True)
 
     try:
-        serve(store, host=args.host, port=args.port, seed=args.seed, on_ready=ready, token=args.token or None)
+        serve(
+            store,
+            host=args.host,
+            port=args.port,
+            seed=args.seed,
+            on_ready=ready,
+            token=args.token or None,
+            limits=limits,
+        )
     except OSError as exc:
         print(f"sparring: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

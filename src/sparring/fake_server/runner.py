@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import signal
 import threading
+import warnings
 from collections.abc import Callable, Iterable
 from types import TracebackType
 
@@ -18,9 +19,10 @@ from aiohttp import web
 
 from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
+from sparring.fake_server.connections import HEADER_TIMEOUT, IDLE_TIMEOUT, ConnectionLimits, GuardedRunner
 from sparring.fake_server.context import STATE
 from sparring.fake_server.journal import Entry
-from sparring.fake_server.security import own_names
+from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
 
@@ -29,10 +31,15 @@ _SHUTDOWN_TIMEOUT = 0.25
 
 
 def _runner(
-    store: Store, seed: int | None, token: str | None = None, names: frozenset[str] = frozenset()
+    store: Store,
+    seed: int | None,
+    token: str | None = None,
+    names: frozenset[str] = frozenset(),
+    limits: ConnectionLimits | None = None,
 ) -> web.AppRunner:
-    return web.AppRunner(
+    return GuardedRunner(
         make_app(store, seed=seed, token=token, names=names),
+        limits=limits or ConnectionLimits(),
         handle_signals=False,
         handler_cancellation=True,
         access_log=None,
@@ -49,6 +56,12 @@ class FakeServer:
     `port=0` (the default) takes a free port; the real one is read back after binding.
     `redact` names headers the journal keeps redacted besides the known credential headers;
     `token`, when set, is required on the control API (`x-sparring-token`).
+
+    A `host` outside loopback needs `allow_remote=True` (and warns): the network could then script
+    the server and read every request body. `header_timeout` (a connection must send a complete
+    request head within it), `idle_timeout` (between two requests on a kept-alive connection)
+    and `max_connections` (default: from the open-file limit) bound what a client that does not
+    send can hold; a response being played, a stall included, is never cut by them.
     """
 
     __test__ = False  # not a test class, whatever pytest's collection patterns say
@@ -63,7 +76,25 @@ class FakeServer:
         on_request: Callable[[Entry], None] | None = None,
         redact: Iterable[str] = (),
         token: str | None = None,
+        allow_remote: bool = False,
+        header_timeout: float = HEADER_TIMEOUT,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_connections: int | None = None,
     ) -> None:
+        try:
+            warning = remote_binding(
+                host,
+                allowed=allow_remote,
+                token=token,
+                shown=f"host={host!r}",
+                allow="allow_remote=True",
+                with_token="token=...",
+            )
+            self._limits = ConnectionLimits(header_timeout, idle_timeout, max_connections)
+        except ValueError as exc:
+            raise ServerError(f"FakeServer: {exc}") from None
+        if warning:
+            warnings.warn(f"sparring: {warning}", RuntimeWarning, stacklevel=2)
         self.host = host
         self.store = Store(on_end=on_request, redact=redact)
         self._token = token
@@ -123,7 +154,7 @@ class FakeServer:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        runner = _runner(self.store, self._seed, self._token, own_names(self.host))
+        runner = _runner(self.store, self._seed, self._token, own_names(self.host), self._limits)
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self._requested_port)
@@ -217,12 +248,13 @@ def serve(
     seed: int | None = None,
     on_ready: Callable[[str], None] | None = None,
     token: str | None = None,
+    limits: ConnectionLimits | None = None,
 ) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM; `on_ready` gets the base URL. `token`,
-    when set, is required on the control API."""
+    when set, is required on the control API; `limits` bound slow, silent and too many clients."""
 
     async def main() -> None:
-        runner = _runner(store, seed, token, own_names(host))
+        runner = _runner(store, seed, token, own_names(host), limits)
         await runner.setup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

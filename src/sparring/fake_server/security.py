@@ -92,6 +92,26 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def remote_binding(
+    host: str, *, allowed: bool, token: str | None, shown: str, allow: str, with_token: str
+) -> str | None:
+    """The one rule for binding outside loopback, for `serve` and `FakeServer` alike: None for a
+    loopback host; a ValueError unless `allowed`; else the warning to show. `shown`, `allow` and
+    `with_token` name the host and the switches in the caller's terms (`--host 0.0.0.0`,
+    `--allow-remote`, `token=...`)."""
+    if is_loopback(host):
+        return None
+    if not allowed:
+        raise ValueError(
+            f"{shown} is not a loopback address: anyone who can reach it could script the "
+            f"server and read every request body. Add {allow} (and {with_token}) to bind it anyway."
+        )
+    guard = "control requests need the token"
+    if not token:
+        guard = f"no {with_token}: anyone on the network can script it and read its journal"
+    return f"serving on {host}, outside loopback ({guard})"
+
+
 def _is_address(host: str) -> bool:
     try:
         ipaddress.ip_address(host.strip("[]"))

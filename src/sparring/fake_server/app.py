@@ -45,6 +45,7 @@ from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
+from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
 from sparring.scenario.request import Request
 
@@ -202,6 +203,8 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     chosen: Answer | ErrorReply
     if choice.failure is not None:
         return _callback_failed(request, journal, entry, dialect, choice)
+    if choice.broken is not None:
+        return _scenario_failed(request, journal, entry, dialect, choice.broken)
     if choice.reply is not None and choice.pick is not None:
         chosen = choice.reply
         journal.update(entry, rule=choice.pick.rule, reply=choice.pick.reply, answered_by=choice.label)
@@ -354,6 +357,19 @@ def _callback_failed(
     journal.update(entry, rule=failure.rule, reply=failure.reply, answered_by=choice.label)
     journal.end(entry, "callback_error", failure.message(), status=500)
     return _json(dialect.failed(failure.message()), request, dialect)
+
+
+def _scenario_failed(
+    request: web.Request, journal: Journal, entry: Entry, dialect: Dialect, broken: RegexTimeout
+) -> web.Response:
+    """A rule the scenario holds cannot be decided for this request (its regular expression ran
+    out of time): the request gets a 500 naming the rule, the journal a `scenario_error`, and the
+    server goes on serving."""
+    message = broken.message()
+    log.error("%s", message)
+    journal.update(entry, answered_by=f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
+    journal.end(entry, "scenario_error", message, status=500)
+    return _json(dialect.failed(message, code="sparring_scenario_error"), request, dialect)
 
 
 def explain_miss(

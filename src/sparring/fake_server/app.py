@@ -15,7 +15,8 @@ import json
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -40,9 +41,10 @@ from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.miss import request_facts
-from sparring.fake_server.resolve import resolve
+from sparring.fake_server.resolve import Resolved, resolve
 from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
+from sparring.scenario import _cost
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
 from sparring.scenario.match import RegexTimeout
@@ -50,6 +52,7 @@ from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
 from sparring.scenario.request import Request
 
 log = logging.getLogger("sparring.server")
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
@@ -225,16 +228,21 @@ async def _play(
     request: web.Request, dialect: Dialect, parsed: ParsedRequest, answer: Answer, journal: Journal, entry: Entry
 ) -> web.StreamResponse:
     rng = request.app[STATE].rng
-    resolved = resolve(
-        answer.content,
-        n=parsed.n,
-        model=parsed.model,
-        messages=parsed.messages,
-        rng=rng,
-        prompt_tokens=parsed.prompt_tokens,
-        call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
-    )
-    frames = dialect.stream(resolved, parsed, rng)
+    big = _cost.big(answer.content.messages, answer.wire, parsed.n)
+
+    def render() -> tuple[Resolved, list[Frame]]:
+        resolved = resolve(
+            answer.content,
+            n=parsed.n,
+            model=parsed.model,
+            messages=parsed.messages,
+            rng=rng,
+            prompt_tokens=parsed.prompt_tokens,
+            call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
+        )
+        return resolved, dialect.stream(resolved, parsed, rng)
+
+    resolved, frames = await _work(big, render)
     await playback.pause(answer.timing.headers_delay)
     fault = answer.fault
     if fault is not None and fault.before_headers:
@@ -258,10 +266,11 @@ async def _play(
             fault=fault,
             error_frames=errors,
             headers=headers,
+            off_loop=big,
         )
     # A whole answer takes as long as the stream would have, and is one JSON body.
     await playback.pause(sum(playback.delays(frames, answer.timing)))
-    body = compact(dialect.complete(resolved, parsed, rng))
+    body = await _work(big, lambda: compact(dialect.complete(resolved, parsed, rng)))
     if fault is not None and fault.kind == "malformed_chunk":
         body, fault = body[: len(body) // 2], None
         journal.update(entry, fault="malformed_chunk: the JSON body cut in half")
@@ -283,6 +292,12 @@ async def _play(
         content_type="application/json",
         content_length=True,
     )
+
+
+async def _work(big: bool, work: Callable[[], T]) -> T:
+    """Rendering a big reply takes up to a second or two (sparring.scenario._cost): in a worker
+    thread, so the loop goes on serving other clients meanwhile."""
+    return await asyncio.to_thread(work) if big else work()
 
 
 async def _fault_before_headers(request: web.Request, fault: Fault, journal: Journal, entry: Entry) -> web.Response:

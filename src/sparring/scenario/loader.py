@@ -20,6 +20,7 @@ import yaml
 
 from sparring.errors import Problem, ScenarioError
 from sparring.scenario import _yaml, builders
+from sparring.scenario._cost import MAX_REPLIES
 from sparring.scenario._validate import closest
 from sparring.scenario.delivery import FAULT_KINDS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
@@ -183,6 +184,7 @@ class _Builder:
         top = self.mapping(data, (), TOP_KEYS, "a scenario")
         if "rules" not in top and "replies" not in top:
             raise self.problem((), "a scenario needs `replies` or `rules`")
+        self.count_replies(top)
         rules: list[Rule] = []
         if "replies" in top:
             replies = self.replies(top["replies"], ("replies",))
@@ -208,6 +210,17 @@ class _Builder:
             description=top.get("description"),
             source=self.source,
         )
+
+    def count_replies(self, top: dict[str, Any]) -> None:
+        """Refuse a scenario of too many replies before building any (50,000 take seconds)."""
+        rules = top.get("rules")
+        lists = [top.get("replies")]
+        if isinstance(rules, list):
+            lists += [rule.get("replies") for rule in rules if isinstance(rule, dict)]
+        total = sum(len(items) for items in lists if isinstance(items, list))
+        if total > MAX_REPLIES:
+            where: PathKey = ("rules",) if isinstance(rules, list) else ("replies",)
+            raise self.problem(where, f"the scenario has {total:,} replies; the limit is {MAX_REPLIES:,}")
 
     def rule(self, raw: object, path: PathKey) -> Rule | None:
         """The rule, or None when none of its replies is valid (their problems are recorded)."""

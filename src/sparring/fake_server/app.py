@@ -41,6 +41,7 @@ from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.miss import request_facts
+from sparring.fake_server.offload import off_loop
 from sparring.fake_server.resolve import Resolved, resolve
 from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
@@ -266,7 +267,7 @@ async def _play(
             fault=fault,
             error_frames=errors,
             headers=headers,
-            off_loop=big,
+            big=big,
         )
     # A whole answer takes as long as the stream would have, and is one JSON body.
     await playback.pause(sum(playback.delays(frames, answer.timing)))
@@ -297,7 +298,7 @@ async def _play(
 async def _work(big: bool, work: Callable[[], T]) -> T:
     """Rendering a big reply takes up to a second or two (sparring.scenario._cost): in a worker
     thread, so the loop goes on serving other clients meanwhile."""
-    return await asyncio.to_thread(work) if big else work()
+    return await off_loop(work) if big else work()
 
 
 async def _fault_before_headers(request: web.Request, fault: Fault, journal: Journal, entry: Entry) -> web.Response:

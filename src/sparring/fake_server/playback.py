@@ -22,6 +22,7 @@ from sparring.fake_server import faults
 from sparring.fake_server.context import STATE
 from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.journal import Entry, Journal, Outcome
+from sparring.fake_server.offload import off_loop
 from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
@@ -201,12 +202,12 @@ async def stream(
     headers: Mapping[str, str],
     content_type: str = SSE_CONTENT_TYPE,
     content_length: bool = False,
-    off_loop: bool = False,
+    big: bool = False,
 ) -> web.StreamResponse:
     """Send `frames` as the body of a 200 response, as scripted; journal how it ended. With
-    `off_loop`, the writes are planned in a worker thread: a big reply's plan takes a while."""
-    if off_loop:
-        frames, head, tail = await asyncio.to_thread(shape, frames, timing, wire, fault, error_frames)
+    `big`, the writes are planned in a worker thread: a big reply's plan takes a while."""
+    if big:
+        frames, head, tail = await off_loop(lambda: shape(frames, timing, wire, fault, error_frames))
     else:
         frames, head, tail = shape(frames, timing, wire, fault, error_frames)
     ends = list(itertools.accumulate(faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)))

@@ -253,7 +253,7 @@ def shared() -> Iterator[tuple[FakeServer, httpx.Client, _Tracebacks]]:
 _examples = itertools.count()
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(document=SCENARIOS)
 def test_what_validates_is_served_without_an_internal_error(
     shared: tuple[FakeServer, httpx.Client, _Tracebacks], document: dict[str, object]

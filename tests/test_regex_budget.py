@@ -4,6 +4,7 @@ rule and the pattern, the journal a `scenario_error`, and every other request is
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import anthropic
@@ -16,6 +17,7 @@ from sparring.cli import main
 from sparring.scenario.loader import parse_scenario
 from sparring.scenario.match import MAX_PATTERN, REGEX_BUDGET, Match
 
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "scenario-files.md"
 # Exponential backtracking: (a|aa)+ splits a run of n a's in fib(n) ways before the `b` fails
 # them all. With `re`, 40 a's take minutes; `regex` gives up at the budget.
 CATASTROPHIC = r"^(a|aa)+$"
@@ -44,6 +46,7 @@ def test_a_catastrophic_message_regex_is_a_scenario_error(server: FakeServer, st
     message = error.body["message"]
     assert f"rule 1 match.message_regex {CATASTROPHIC!r}" in message, message
     assert f"{REGEX_BUDGET:g} s" in message
+    assert f"```text\n{message}\n```" in DOCS.read_text(encoding="utf-8"), "the docs show another message"
     # the server goes on: a message the pattern decides at once falls through to rule 2
     answer = _chat(server, "hello")
     assert answer.choices[0].message.content == "served"
@@ -141,7 +144,7 @@ BLOW_UPS = ["((a{1000}){1000}){1000}", "(a{300}){300}", "x{10001}", "[0-9]{1,200
 @pytest.mark.parametrize("pattern", BLOW_UPS)
 def test_counted_repeats_that_would_blow_up_compiling_are_refused(pattern: str) -> None:
     """`regex` unrolls counted repeats: the first pattern would take every byte of memory."""
-    with pytest.raises(ScenarioError, match=r"multiplied together; the limit is 10,000") as caught:
+    with pytest.raises(ScenarioError, match=r"multiplied together come to more than 10,000, the limit") as caught:
         parse_scenario(f"rules:\n  - match: {{message_regex: '{pattern}'}}\n    replies: [{{text: hi}}]\n")
     assert caught.value.problems[0].line == 2
 

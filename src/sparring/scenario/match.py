@@ -104,12 +104,11 @@ class Match:
                 continue
             if len(pattern) > MAX_PATTERN:
                 raise fail(f"match.{name}", f"is {len(pattern):,} characters long; the limit is {MAX_PATTERN:,}")
-            repeats = _repeats(pattern)
-            if repeats > MAX_REPEATS:
+            if _repeats(pattern) > MAX_REPEATS:
                 raise fail(
                     f"match.{name}",
-                    f"repeats {repeats:,} times once its counted repeats ({{m,n}}) are multiplied together;"
-                    f" the limit is {MAX_REPEATS:,}",
+                    f"has counted repeats ({{m,n}}) that multiplied together come to more than {MAX_REPEATS:,},"
+                    " the limit: the regex engine unrolls them when it compiles the pattern",
                 )
             try:
                 _compiled(pattern)

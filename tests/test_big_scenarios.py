@@ -24,8 +24,8 @@ from sparring.scenario._cost import INLINE_CHUNKS, MAX_CHUNKS, MAX_REPLIES
 from tests.serve_process import SRC, _drain, _wait_for_url
 
 # A scenario of many replies, as JSON: parsing and checking it takes about a second.
-BIG = json.dumps({"replies": [{"text": f"reply {i}", "repeat": True} for i in range(2000)]}).encode()
-HEAVY_CHUNKS = 20_000  # a reply rendered off the loop (over INLINE_CHUNKS), in a second or so
+BIG = json.dumps({"replies": [{"text": f"reply {i}", "repeat": True} for i in range(MAX_REPLIES)]}).encode()
+HEAVY_CHUNKS = MAX_CHUNKS  # a reply rendered off the loop (over INLINE_CHUNKS), in a second or so
 # Stopping is: the signal handler sets an event, then aiohttp's shutdown gives streams 0.25 s
 # before cancelling them, then the interpreter exits. Well under a second on an idle machine;
 # 5 s leaves ten times that for a busy one, and is half of the 10 s SIGTERM went unheard.
@@ -78,13 +78,13 @@ def test_a_stream_goes_on_while_a_big_scenario_is_put(server: FakeServer) -> Non
 
 
 def test_too_many_replies_over_the_control_api_are_a_400(server: FakeServer) -> None:
-    too_many = json.dumps({"replies": [{"text": "x"}] * (MAX_REPLIES * 5)}).encode()  # the 50,000
+    too_many = json.dumps({"replies": [{"text": "x"}] * 50_000}).encode()  # the 50,000
     with httpx.Client(base_url=server.url, timeout=60) as control:
         refused = control.put("/_sparring/scenario", content=too_many)
         assert refused.status_code == 400
         (problem,) = refused.json()["error"]["problems"]
         assert problem["path"] == "replies"
-        assert f"the scenario has {MAX_REPLIES * 5:,} replies; the limit is {MAX_REPLIES:,}" in problem["message"]
+        assert f"the scenario has 50,000 replies; the limit is {MAX_REPLIES:,}" in problem["message"]
         # appending past the limit is refused too, and what was there stays
         full = Scenario.of(*[reply("x", repeat=True)] * MAX_REPLIES)
         server.set_scenario(full)

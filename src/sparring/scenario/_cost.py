@@ -3,9 +3,10 @@
 The server renders a reply before its first byte goes out: every chunk becomes a wire event
 (about 15 µs each on a busy 2-core machine) and every write a planned piece (about 2 µs).
 A reply too large to render in a few milliseconds is rendered in a worker thread (`big`), so
-other clients go on being served; the limits keep even that within a second or two and a
-few tens of MiB. They sit far above what a test streams (dozens of chunks, a few KiB) and
-above the longest answer a model gives (a 100,000-chunk stream is the benchmark's largest).
+other clients go on being served. Threads share the GIL, though, and the garbage collector's
+passes over a heap grown by a big render or parse hold it: the limits keep the loop's
+longest stall meanwhile to tens of milliseconds (bench/render_cost.py). They sit far above
+what a test streams (dozens of chunks, a few KiB) and scripts (dozens of replies).
 """
 
 from __future__ import annotations
@@ -22,14 +23,14 @@ if TYPE_CHECKING:
 
 MAX_TEXT = 1_000_000  # characters of one text, refusal, chunk list or tool call's arguments
 MAX_SENTENCES = 1_000  # faker sentences: about 37,000 characters
-MAX_CHUNKS = 100_000  # chunks one reply streams, over its choices and tool calls
-MAX_WRITES = 200_000  # writes one reply is cut into, as estimated below
+MAX_CHUNKS = 20_000  # chunks one reply streams, over its choices and tool calls
+MAX_WRITES = 100_000  # writes one reply is cut into, as estimated below
 EVENT_BYTES = 300  # about the bytes of one streamed event around its text (Chat's is ~290)
 INLINE_CHUNKS = 500  # a reply of more chunks renders off the loop (~10 ms)
 INLINE_WRITES = 5_000  # and so does a reply cut into more writes
 MAX_CHOICES = 128  # as the APIs' own `n`
 MAX_TOOL_CALLS = 128  # per message, as OpenAI's `parallel_tool_calls` allows
-MAX_REPLIES = 10_000  # replies in one scenario: what a test scripts is dozens
+MAX_REPLIES = 2_000  # replies in one scenario: what a test scripts is dozens
 
 
 def big(messages: Sequence[Message], wire: Wire, n: int) -> bool:

@@ -26,6 +26,7 @@ import openai
 from openai import AsyncOpenAI
 
 from sparring import FakeServer, Scenario, Timing, reply
+from sparring.scenario._cost import MAX_CHUNKS
 
 SMALL_CHUNKS = [f"tok{i:02d} " for i in range(20)]
 REQUEST: dict[str, Any] = {"model": "gpt-4o", "messages": [{"role": "user", "content": "bench"}], "stream": True}
@@ -185,6 +186,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.requests < 1 or args.big_chunks < 1 or args.startups < 1 or args.warmup < 0:
         parser.error("--requests, --big-chunks and --startups must be >= 1, --warmup >= 0")
+    if args.big_chunks > MAX_CHUNKS:
+        parser.error(f"--big-chunks: a reply may have at most {MAX_CHUNKS:,} chunks")
 
     figures = asyncio.run(streams(args))
     figures["startup"] = startups(args.startups)

@@ -213,7 +213,8 @@ DOCS: dict[str, dict[str, Doc]] = {
         "model": Doc("The request's `model` is exactly this.", "model: gpt-4o"),
         "message": Doc("The last user message contains this text. Case matters.", "message: weather"),
         "message_regex": Doc(
-            "This Python regular expression is found in the last user message (`re.search`).",
+            "This regular expression (Python `re` syntax, searched within a time budget) is found in the"
+            " last user message.",
             'message_regex: "[0-9]+ degrees"',
         ),
         "headers": Doc(
@@ -241,7 +242,8 @@ DOCS: dict[str, dict[str, Doc]] = {
             "system: You are a pirate",
         ),
         "system_regex": Doc(
-            "This Python regular expression is found in the system prompt (`re.search`).",
+            "This regular expression (Python `re` syntax, searched within a time budget) is found in the"
+            " system prompt.",
             'system_regex: "(?i)^be brief"',
         ),
         "message_count": Doc(
@@ -270,7 +272,8 @@ DOCS: dict[str, dict[str, Doc]] = {
             "tool_result: sunny",
         ),
         "tool_result_regex": Doc(
-            "This Python regular expression is found in a tool result the request sends back.",
+            "This regular expression (Python `re` syntax, searched within a time budget) is found in a"
+            " tool result the request sends back.",
             'tool_result_regex: "^[0-9]+ degrees"',
         ),
     },

@@ -15,7 +15,8 @@ import json
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -40,15 +41,19 @@ from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.miss import request_facts
-from sparring.fake_server.resolve import resolve
+from sparring.fake_server.offload import off_loop
+from sparring.fake_server.resolve import Resolved, resolve
 from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
+from sparring.scenario import _cost
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
+from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
 from sparring.scenario.request import Request
 
 log = logging.getLogger("sparring.server")
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
@@ -202,6 +207,8 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     chosen: Answer | ErrorReply
     if choice.failure is not None:
         return _callback_failed(request, journal, entry, dialect, choice)
+    if choice.broken is not None:
+        return _scenario_failed(request, journal, entry, dialect, choice.broken)
     if choice.reply is not None and choice.pick is not None:
         chosen = choice.reply
         journal.update(entry, rule=choice.pick.rule, reply=choice.pick.reply, answered_by=choice.label)
@@ -222,16 +229,21 @@ async def _play(
     request: web.Request, dialect: Dialect, parsed: ParsedRequest, answer: Answer, journal: Journal, entry: Entry
 ) -> web.StreamResponse:
     rng = request.app[STATE].rng
-    resolved = resolve(
-        answer.content,
-        n=parsed.n,
-        model=parsed.model,
-        messages=parsed.messages,
-        rng=rng,
-        prompt_tokens=parsed.prompt_tokens,
-        call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
-    )
-    frames = dialect.stream(resolved, parsed, rng)
+    big = _cost.big(answer.content.messages, answer.wire, parsed.n)
+
+    def render() -> tuple[Resolved, list[Frame]]:
+        resolved = resolve(
+            answer.content,
+            n=parsed.n,
+            model=parsed.model,
+            messages=parsed.messages,
+            rng=rng,
+            prompt_tokens=parsed.prompt_tokens,
+            call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
+        )
+        return resolved, dialect.stream(resolved, parsed, rng)
+
+    resolved, frames = await _work(big, render)
     await playback.pause(answer.timing.headers_delay)
     fault = answer.fault
     if fault is not None and fault.before_headers:
@@ -255,10 +267,11 @@ async def _play(
             fault=fault,
             error_frames=errors,
             headers=headers,
+            big=big,
         )
     # A whole answer takes as long as the stream would have, and is one JSON body.
     await playback.pause(sum(playback.delays(frames, answer.timing)))
-    body = compact(dialect.complete(resolved, parsed, rng))
+    body = await _work(big, lambda: compact(dialect.complete(resolved, parsed, rng)))
     if fault is not None and fault.kind == "malformed_chunk":
         body, fault = body[: len(body) // 2], None
         journal.update(entry, fault="malformed_chunk: the JSON body cut in half")
@@ -280,6 +293,12 @@ async def _play(
         content_type="application/json",
         content_length=True,
     )
+
+
+async def _work(big: bool, work: Callable[[], T]) -> T:
+    """Rendering a big reply takes up to a second or two (sparring.scenario._cost): in a worker
+    thread, so the loop goes on serving other clients meanwhile."""
+    return await off_loop(work) if big else work()
 
 
 async def _fault_before_headers(request: web.Request, fault: Fault, journal: Journal, entry: Entry) -> web.Response:
@@ -354,6 +373,19 @@ def _callback_failed(
     journal.update(entry, rule=failure.rule, reply=failure.reply, answered_by=choice.label)
     journal.end(entry, "callback_error", failure.message(), status=500)
     return _json(dialect.failed(failure.message()), request, dialect)
+
+
+def _scenario_failed(
+    request: web.Request, journal: Journal, entry: Entry, dialect: Dialect, broken: RegexTimeout
+) -> web.Response:
+    """A rule the scenario holds cannot be decided for this request (its regular expression ran
+    out of time): the request gets a 500 naming the rule, the journal a `scenario_error`, and the
+    server goes on serving."""
+    message = broken.message()
+    log.error("%s", message)
+    journal.update(entry, answered_by=f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
+    journal.end(entry, "scenario_error", message, status=500)
+    return _json(dialect.failed(message, code="sparring_scenario_error"), request, dialect)
 
 
 def explain_miss(

@@ -4,6 +4,7 @@ A `respond(...)` callback is called here, on the server's loop, with the request
 returns becomes the reply; None hands the request on to the next rule (the callback's use is
 given back). A callback that raises, or returns something that is not a reply, does not take
 the server down: the choice carries the failure, and the server answers it with a 500.
+So does a rule whose regular expression runs out of the request's time budget (`broken`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from types import MappingProxyType
 
 from sparring.fake_server.store import Pick, Store, describe_reply
 from sparring.scenario.builders import reply
+from sparring.scenario.match import RegexTimeout, regex_budget
 from sparring.scenario.model import Answer, Callback, ErrorReply, Scenario
 from sparring.scenario.request import Request
 
@@ -54,12 +56,17 @@ class Choice:
     label: str | None = None
     failure: Failure | None = None
     declined: tuple[int, ...] = ()  # rules whose callback handed the request on
+    broken: RegexTimeout | None = None  # a rule's match could not be decided in time
 
 
 async def choose(store: Store, namespace: str, request: Request) -> Choice:
     declined: list[int] = []
     while True:
-        pick, scenario = store.pick(namespace, request, declined=frozenset(declined))
+        try:
+            with regex_budget():
+                pick, scenario = store.pick(namespace, request, declined=frozenset(declined))
+        except RegexTimeout as exc:
+            return Choice(store.space(namespace).scenario, declined=tuple(declined), broken=exc)
         if pick is None:
             return Choice(scenario, declined=tuple(declined))
         label = f"rule {pick.rule + 1}, reply {pick.reply + 1}: {describe_reply(pick.answer)}"

@@ -32,6 +32,7 @@ from sparring._version import __version__
 from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
 from sparring.fake_server.journal import Journal
+from sparring.fake_server.offload import off_loop
 from sparring.scenario._yaml import decode
 from sparring.scenario.loader import parse_scenario
 from sparring.scenario.model import Scenario
@@ -56,16 +57,27 @@ async def health(request: web.Request) -> web.Response:
 
 
 async def _scenario_of(request: web.Request) -> Scenario:
-    """The body as a scenario; a 400 listing every mistake otherwise."""
+    """The body as a scenario; a 400 listing every mistake otherwise. Read in a worker thread:
+    a scenario of thousands of replies takes seconds to parse and check, and the loop must go
+    on serving the clients streaming meanwhile."""
+    data = await request.read()
     try:
-        return parse_scenario(decode(await request.read(), "<control API>"), source="<control API>")
+        return await off_loop(lambda: _parse(data))
     except ScenarioError as exc:
-        problems = [
-            {"message": p.message, "path": p.path, "line": p.line, "suggestion": p.suggestion} for p in exc.problems
-        ]
-        raise web.HTTPBadRequest(
-            text=json.dumps({"error": {"message": str(exc), "problems": problems}}), content_type="application/json"
-        ) from None
+        raise _invalid(exc) from None
+
+
+def _parse(data: bytes) -> Scenario:
+    return parse_scenario(decode(data, "<control API>"), source="<control API>")
+
+
+def _invalid(exc: ScenarioError) -> web.HTTPBadRequest:
+    problems = [
+        {"message": p.message, "path": p.path, "line": p.line, "suggestion": p.suggestion} for p in exc.problems
+    ]
+    return web.HTTPBadRequest(
+        text=json.dumps({"error": {"message": str(exc), "problems": problems}}), content_type="application/json"
+    )
 
 
 async def put_scenario(request: web.Request) -> web.Response:
@@ -78,7 +90,10 @@ async def put_scenario(request: web.Request) -> web.Response:
 async def append_rules(request: web.Request) -> web.Response:
     scenario = await _scenario_of(request)
     namespace = namespace_of(request)
-    first = request.app[STATE].store.extend(scenario, namespace)
+    try:
+        first = request.app[STATE].store.extend(scenario, namespace)
+    except ScenarioError as exc:  # the rules so far and these together are too many
+        raise _invalid(exc) from None
     return web.json_response({"namespace": namespace, "first": first, "rules": first + len(scenario.rules)})
 
 

@@ -17,7 +17,15 @@ from typing import Any, Literal
 from sparring.fake_server.security import redact_headers
 
 Outcome = Literal[
-    "completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "callback_error", "server_closed"
+    "completed",
+    "client_disconnected",
+    "fault",
+    "stalled",
+    "rejected",
+    "unmatched",
+    "callback_error",
+    "scenario_error",
+    "server_closed",
 ]
 
 
@@ -85,7 +93,15 @@ class Entry:
         if self.fault:
             parts.append(f"fault: {self.fault}")
         ending: str = self.outcome or "under way"
-        ended_early = ("fault", "client_disconnected", "stalled", "rejected", "callback_error", "server_closed")
+        ended_early = (
+            "fault",
+            "client_disconnected",
+            "stalled",
+            "rejected",
+            "callback_error",
+            "scenario_error",
+            "server_closed",
+        )
         if self.detail and self.outcome in ended_early:
             ending += f" ({self.detail.split('. ')[0]})"
         parts.append(ending)

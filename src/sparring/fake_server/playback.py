@@ -22,9 +22,11 @@ from sparring.fake_server import faults
 from sparring.fake_server.context import STATE
 from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.journal import Entry, Journal, Outcome
+from sparring.fake_server.offload import off_loop
 from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+_YIELD_EVERY = 64  # writes sent back to back before other tasks get a turn
 # Makes the in-band error events from the events sent before them (the `error_event` fault).
 ErrorFrames = Callable[[list[Frame]], list[Frame]]
 
@@ -129,6 +131,8 @@ class Player:
         socket.)"""
         at_boundary = after_boundary
         for i, write in enumerate(writes):
+            if not write.wait and i % _YIELD_EVERY == _YIELD_EVERY - 1:
+                await asyncio.sleep(0)  # a write seldom waits for the socket: let other clients in
             await self.wait(write.wait, at_boundary)
             await self.put(write.data, ends=last and i == len(writes) - 1)
             at_boundary = write.boundary
@@ -198,9 +202,14 @@ async def stream(
     headers: Mapping[str, str],
     content_type: str = SSE_CONTENT_TYPE,
     content_length: bool = False,
+    big: bool = False,
 ) -> web.StreamResponse:
-    """Send `frames` as the body of a 200 response, as scripted; journal how it ended."""
-    frames, head, tail = shape(frames, timing, wire, fault, error_frames)
+    """Send `frames` as the body of a 200 response, as scripted; journal how it ended. With
+    `big`, the writes are planned in a worker thread: a big reply's plan takes a while."""
+    if big:
+        frames, head, tail = await off_loop(lambda: shape(frames, timing, wire, fault, error_frames))
+    else:
+        frames, head, tail = shape(frames, timing, wire, fault, error_frames)
     ends = list(itertools.accumulate(faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)))
     journal.update(entry, event_ends=ends, content_events=[i for i, f in enumerate(frames) if f.content])
     if fault is not None:

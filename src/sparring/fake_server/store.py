@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.security import header_names
+from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Callback, ErrorReply, Fallback, Reply, Scenario
 from sparring.scenario.request import Request
 
@@ -98,7 +99,14 @@ class Namespace:
 
     def _pick(self, req: Request, declined: frozenset[int]) -> Pick | None:
         for r, rule in enumerate(self.scenario.rules):
-            if r in declined or not rule.match.holds(req):
+            if r in declined:
+                continue
+            try:
+                held = rule.match.holds(req)
+            except RegexTimeout as exc:
+                exc.rule = r  # the match knows its pattern, not its place
+                raise
+            if not held:
                 continue
             for i, reply in enumerate(rule.replies):
                 left = self.left[(r, i)]

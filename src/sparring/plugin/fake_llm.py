@@ -200,15 +200,19 @@ class FakeLLM:
         returned no reply, replies never used."""
         unanswered, unused = self.unanswered(), self.unused()
         failed = [e for e in self.journal if e.outcome == "callback_error"]
-        if not unanswered and not unused and not failed:
+        broken = [e for e in self.journal if e.outcome == "scenario_error"]
+        if not unanswered and not unused and not failed and not broken:
             return None
-        lines = ["sparring: " + _headline(len(unanswered), len(failed), len(unused))]
+        lines = ["sparring: " + _headline(len(unanswered), len(failed), len(unused), len(broken))]
         if unanswered:
             lines.append("Requests nothing answered:")
             lines.extend(f"  {_request(e)}" for e in unanswered)
         if failed:
             lines.append("Callbacks that failed (the client got a 500):")
             lines.extend(f"  {_request(e)}: {(e.detail or '').removeprefix('sparring: ')}" for e in failed)
+        if broken:
+            lines.append("Rules that could not be matched (the client got a 500):")
+            lines.extend(f"  {_request(e)}: {(e.detail or '').removeprefix('sparring: ')}" for e in broken)
         if unused:
             lines.append("Scripted replies never used:")
             lines.extend(f"  {u}" for u in unused)
@@ -229,12 +233,14 @@ class FakeLLM:
         self._final = self._backend.drop(self.namespace)
 
 
-def _headline(unanswered: int, failed: int, unused: int) -> str:
+def _headline(unanswered: int, failed: int, unused: int, broken: int = 0) -> str:
     parts = []
     if unanswered:
         parts.append(f"{unanswered} request{'s' if unanswered > 1 else ''} had no scripted reply")
     if failed:
         parts.append(f"{failed} callback{'s' if failed > 1 else ''} failed")
+    if broken:
+        parts.append(f"{broken} request{'s' if broken > 1 else ''} met a rule that could not be matched")
     if unused:
         parts.append(f"{unused} scripted repl{'ies were' if unused > 1 else 'y was'} never used")
     return ", and ".join(parts) + "."

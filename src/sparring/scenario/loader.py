@@ -20,6 +20,7 @@ import yaml
 
 from sparring.errors import Problem, ScenarioError
 from sparring.scenario import _yaml, builders
+from sparring.scenario._cost import MAX_REPLIES
 from sparring.scenario._validate import closest
 from sparring.scenario.delivery import FAULT_KINDS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.model import (
@@ -43,6 +44,25 @@ def parse_scenario(text: str, *, source: str = "<string>", name: str | None = No
     return _Builder(source, lines).scenario(data, name)
 
 
+def _too_many_replies(top: object) -> tuple[int, PathKey] | None:
+    """How many replies a document holds and where, when more than a scenario may: counted
+    before anything is built, or, for JSON, before its lines are even read."""
+    if not isinstance(top, dict):
+        return None
+    rules = top.get("rules")
+    lists = [top.get("replies")]
+    if isinstance(rules, list):
+        lists += [rule.get("replies") for rule in rules if isinstance(rule, dict)]
+    total = sum(len(items) for items in lists if isinstance(items, list))
+    if total <= MAX_REPLIES:
+        return None
+    return total, ("rules",) if isinstance(rules, list) else ("replies",)
+
+
+def _replies_problem(total: int) -> str:
+    return f"the scenario has {total:,} replies; the limit is {MAX_REPLIES:,}"
+
+
 def load_file(path: str | Path) -> Scenario:
     path = Path(path)
     try:
@@ -57,11 +77,15 @@ def _read(text: str, source: str) -> tuple[Any, dict[PathKey, int]]:
     stripped = text.lstrip()
     if stripped.startswith(("{", "[")) and len(text) <= _yaml.MAX_BYTES:
         try:
-            json.loads(text)
+            too_many = _too_many_replies(json.loads(text))
         except json.JSONDecodeError as exc:
             raise ScenarioError([Problem(f"invalid JSON: {exc.msg}", source=source, line=exc.lineno)]) from None
         except (RecursionError, ValueError):
             pass  # too deep or too large for the JSON parser: the YAML reader names the limit
+        else:
+            if too_many is not None:  # refused before the (slow) YAML reader finds its lines
+                total, where = too_many
+                raise ScenarioError([Problem(_replies_problem(total), _dotted(where), source)])
     node, value = _yaml.compose(text, source)
     if node is None:
         raise ScenarioError([Problem("the file is empty; a scenario needs `replies` or `rules`", source=source)])
@@ -213,6 +237,7 @@ class _Builder:
         top = self.mapping(data, (), TOP_KEYS, "a scenario")
         if "rules" not in top and "replies" not in top:
             raise self.problem((), "a scenario needs `replies` or `rules`")
+        self.count_replies(top)
         rules: list[Rule] = []
         if "replies" in top:
             replies = self.replies(top["replies"], ("replies",))
@@ -238,6 +263,13 @@ class _Builder:
             description=top.get("description"),
             source=self.source,
         )
+
+    def count_replies(self, top: dict[str, Any]) -> None:
+        """Refuse a scenario of too many replies before building any (50,000 take seconds)."""
+        too_many = _too_many_replies(top)
+        if too_many is not None:
+            total, where = too_many
+            raise self.problem(where, _replies_problem(total))
 
     def rule(self, raw: object, path: PathKey) -> Rule | None:
         """The rule, or None when none of its replies is valid (their problems are recorded)."""

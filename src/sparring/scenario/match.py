@@ -8,10 +8,17 @@ any field of the JSON body.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
+import contextlib
+import contextvars
+import functools
+import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+
+# `regex` rather than `re`: the same syntax, and a `timeout` per search. A pattern such as
+# `(a|aa)+$` takes time exponential in the text it searches; `re` cannot be stopped.
+import regex
 
 from sparring.errors import ScenarioError
 from sparring.scenario._validate import closest, fail
@@ -31,6 +38,12 @@ ENDPOINTS: dict[str, str] = {
 ROLES = ("system", "developer", "user", "assistant", "tool")
 _TEXT_KEYS = ("path", "model", "message", "system", "tool_call_id", "tool_name", "tool_result")
 _REGEX_KEYS = ("message_regex", "system_regex", "tool_result_regex")
+MAX_PATTERN = 1000  # characters in one pattern: real ones are a few dozen
+# `regex` unrolls counted repeats when it compiles: `(a{1000}){1000}` takes half a second and
+# `((a{1000}){1000}){1000}` every byte of memory. Their counts multiplied stay below this.
+MAX_REPEATS = 10_000
+_COUNTED = regex.compile(r"\{(\d*)(?:,(\d*))?\}")  # an escaped `\{3}` counts too: more, never less
+REGEX_BUDGET = 0.1  # seconds all of one request's regular expressions may take together
 _DESCRIBED = (
     "endpoint",
     "path",
@@ -86,11 +99,21 @@ class Match:
             if value is not None and not isinstance(value, str):
                 raise fail(f"match.{name}", f"must be a string, got {type(value).__name__} {value!r}")
         for name in _REGEX_KEYS:
-            if getattr(self, name) is not None:
-                try:
-                    re.compile(getattr(self, name))
-                except re.error as exc:
-                    raise fail(f"match.{name}", f"is not a valid regular expression: {exc}") from None
+            pattern = getattr(self, name)
+            if pattern is None:
+                continue
+            if len(pattern) > MAX_PATTERN:
+                raise fail(f"match.{name}", f"is {len(pattern):,} characters long; the limit is {MAX_PATTERN:,}")
+            if _repeats(pattern) > MAX_REPEATS:
+                raise fail(
+                    f"match.{name}",
+                    f"has counted repeats ({{m,n}}) that multiplied together come to more than {MAX_REPEATS:,},"
+                    " the limit: the regex engine unrolls them when it compiles the pattern",
+                )
+            try:
+                _compiled(pattern)
+            except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+                raise fail(f"match.{name}", f"is not a valid regular expression: {exc}") from None
         for name in ("tools", "stream"):
             value = getattr(self, name)
             if value is not None and not isinstance(value, bool):
@@ -116,13 +139,13 @@ class Match:
             and (self.path is None or self.path == r.path)
             and (self.model is None or self.model == r.model)
             and (self.message is None or self.message in r.last_user_text)
-            and _search(self.message_regex, r.last_user_text)
+            and _search(self, "message_regex", r.last_user_text)
             and (self.tools is None or self.tools == r.has_tools)
             and (self.stream is None or self.stream == r.stream)
             and (self.retry_count is None or self.retry_count == r.retry_count)
             and all(r.headers.get(k.lower()) == v for k, v in self.headers.items())
             and (self.system is None or self.system in r.system)
-            and _search(self.system_regex, r.system)
+            and _search(self, "system_regex", r.system)
             and (self.message_count is None or self.message_count == r.message_count)
             and (self.last_role is None or self.last_role == r.last_role)
             and _tool_results_hold(self, r)
@@ -177,8 +200,65 @@ def _check_json(value: object, path: str) -> None:
 # -- holding -------------------------------------------------------------------------------------
 
 
-def _search(pattern: str | None, text: str) -> bool:
-    return pattern is None or re.search(pattern, text) is not None
+class RegexTimeout(Exception):
+    """A rule's regular expression ran out of the request's time budget. `rule` is set by
+    the store, which knows the rule's place in the scenario."""
+
+    def __init__(self, key: str, pattern: str, budget: float, rule: int | None = None) -> None:
+        super().__init__(key, pattern, budget, rule)
+        self.key, self.pattern, self.budget, self.rule = key, pattern, budget, rule
+
+    def message(self) -> str:
+        where = f"rule {self.rule + 1}" if self.rule is not None else "a rule"
+        return (
+            f"sparring: the scenario's {where} match.{self.key} {self.pattern!r} took more than the"
+            f" {self.budget:g} s that regular expressions may take per request (catastrophic"
+            " backtracking?); simplify the pattern"
+        )
+
+
+# The budget of the request being matched: when it runs out (`time.monotonic()`), and its size.
+_BUDGET: contextvars.ContextVar[tuple[float, float] | None] = contextvars.ContextVar("sparring_regex", default=None)
+
+
+@contextlib.contextmanager
+def regex_budget(seconds: float = REGEX_BUDGET) -> Iterator[None]:
+    """Every regular expression searched inside shares `seconds`; past them, `RegexTimeout`."""
+    token = _BUDGET.set((time.monotonic() + seconds, seconds))
+    try:
+        yield
+    finally:
+        _BUDGET.reset(token)
+
+
+def _repeats(pattern: str) -> int:
+    """The counts of every `{m}`, `{m,}`, `{m,n}` and `{,n}` in the pattern, multiplied: more than
+    nested repeats cost, never less."""
+    product = 1
+    for low, high in _COUNTED.findall(pattern):
+        product *= max(1, int(high or low or 1))
+        if product > MAX_REPEATS:
+            break
+    return product
+
+
+@functools.lru_cache(maxsize=1024)
+def _compiled(pattern: str) -> regex.Pattern[str]:
+    return regex.compile(pattern)
+
+
+def _search(match: Match, key: str, text: str) -> bool:
+    pattern: str | None = getattr(match, key)
+    if pattern is None:
+        return True
+    deadline, budget = _BUDGET.get() or (time.monotonic() + REGEX_BUDGET, REGEX_BUDGET)
+    left = deadline - time.monotonic()
+    try:
+        if left <= 0:
+            raise TimeoutError
+        return _compiled(pattern).search(text, timeout=left) is not None
+    except TimeoutError:
+        raise RegexTimeout(key, pattern, budget) from None
 
 
 def _tool_results_hold(match: Match, request: Request) -> bool:
@@ -189,7 +269,7 @@ def _tool_results_hold(match: Match, request: Request) -> bool:
         (match.tool_call_id is None or result.tool_call_id == match.tool_call_id)
         and (match.tool_name is None or result.tool_name == match.tool_name)
         and (match.tool_result is None or match.tool_result in result.text)
-        and _search(match.tool_result_regex, result.text)
+        and _search(match, "tool_result_regex", result.text)
         for result in request.tool_results
     )
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from sparring.errors import ScenarioError
+from sparring.scenario import _cost
 from sparring.scenario._validate import MAX_HEADER_SECONDS, check_headers, closest, fail, non_negative, positive_int
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.match import ENDPOINTS as ENDPOINTS  # re-exported: its home was here
@@ -57,6 +58,8 @@ class Split:
             positive_int("split", self.size)
         if self.mode == "list" and not all(isinstance(p, str) for p in self.pieces):
             raise fail("chunks", "every chunk must be a string")
+        if self.mode == "list" and len(self.pieces) > _cost.MAX_CHUNKS:
+            raise fail("chunks", f"has {len(self.pieces):,} chunks; the limit is {_cost.MAX_CHUNKS:,}")
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,7 @@ class FakerText:
     def __post_init__(self) -> None:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise fail("faker.seed", f"must be an integer, got {self.seed!r}")
-        positive_int("faker.sentences", self.sentences)
+        positive_int("faker.sentences", self.sentences, _cost.MAX_SENTENCES)
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,7 @@ class ToolCall:
             raise fail("name", "a tool call needs a non-empty name")
         if not isinstance(self.arguments, str):
             raise fail("arguments", "must be a JSON string (or a mapping, in files)")
+        _cost.check_text("arguments", self.arguments)
         try:
             json.loads(self.arguments)
         except ValueError as exc:
@@ -107,6 +111,12 @@ class Message:
             raise fail("text", f"must be a string, got {self.text!r}")
         if self.refusal is not None and not isinstance(self.refusal, str):
             raise fail("refusal", f"must be a string, got {self.refusal!r}")
+        if isinstance(self.text, str):
+            _cost.check_text("chunks" if self.split.mode == "list" else "text", self.text)
+        if self.refusal is not None:
+            _cost.check_text("refusal", self.refusal)
+        if len(self.tool_calls) > _cost.MAX_TOOL_CALLS:
+            raise fail("tool_calls", f"has {len(self.tool_calls):,} calls; the limit is {_cost.MAX_TOOL_CALLS:,}")
         if self.refusal is not None and (self.text is not None or self.tool_calls):
             raise fail("refusal", "a refusal cannot be combined with text or tool_calls")
         if self.finish_reason is not None and self.finish_reason not in FINISH_REASONS:
@@ -148,6 +158,8 @@ class Content:
     def __post_init__(self) -> None:
         if not self.messages:
             raise fail("choices", "an answer needs at least one choice")
+        if len(self.messages) > _cost.MAX_CHOICES:
+            raise fail("choices", f"has {len(self.messages):,} choices; the limit is {_cost.MAX_CHOICES:,}")
         if self.model is not None and not isinstance(self.model, str):
             raise fail("model", f"must be a string, got {self.model!r}")
 
@@ -170,6 +182,7 @@ class Answer:
     def __post_init__(self) -> None:
         check_headers("headers", self.headers)
         _check_uses(self.times, self.repeat, self.optional)
+        _cost.check_answer(self.content.messages, self.wire)
 
 
 @dataclass(frozen=True)
@@ -304,6 +317,9 @@ class Scenario:
     source: str | None = None
 
     def __post_init__(self) -> None:
+        replies = sum(len(rule.replies) for rule in self.rules)
+        if replies > _cost.MAX_REPLIES:
+            raise fail("rules", f"the scenario has {replies:,} replies; the limit is {_cost.MAX_REPLIES:,}")
         if self.fallback not in ("miss", "default"):
             raise ScenarioError.single(
                 f"must be 'miss' or 'default', got {self.fallback!r}",

@@ -5,9 +5,12 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from sparring.scenario.model import FakerText, Split
 from sparring.scenario.request import message_text
+
+if TYPE_CHECKING:  # only names: the model checks its sizes with the functions here
+    from sparring.scenario.model import FakerText, Split
 
 # Roughly the GPT-2 pre-tokenizer: contractions, words and numbers with their leading space,
 # runs of punctuation, whitespace. Letters are "word characters that are not digits or _".

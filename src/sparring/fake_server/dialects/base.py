@@ -128,10 +128,11 @@ class Dialect(ABC):
         error = self.invalid(InvalidRequest(message, code="sparring_no_reply", status=404))
         return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
 
-    def failed(self, message: str) -> HttpError:
-        """What a request gets when the `respond(...)` callback answering it raised: a 500
-        naming sparring, which no SDK retries (`x-should-retry: false`)."""
-        error = self.invalid(InvalidRequest(message, code="sparring_callback_error", status=500))
+    def failed(self, message: str, code: str = "sparring_callback_error") -> HttpError:
+        """What a request gets when the `respond(...)` callback answering it raised (or a rule's
+        match failed: `sparring_scenario_error`): a 500 naming sparring, which no SDK retries
+        (`x-should-retry: false`)."""
+        error = self.invalid(InvalidRequest(message, code=code, status=500))
         return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
 
     @abstractmethod

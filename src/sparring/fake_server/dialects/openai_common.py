@@ -300,8 +300,8 @@ class OpenAIDialect(Dialect):
         body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
         return HttpError(404, body, {"x-should-retry": "false"})
 
-    def failed(self, message: str) -> HttpError:
-        body = error_body(message, "server_error", code="sparring_callback_error")
+    def failed(self, message: str, code: str = "sparring_callback_error") -> HttpError:
+        body = error_body(message, "server_error", code=code)
         return HttpError(500, body, {"x-should-retry": "false"})
 
     def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:

@@ -19,6 +19,7 @@ from aiohttp import web
 from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
 from sparring.fake_server.context import STATE
+from sparring.fake_server.http_log import HTTP_LOG
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.security import own_names
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
@@ -36,6 +37,7 @@ def _runner(
         handle_signals=False,
         handler_cancellation=True,
         access_log=None,
+        logger=HTTP_LOG,  # protocol garbage as one line, not a traceback
         shutdown_timeout=_SHUTDOWN_TIMEOUT,
     )
 

@@ -331,7 +331,7 @@ def read_journals(target: Target, namespaces: list[str]) -> dict[str, tuple[list
     serve from `GET /_sparring/journal`, following pages (`more`, `next_index`) when the
     server pages it and counting `dropped` when the server caps it."""
     if isinstance(target, InProcess):
-        return {ns: (target.journal(ns), 0) for ns in namespaces}
+        return {ns: target.journal(ns) for ns in namespaces}
     import urllib.request
 
     out = {}

@@ -109,9 +109,12 @@ class InProcess(Target):
     def activity(self) -> dict[str, int]:
         return {**super().activity(), **self.server.activity()}
 
-    def journal(self, namespace: str) -> list[dict[str, Any]]:
-        """Read in this process: no JSON of a large journal on the server's loop."""
-        return [{"outcome": e.outcome, "status": e.status, "detail": e.detail} for e in self.server.journal(namespace)]
+    def journal(self, namespace: str) -> tuple[list[dict[str, Any]], int]:
+        """Read in this process, no JSON of a large journal on the server's loop: the entries,
+        and how many a capped journal dropped (when the journal counts them)."""
+        book = self.server.store.space(namespace).journal
+        entries = [{"outcome": e.outcome, "status": e.status, "detail": e.detail} for e in book.entries()]
+        return entries, int(getattr(book, "dropped", 0))
 
     def close(self) -> None:
         self.server.close()

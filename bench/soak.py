@@ -127,6 +127,7 @@ class Tally:
     dropped_entries: int = 0  # journals answered by DELETE /_sparring/namespace
     drops: int = 0
     dropped_by_namespace: list[int] = field(default_factory=list)
+    dropped_journal: list[dict[str, Any]] = field(default_factory=list)  # the entries the drops answered
 
 
 def schedule(rng: random.Random, requests: int, namespaces: list[str]) -> list[Plan]:
@@ -299,7 +300,14 @@ class Soak:
             answer = await response.json()
         self.tally.dropped_entries += len(answer["entries"])
         self.tally.dropped_by_namespace.append(len(answer["entries"]))
+        self.tally.dropped_journal += [
+            {k: e.get(k) for k in ("outcome", "status", "detail")} for e in answer["entries"]
+        ]
         self.tally.drops += 1
+        # Scripted again, it comes back: until then its requests get the ended namespace's 404.
+        url = f"{self.target.url}/ns/{namespace}/_sparring/scenario"
+        async with self.session.put(url, data=json.dumps(SCENARIO), headers=JSON) as response:
+            response.raise_for_status()
 
     async def run(self, plans: list[Plan], drop_at: dict[int, str]) -> None:
         queue: asyncio.Queue[tuple[int, Plan]] = asyncio.Queue()
@@ -323,6 +331,7 @@ class Soak:
 
 
 JSON = {"Content-Type": "application/json"}
+DROP_ANSWER_OPEN = "entries in DELETE /_sparring/namespace's answer not ended, though the drop ended them"
 
 
 def read_journals(target: Target, namespaces: list[str]) -> dict[str, tuple[list[dict[str, Any]], int]]:
@@ -399,7 +408,7 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
 
     fuzz_rss = rss_mib(target.pid)
     read_started = time.perf_counter()
-    journals = read_journals(target, ["default", *keep])
+    journals = read_journals(target, ["default", *keep, *dropped])
     read_seconds = time.perf_counter() - read_started
     after_rss = rss_mib(target.pid)
     warm_count = sum(warm.tally.sent.values())
@@ -407,8 +416,11 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     capped = sum(journals[ns][1] for ns in keep)  # entries a capped journal let go: still journaled
     late = journals["default"][0]  # requests to a namespace after its drop: journaled in default
     capped_late = journals["default"][1]
-    outcomes = Counter(f"{e['outcome']} {e['status']}" for e in [*entries, *late])
-    internal = [e for e in [*entries, *late] if e["status"] == 500 and "internal error" in (e["detail"] or "")]
+    again = [e for ns in dropped for e in journals[ns][0]]  # after each drop, scripted again
+    capped_again = sum(journals[ns][1] for ns in dropped)
+    every = [*entries, *late, *again, *run.tally.dropped_journal]
+    outcomes = Counter(f"{e['outcome']} {e['status']}" for e in every)
+    internal = [e for e in every if e["status"] == 500 and "internal error" in (e["detail"] or "")]
     tracebacks = target.tracebacks()[log_before:]
 
     sent_keep = sum(run.tally.sent[ns] for ns in keep) + warm_count
@@ -420,14 +432,19 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
             f"journal: {len(entries)} entries (+{capped} dropped by the cap) for {sent_keep} requests sent;"
             f" (sent, kept, dropped) per namespace {per_ns}"
         )
-    if run.tally.dropped_entries + len(late) + capped_late != sent_dropped:
+    dropped_count = run.tally.dropped_entries + len(late) + capped_late + len(again) + capped_again
+    if dropped_count != sent_dropped:
         failures.append(
             f"dropped namespaces: {sent_dropped} requests sent, {run.tally.dropped_entries} in the drops'"
-            f" answers + {len(late)} late ones in default; sent per namespace"
+            f" answers + {len(late) + capped_late} late ones in default + {len(again) + capped_again} after"
+            " they were scripted again; sent per namespace"
             f" {[run.tally.sent[ns] for ns in dropped]}, answered {run.tally.dropped_by_namespace}"
         )
-    if any(e["outcome"] is None for e in [*entries, *late]):
-        failures.append(f"{sum(e['outcome'] is None for e in entries)} journal entries never ended")
+    if any(e["outcome"] is None for e in [*entries, *late, *again]):
+        failures.append(f"{sum(e['outcome'] is None for e in [*entries, *late, *again])} journal entries never ended")
+    if open_in_drops := sum(e["outcome"] is None for e in run.tally.dropped_journal):
+        # The drop's answer is copied before the drop ends the requests under way.
+        failures.append(f"{DROP_ANSWER_OPEN}: {open_in_drops} of {run.tally.dropped_entries}")
     if internal or run.tally.internal_500s:
         failures.append(
             f"{len(internal)} internal-error 500s journaled, {len(run.tally.internal_500s)} seen by clients"
@@ -450,7 +467,7 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         "wall_s": round(wall, 2),
         "req_per_s": round(args.requests / wall, 1),
         "sent": sent_keep + sent_dropped,
-        "journaled": len(entries) + capped + len(late) + capped_late + run.tally.dropped_entries,
+        "journaled": len(entries) + capped + dropped_count,
         "drops": run.tally.drops,
         "outcomes": dict(outcomes.most_common()),
         "client_outcomes": dict(sorted(run.tally.client_outcomes.items())),
@@ -478,7 +495,8 @@ def report(figures: dict[str, Any]) -> str:
     lines = [
         f"soak on {f['target']}: {f['requests']:,} requests, concurrency {f['concurrency']}, seed {f['seed']}",
         f"  wall {f['wall_s']} s, {f['req_per_s']} req/s; journal read in {f['journal_read_s']} s",
-        f"  sent {f['sent']:,}, journaled {f['journaled']:,} ({f['drops']} namespaces dropped while streaming)",
+        f"  sent {f['sent']:,}, journaled {f['journaled']:,}"
+        f" ({f['drops']} namespaces dropped while streaming, then scripted again)",
         f"  internal-error 500s {f['internal_500s']}, tracebacks in the log {f['tracebacks']}",
         f"  fds {f['fds'][0]} -> {f['fds'][1]}, held {f['activity'][0]} -> {f['activity'][1]}",
         "  RSS MiB: " + ", ".join(f"{k} {v}" for k, v in f["rss_stages_mib"].items()),

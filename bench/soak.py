@@ -37,7 +37,7 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzz
-from soak_targets import InProcess, Serve, Target, fds, rss_mib
+from soak_targets import SRC, InProcess, Serve, Target, fds, rss_mib
 
 TEXT = "The quick brown fox jumps over the lazy dog again and again."
 # Each model names one behaviour; every namespace gets them all, each `repeat: true`.
@@ -127,7 +127,10 @@ class Tally:
     dropped_entries: int = 0  # journals answered by DELETE /_sparring/namespace
     drops: int = 0
     dropped_by_namespace: list[int] = field(default_factory=list)
-    dropped_journal: list[dict[str, Any]] = field(default_factory=list)  # the entries the drops answered
+    dropped_journal: list[dict[str, Any]] = field(default_factory=list)
+    misshaped: list[str] = field(
+        default_factory=list
+    )  # errors not in the API's shape  # the entries the drops answered
 
 
 def schedule(rng: random.Random, requests: int, namespaces: list[str]) -> list[Plan]:
@@ -183,6 +186,12 @@ class Soak:
             self.check_500(plan, response.status, data)
             return str(response.status)
 
+    def check_shape(self, plan: Plan, path: str, status: int, data: bytes) -> None:
+        """A rejected request gets an error in its API's shape."""
+        wrong = fuzz.api_shaped(path, status, data) if status >= 400 else f"{status}, not an error"
+        if wrong:
+            self.tally.misshaped.append(f"{plan}: {wrong}")
+
     def check_500(self, plan: Plan, status: int, data: bytes) -> None:
         if status == 500 and b"internal error" in data:
             self.tally.internal_500s.append(f"{plan}: {data[:300]!r}")
@@ -194,6 +203,7 @@ class Soak:
         async with self.session.post(self.target.url + self.path(plan), data=bad, headers=JSON) as response:
             data = await response.read()
             self.check_500(plan, response.status, data)
+            self.check_shape(plan, ENDPOINTS[plan.endpoint], response.status, data)
             return str(response.status)
 
     async def _unknown_path(self, plan: Plan) -> str:
@@ -203,6 +213,7 @@ class Soak:
         async with self.session.post(url, json=body_for("chat", plan.model, False)) as response:
             data = await response.read()
             self.check_500(plan, response.status, data)
+            self.check_shape(plan, "/v1/no-such-route", response.status, data)
             return str(response.status)
 
     async def _sdk(self, plan: Plan) -> str:
@@ -449,6 +460,8 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         failures.append(
             f"{len(internal)} internal-error 500s journaled, {len(run.tally.internal_500s)} seen by clients"
         )
+    if run.tally.misshaped:
+        failures.append(f"{len(run.tally.misshaped)} errors not in the API's shape, e.g. {run.tally.misshaped[:3]}")
     if tracebacks:
         failures.append(f"{len(tracebacks)} tracebacks in the server's log")
     if after_fds > base_fds or any(after_activity[k] > base_activity[k] for k in base_activity):
@@ -532,13 +545,14 @@ def parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="pass ARG to `sparring serve` (repeatable), e.g. --serve-arg=--journal-limit=2000",
     )
+    p.add_argument("--src", type=Path, default=SRC, help="the sparring sources `serve` runs (default: this checkout's)")
     p.add_argument("--json", action="store_true", help="also print every figure as one JSON object")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    target: Target = InProcess() if args.target == "inprocess" else Serve(*args.serve_arg)
+    target: Target = InProcess() if args.target == "inprocess" else Serve(*args.serve_arg, src=args.src)
     try:
         figures = soak(target, args)
     finally:

@@ -126,9 +126,9 @@ class Serve(Target):
 
     name = "serve"
 
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, src: Path = SRC) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "sparring", "serve", "--port", "0", *args],
             stdout=subprocess.PIPE,

@@ -3,7 +3,7 @@
 A client that sends what is not HTTP (a TLS handshake to a plain port, a bad request line, a
 header over aiohttp's limits) gets aiohttp's `400` and closes; aiohttp logs that with a full
 traceback, which says nothing about sparring and buries real failures. This logger's filter
-turns those records into one warning line; every other record goes through unchanged.
+turns those records into one line, a warning at most; every other record goes through unchanged.
 """
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class _ShortProtocolErrors(logging.Filter):
             peer = record.args[0] if isinstance(record.args, tuple) and record.args else "a client"
             record.msg, record.args = "sparring: bad HTTP from %s, answered %s: %.160s", (peer, exc.code, first)
             record.exc_info = record.exc_text = None
-            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            if record.levelno > logging.WARNING:  # aiohttp's own debug lines (TLS bytes) stay debug
+                record.levelno, record.levelname = logging.WARNING, "WARNING"
         return True
 
 

@@ -57,12 +57,12 @@ def check(figures: dict[str, Any]) -> None:
     assert figures["drops"] == 3
 
 
-@pytest.mark.timeout(120)  # about 10 s alone on 2 cores; 600 requests through one Python client
+@pytest.mark.timeout(120)  # 10-20 s on 2 busy cores (load 2-9): 500 requests through one Python client
 def test_soak_in_process() -> None:
-    check(run(InProcess(), "--target", "inprocess", "--requests", "600", "--seed", "3"))
+    check(run(InProcess(), "--target", "inprocess", "--requests", "500", "--seed", "3"))
 
 
-@pytest.mark.timeout(120)  # about 12 s alone: a subprocess start, 300 requests, the fuzz rounds
+@pytest.mark.timeout(120)  # 8-14 s on 2 busy cores: a subprocess start, 300 requests, the fuzz rounds
 def test_soak_and_fuzz_on_serve() -> None:
     figures = run(Serve(), "--target", "serve", "--requests", "300", "--fuzz", "100", "--fuzz-small", "--seed", "4")
     check(figures)

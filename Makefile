@@ -21,7 +21,7 @@ BIN3   := $(VENV3)/bin
 # The SDK rows run in the two legs above; here, the libraries built on the SDKs.
 LIBS_TESTS := tests/libraries --ignore=tests/libraries/test_contract_sdks.py
 
-.PHONY: demo test lint typecheck tests docs-build docs bench clean
+.PHONY: demo test lint typecheck tests docs-build docs bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -79,6 +79,11 @@ docs: $(VENV)/.dev-installed
 ## bench: print throughput and latency figures (not part of the tests)
 bench: $(VENV)/.dev-installed
 	$(BIN)/python bench/bench_chat.py
+
+## soak: the long soak and fuzz run on both servers, with its figures (a few minutes; not part of the tests)
+soak: $(VENV)/.dev-installed
+	$(BIN)/python bench/soak.py --target serve --requests 10000 --fuzz 300
+	$(BIN)/python bench/soak.py --target inprocess --requests 50000
 
 clean:
 	rm -rf $(VENV) $(VENV2) $(VENV3) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

@@ -95,6 +95,6 @@ def test_protocol_garbage_is_one_log_line(server: FakeServer, caplog: pytest.Log
             pass
     records = [r for r in caplog.records if r.name.startswith("sparring")]
     assert [(r.levelname, r.exc_info) for r in records] == [("WARNING", None)]
-    assert records[0].getMessage().startswith("sparring: bad HTTP from 127.0.0.1, answered 400: ")
+    assert records[0].getMessage().startswith("sparring: bad request from 127.0.0.1: 400 ")
     assert "\n" not in records[0].getMessage()
     assert server.wait_until(lambda j: True, timeout=0) == []  # never reached the API

@@ -21,7 +21,6 @@ from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
 from sparring.fake_server.connections import HEADER_TIMEOUT, IDLE_TIMEOUT, ConnectionLimits, GuardedRunner
 from sparring.fake_server.context import STATE
-from sparring.fake_server.http_log import HTTP_LOG
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
@@ -44,7 +43,6 @@ def _runner(
         handle_signals=False,
         handler_cancellation=True,
         access_log=None,
-        logger=HTTP_LOG,  # protocol garbage as one line, not a traceback
         shutdown_timeout=_SHUTDOWN_TIMEOUT,
     )
 

@@ -33,9 +33,10 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.streams import StreamReader
 from aiohttp.web_protocol import RequestHandler
 
+from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
+
 log = logging.getLogger("sparring.server")
 
-from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
 # Descriptors left for what is not an open connection: the process's own files and sockets
 # (64) and one accept burst (asyncio accepts up to the listen backlog, 128, before the tasks
 # that would refuse them run).

@@ -19,8 +19,9 @@ from aiohttp import web
 
 from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
-from sparring.fake_server.connections import HEADER_TIMEOUT, IDLE_TIMEOUT, ConnectionLimits, GuardedRunner
+from sparring.fake_server.connections import ConnectionLimits, GuardedRunner
 from sparring.fake_server.context import STATE
+from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store

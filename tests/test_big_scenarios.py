@@ -133,7 +133,7 @@ def serve_proc() -> Iterator[tuple[subprocess.Popen[str], str, queue.Queue[str |
     )
     lines: queue.Queue[str | None] = queue.Queue()
     assert proc.stdout is not None
-    reader = threading.Thread(target=_drain, args=(proc.stdout, lines), daemon=True)
+    reader = threading.Thread(target=_drain, args=(proc.stdout, lines, None), daemon=True)
     reader.start()
     try:
         yield proc, _wait_for_url(proc, lines), lines

@@ -19,7 +19,7 @@ from aiohttp import web
 from sparring.errors import ServerError
 from sparring.fake_server.app import make_app
 from sparring.fake_server.context import STATE
-from sparring.fake_server.journal import Entry
+from sparring.fake_server.journal import JOURNAL_LIMIT, Entry
 from sparring.fake_server.security import own_names
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
@@ -49,6 +49,8 @@ class FakeServer:
     `port=0` (the default) takes a free port; the real one is read back after binding.
     `redact` names headers the journal keeps redacted besides the known credential headers;
     `token`, when set, is required on the control API (`x-sparring-token`).
+    `journal_limit`: entries each namespace's journal keeps; past it the oldest ended ones
+    are dropped (`len(journal)` then stops growing while `Entry.index` goes on).
     """
 
     __test__ = False  # not a test class, whatever pytest's collection patterns say
@@ -63,9 +65,10 @@ class FakeServer:
         on_request: Callable[[Entry], None] | None = None,
         redact: Iterable[str] = (),
         token: str | None = None,
+        journal_limit: int = JOURNAL_LIMIT,
     ) -> None:
         self.host = host
-        self.store = Store(on_end=on_request, redact=redact)
+        self.store = Store(on_end=on_request, redact=redact, journal_limit=journal_limit)
         self._token = token
         if scenario is not None:
             self.store.set_scenario(scenario)

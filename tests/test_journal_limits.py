@@ -17,6 +17,7 @@ from sparring import Entry, FakeServer, Fault, Scenario, Wire, reply
 from sparring.cli import request_line
 from sparring.fake_server.bodies import BODY_KEPT, MAX_DEPTH
 from sparring.fake_server.journal import EVENTS_KEPT, WRITES_KEPT
+from sparring.plugin.fake_llm import FakeLLM
 from tests.sse import parse_sse
 
 
@@ -166,3 +167,15 @@ def test_a_body_nested_too_deep_gets_anthropics_error_shape(server: FakeServer) 
     assert answer["type"] == "error"
     assert answer["error"]["type"] == "invalid_request_error"
     assert f"at most {MAX_DEPTH} levels" in answer["error"]["message"]
+
+
+def test_a_failing_tests_report_says_how_many_requests_were_dropped() -> None:
+    with FakeServer(journal_limit=2) as server:
+        fake = FakeLLM(server, name="test_report").add(reply("ok", repeat=True))
+        with httpx.Client(base_url=fake.base_url, timeout=10) as client:
+            for _ in range(3):
+                assert client.post("/chat/completions", json=chat()).status_code == 200
+        first, *rest = fake.exchange().splitlines()
+        assert first == "(1 earlier ended requests dropped: the journal keeps its newest entries)"
+        assert [line.split()[0] for line in rest] == ["#2", "#3"]
+        fake.close()

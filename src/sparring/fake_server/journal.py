@@ -16,7 +16,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -154,6 +154,12 @@ class Entry:
         values = {k: v for k, v in data.items() if k in names}
         values["chunks"] = [Chunk(**c) for c in values.get("chunks", [])]
         return cls(**values)
+
+
+def dropped_from(entries: Sequence[Entry]) -> int:
+    """How many entries a whole journal, as read, lacks: indexes run from 0 with no gaps
+    until the journal's limit drops the oldest ended entries."""
+    return entries[-1].index + 1 - len(entries) if entries else 0
 
 
 class Journal:

@@ -31,7 +31,7 @@ Outcome = Literal[
 ]
 
 
-@dataclass
+@dataclass(slots=True)
 class Chunk:
     """One write to the socket: when (seconds after the request arrived), how many bytes, and
     what it carried: `event` bytes, a `keepalive` comment, or `garbage`."""

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sparring.fake_server.security import redact_headers
+from sparring.fake_server.writes import Chunk as Chunk  # re-exported: its home for users
+from sparring.fake_server.writes import Writes
 
 JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes
 WRITES_KEPT = 1_000  # write records an entry keeps; later writes only add to its totals
@@ -29,16 +31,6 @@ EVENTS_KEPT = 1_000  # event offsets an ended entry keeps; its event counts stay
 Outcome = Literal[
     "completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "callback_error", "server_closed"
 ]
-
-
-@dataclass(slots=True)
-class Chunk:
-    """One write to the socket: when (seconds after the request arrived), how many bytes, and
-    what it carried: `event` bytes, a `keepalive` comment, or `garbage`."""
-
-    at: float
-    nbytes: int
-    kind: str = "event"
 
 
 @dataclass
@@ -60,7 +52,7 @@ class Entry:
     reply: int | None = None
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
-    chunks: list[Chunk] = field(default_factory=list)
+    chunks: Writes = field(default_factory=Writes)  # a list of `Chunk`s, packed
     event_ends: list[int] = field(default_factory=list)  # body offset at which each event ends
     content_events: list[int] = field(default_factory=list)  # which events carry output
     fault: str | None = None  # the scripted fault that fired, and where
@@ -75,6 +67,10 @@ class Entry:
     events_total: int | None = None
     content_total: int | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunks, Writes):  # a list of chunks given
+            self.chunks = Writes(self.chunks)
+
     @property
     def duration(self) -> float | None:
         return self.ended
@@ -86,14 +82,14 @@ class Entry:
 
     @property
     def bytes_sent(self) -> int:
-        return sum(c.nbytes for c in self.chunks) + self.bytes_omitted
+        return self.chunks.total() + self.bytes_omitted
 
     @property
     def events_sent(self) -> int:
         """Events written in full (keep-alives and garbage are not events)."""
         if self.events_total is not None:
             return self.events_total
-        sent = sum(c.nbytes for c in self.chunks if c.kind == "event") + self.event_bytes_omitted
+        sent = self.chunks.total("event") + self.event_bytes_omitted
         return bisect.bisect_right(self.event_ends, sent)  # the ends are cumulative offsets
 
     @property
@@ -115,7 +111,7 @@ class Entry:
         """A copy safe to read outside the lock: the journal replaces an entry's fields
         whole and only ever appends to `chunks`, so that list is the one to copy."""
         twin = copy.copy(self)
-        twin.chunks = list(self.chunks)
+        twin.chunks = self.chunks.copy()
         return twin
 
     def describe(self) -> str:
@@ -145,7 +141,7 @@ class Entry:
         data["headers"] = dict(self.headers)
         data["response_headers"] = dict(self.response_headers)
         data["body"] = copy.deepcopy(self.body)
-        data["chunks"] = [{"at": c.at, "nbytes": c.nbytes, "kind": c.kind} for c in self.chunks]
+        data["chunks"] = self.chunks.to_json()
         data["event_ends"] = list(self.event_ends)
         data["content_events"] = list(self.content_events)
         data["bytes_sent"] = self.bytes_sent
@@ -160,7 +156,7 @@ class Entry:
         reads a newer server's journal."""
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        values["chunks"] = [Chunk(**c) for c in values.get("chunks", [])]
+        values["chunks"] = Writes(Chunk(**c) for c in values.get("chunks", []))
         return cls(**values)
 
 
@@ -226,7 +222,7 @@ class Journal:
     def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:
         with self._lock:
             if len(entry.chunks) < WRITES_KEPT:
-                entry.chunks.append(Chunk(time.monotonic() - entry.arrived, nbytes, kind))
+                entry.chunks.add(time.monotonic() - entry.arrived, nbytes, kind)
                 return
             entry.writes_omitted += 1
             entry.bytes_omitted += nbytes

@@ -29,12 +29,10 @@ BODY_KEPT = 64 * 1024  # bytes of body the journal keeps whole
 class TooDeep(ValueError):
     """The body nests deeper than `MAX_DEPTH`."""
 
-    def __init__(self, depth: int | None) -> None:
-        self.depth = depth
-        levels = f"{depth} levels" if depth is not None else "too many levels"
+    def __init__(self) -> None:
         super().__init__(
-            f"The request body is nested {levels} deep; sparring accepts at most {MAX_DEPTH} levels of "
-            "objects and arrays."
+            f"The request body is nested more than {MAX_DEPTH} levels deep; sparring accepts at most "
+            f"{MAX_DEPTH} levels of objects and arrays."
         )
 
 
@@ -43,29 +41,26 @@ def parse(raw: bytes) -> Any:
     try:
         body = json.loads(raw)
     except RecursionError:
-        raise TooDeep(None) from None
-    found = depth(body)
-    if found > MAX_DEPTH:
-        raise TooDeep(found)
+        raise TooDeep from None
+    if depth(body, stop=MAX_DEPTH) > MAX_DEPTH:
+        raise TooDeep
     return body
 
 
-def depth(value: Any) -> int:
-    """Levels of nested objects and arrays (a scalar is 0, `{}` is 1), found without recursion."""
-    deepest = 0
-    stack: list[tuple[Any, int]] = [(value, 0)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict):
-            children: Any = item.values()
-        elif isinstance(item, list):
-            children = item
-        else:
-            continue
+def depth(value: Any, stop: int | None = None) -> int:
+    """Levels of nested objects and arrays (a scalar is 0, `{}` is 1), found level by level
+    without recursion; once past `stop` levels, `stop + 1`."""
+    level = 0
+    layer = [value] if isinstance(value, (dict, list)) else []
+    while layer and (stop is None or level <= stop):
         level += 1
-        deepest = max(deepest, level)
-        stack.extend((child, level) for child in children if isinstance(child, (dict, list)))
-    return deepest
+        layer = [
+            child
+            for item in layer
+            for child in (item.values() if isinstance(item, dict) else item)
+            if isinstance(child, (dict, list))
+        ]
+    return level
 
 
 def journaled(raw: bytes, body: Any) -> Any:

@@ -25,8 +25,8 @@ from sparring.fake_server.writes import Chunk as Chunk  # re-exported: its home 
 from sparring.fake_server.writes import Writes
 
 JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes
-WRITES_KEPT = 1_000  # write records an entry keeps; later writes only add to its totals
-EVENTS_KEPT = 1_000  # event offsets an ended entry keeps; its event counts stay exact
+WRITES_KEPT = 2_000  # write records an entry keeps; later writes only add to its totals
+EVENTS_KEPT = 2_000  # event offsets an ended entry keeps; its event counts stay exact
 
 Outcome = Literal[
     "completed", "client_disconnected", "fault", "stalled", "rejected", "unmatched", "callback_error", "server_closed"

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sparring.fake_server.security import redact_headers
-from sparring.fake_server.writes import Chunk as Chunk  # re-exported: its home for users
+from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
 from sparring.fake_server.writes import Writes
 
 JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes

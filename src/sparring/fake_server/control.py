@@ -114,9 +114,9 @@ async def journal(request: web.Request) -> web.Response:
         raise _bad("?limit= must be at least 1, got '0'")
     if after is not None and wait > 0:
         await _next_change(book, after, wait)
-    # Copied under the lock (cheap), serialized in a thread: a big journal read holds up
-    # neither the loop nor the journal's writers.
-    version, dropped, entries, more = book.page(since, PAGE if limit is None else limit)
+    # Copied under the lock (cheap, and in a thread), serialized in a thread: a big journal
+    # read holds up neither the loop nor the journal's writers.
+    version, dropped, entries, more = await asyncio.to_thread(book.page, since, PAGE if limit is None else limit)
     head = {"namespace": namespace, "version": version, "dropped": dropped}
     head["next_index"] = entries[-1].index + 1 if entries else since
     head["more"] = more
@@ -127,7 +127,11 @@ async def _json_with_entries(head: dict[str, Any], entries: Sequence[Entry], **r
     """`head`, the entries, then `rest`, serialized off the event loop."""
 
     def encode() -> str:
-        return json.dumps({**head, "entries": [e.to_json() for e in entries], **rest})
+        # Entry by entry: one `json.dumps` of everything would hold the GIL, and so the
+        # loop, for as long as it takes.
+        parts = [json.dumps(head)[:-1], ', "entries": [', ", ".join(json.dumps(e.to_json()) for e in entries), "]"]
+        parts.extend(f", {json.dumps(key)}: {json.dumps(value)}" for key, value in rest.items())
+        return "".join(parts) + "}"
 
     return web.Response(text=await asyncio.to_thread(encode), content_type="application/json")
 

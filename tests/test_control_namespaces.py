@@ -121,10 +121,25 @@ def test_dropping_a_namespace_answers_its_last_state_and_ends_its_streams(
         finally:
             response.close()
     assert (dropped["dropped"], dropped["cancelled"]) == (True, 1)
-    assert [e["outcome"] for e in dropped["entries"]] == [None]  # under way when dropped
+    assert [e["outcome"] for e in dropped["entries"]] == ["server_closed"]  # ended by the drop, and journaled so
     assert dropped["unused"] == ["rule 1 [any request] reply 2: text 'spare', never used"]
     again = control.delete("/_sparring/namespace", headers={NS: "d"}).json()
     assert (again["dropped"], again["entries"], again["unused"]) == (False, [], [])
+
+
+def test_dropping_a_namespace_in_process_returns_its_journal_once_ended(server: FakeServer) -> None:
+    """What the plugin keeps of a test: every entry ended, a stall cut short by the drop too."""
+    server.set_scenario(Scenario.of(reply(chunks=["a", "b", "c"], fault=Fault("stall", after_chunk=1))), "e")
+    with httpx.Client(base_url=server.url, timeout=10) as client:
+        request = client.build_request("POST", "/ns/e/v1/chat/completions", json=body(stream=True))
+        response = client.send(request, stream=True)
+        try:
+            lines = response.iter_lines()
+            assert next(lines).startswith("data: ")
+            entries = server.drop_namespace("e")
+        finally:
+            response.close()
+    assert [(e.outcome, e.status) for e in entries] == [("server_closed", 200)]
 
 
 def test_the_journal_round_trips_into_entries(control: httpx.Client, server: FakeServer) -> None:

@@ -94,8 +94,18 @@ async def drive(url: str) -> None:
         assert [e["status"] for e in changed["entries"]] == [429]
         _, unused = await call("GET", "/_sparring/unused", headers=test_1)
         assert unused["unused"] == ["rule 1 [any request] reply 2: text 'Hello from the control API.', never used"]
+        _, spaces = await call("GET", "/_sparring/namespaces")
+        assert {n["name"]: n["entries"] for n in spaces["namespaces"]} == {"default": 0, "team-a": 1, "test-1": 1}
         _, dropped = await call("DELETE", "/_sparring/namespace", headers=test_1)
         assert (dropped["dropped"], len(dropped["entries"]), len(dropped["unused"])) == (True, 1, 1)
+
+        # The journal a page at a time: from an entry's index, at most `limit` entries.
+        for _ in range(3):
+            await call("POST", "/v1/chat/completions", json=CHAT, headers=team_a)
+        _, page = await call("GET", "/_sparring/journal?since_index=0&limit=3", headers=team_a)
+        assert ([e["index"] for e in page["entries"]], page["more"]) == ([0, 1, 2], True)
+        _, page = await call("GET", f"/_sparring/journal?since_index={page['next_index']}&limit=3", headers=team_a)
+        assert ([e["index"] for e in page["entries"]], page["more"]) == ([3], False)
 
 
 def main() -> None:

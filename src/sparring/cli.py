@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, TextIO
 from sparring._version import __version__
 from sparring.errors import ScenarioError, closest
 from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
+from sparring.fake_server.journal import JOURNAL_LIMIT
 
 if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when a command needs them
     from sparring.fake_server.journal import Entry
@@ -110,6 +111,22 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--seed", type=int, default=None, help="seed for generated ids and padding, so runs differ only in timestamps"
     )
+    serve.add_argument(
+        "--journal-limit",
+        type=int,
+        default=JOURNAL_LIMIT,
+        metavar="N",
+        help="entries each namespace's journal keeps; past it the oldest ended ones are dropped and counted "
+        "(default: %(default)s)",
+    )
+    serve.add_argument(
+        "--namespace-idle",
+        type=float,
+        default=3600.0,
+        metavar="SECONDS",
+        help="drop a namespace idle this long, unless it is the default one or has requests under way; "
+        "0 keeps them all (default: %(default)s)",
+    )
     serve.set_defaults(run=_serve)
 
     validate = commands.add_parser(
@@ -179,6 +196,8 @@ def _serve(args: argparse.Namespace) -> int:
             fallback=scenario.fallback,
             loop=args.loop,
             redact=args.redact,
+            journal_limit=args.journal_limit,
+            namespace_idle=args.namespace_idle,
         )
     except ValueError as exc:
         print(f"sparring: {exc}", file=sys.stderr)
@@ -212,8 +231,8 @@ def request_line(entry: Entry) -> str:
     clock = time.strftime("%H:%M:%S", time.localtime(entry.wall_time))
     status = entry.status if entry.status is not None else "-"
     parts = [f"{clock} {entry.method} {entry.path} {status}", entry.answered_by or "-", entry.outcome or "-"]
-    if entry.chunks:
-        parts.append(f"{len(entry.chunks)} chunks")
+    if entry.writes:
+        parts.append(f"{entry.writes} chunks")
     detail = entry.detail or ""
     if entry.fault and not detail.startswith(entry.fault):  # which fault, and where it struck
         parts.append(entry.fault)

@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sparring.fake_server import control, faults, playback
+from sparring.fake_server import bodies, control, faults, playback
 from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import (
     CONTROL_PREFIX,
@@ -180,10 +180,13 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     journal, entry = _current()
     raw = await request.read()
     try:
-        body = json.loads(raw)
+        body = bodies.parse(raw)
+    except bodies.TooDeep as exc:  # refused before anything walks it: no recursion anywhere
+        journal.update(entry, body=bodies.summary(raw, reason=str(exc)))
+        return _reject(request, dialect, InvalidRequest(str(exc)))
     except ValueError:
         return _reject(request, dialect, InvalidRequest(dialect.bad_json))
-    journal.update(entry, body=body)
+    journal.update(entry, body=bodies.journaled(raw, body))
     try:
         parsed = dialect.parse(body)
     except InvalidRequest as problem:
@@ -351,7 +354,8 @@ def _miss(
 async def _ended(request: web.Request, journal: Journal, entry: Entry, namespace: str) -> web.Response:
     path = api_path(request)
     with contextlib.suppress(ValueError):  # the body, for the report: what was asked, and where
-        journal.update(entry, body=json.loads(await request.read()))
+        raw = await request.read()
+        journal.update(entry, body=bodies.journaled(raw, bodies.parse(raw)))
     dialect = next((d for d in DIALECTS if d.path == path), None) or _dialect_for(request)
     message = (
         f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "

@@ -8,10 +8,12 @@ header or `?namespace=`, else `default`.
     PUT  /_sparring/scenario    replace the scenario (YAML or JSON body); POST does the same
     GET  /_sparring/scenario    the scripted replies and how many uses each has left
     POST /_sparring/reset       forget the scenario and the journal
-    GET  /_sparring/journal     every request and how its response went; `?after=V&wait=S`
-                                waits up to S seconds for a change past version V
+    GET  /_sparring/journal     the requests and how their responses went, a page at a time
+                                (`?since_index=I&limit=N`); `?after=V&wait=S` waits up to S
+                                seconds for a change past version V
     PUT  /_sparring/namespace   start the namespace afresh: its fallback, the API keys routed to it
     DELETE /_sparring/namespace drop it, ending its requests under way; answers its last state
+    GET  /_sparring/namespaces  every namespace: entries, dropped, requests under way, idle time
     POST /_sparring/scenario/append   add rules after those already scripted
     GET  /_sparring/unused      scripted replies no request took
 
@@ -23,7 +25,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import time
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -31,7 +35,7 @@ from aiohttp import web
 from sparring._version import __version__
 from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
-from sparring.fake_server.journal import Journal
+from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.offload import off_loop
 from sparring.scenario._yaml import decode
 from sparring.scenario.loader import parse_scenario
@@ -49,6 +53,12 @@ def add_routes(app: web.Application) -> None:
     add_route(app, "DELETE", f"{CONTROL_PREFIX}/namespace", drop_namespace)
     add_route(app, "POST", f"{CONTROL_PREFIX}/scenario/append", append_rules)
     add_route(app, "GET", f"{CONTROL_PREFIX}/unused", unused)
+    add_route(app, "GET", f"{CONTROL_PREFIX}/namespaces", namespaces)
+    app.cleanup_ctx.append(_expire_idle_namespaces)
+
+
+log = logging.getLogger("sparring.server")
+PAGE = 1_000  # journal entries per page unless `?limit=` says otherwise
 
 
 async def health(request: web.Request) -> web.Response:
@@ -113,16 +123,32 @@ async def journal(request: web.Request) -> web.Response:
     book = request.app[STATE].store.space(namespace).journal
     after = _number(request, "after", int)
     wait = min(_number(request, "wait", float) or 0.0, _MAX_WAIT)
+    since = _number(request, "since_index", int) or 0
+    limit = _number(request, "limit", int)
+    if limit == 0:
+        raise _bad("?limit= must be at least 1, got '0'")
     if after is not None and wait > 0:
         await _next_change(book, after, wait)
-    version, entries = book.snapshot()
-    return web.json_response(
-        {
-            "namespace": namespace,
-            "version": version,
-            "entries": [e.to_json() for e in entries],
-        }
-    )
+    # Copied under the lock (cheap, and in a thread), serialized in a thread: a big journal
+    # read holds up neither the loop nor the journal's writers.
+    version, dropped, entries, more = await asyncio.to_thread(book.page, since, PAGE if limit is None else limit)
+    head = {"namespace": namespace, "version": version, "dropped": dropped}
+    head["next_index"] = entries[-1].index + 1 if entries else since
+    head["more"] = more
+    return await _json_with_entries(head, entries)
+
+
+async def _json_with_entries(head: dict[str, Any], entries: Sequence[Entry], **rest: Any) -> web.Response:
+    """`head`, the entries, then `rest`, serialized off the event loop."""
+
+    def encode() -> str:
+        # Entry by entry: one `json.dumps` of everything would hold the GIL, and so the
+        # loop, for as long as it takes.
+        parts = [json.dumps(head)[:-1], ', "entries": [', ", ".join(json.dumps(e.to_json()) for e in entries), "]"]
+        parts.extend(f", {json.dumps(key)}: {json.dumps(value)}" for key, value in rest.items())
+        return "".join(parts) + "}"
+
+    return web.Response(text=await asyncio.to_thread(encode), content_type="application/json")
 
 
 async def _next_change(book: Journal, after: int, wait: float) -> None:
@@ -159,15 +185,38 @@ async def drop_namespace(request: web.Request) -> web.Response:
     namespace = namespace_of(request)
     space, entries, left = request.app[STATE].store.drop_with_state(namespace)
     cancelled = await space.cancel() if space is not None else 0
-    return web.json_response(
-        {
-            "namespace": namespace,
-            "dropped": space is not None,
-            "cancelled": cancelled,
-            "entries": [e.to_json() for e in entries],
-            "unused": left,
-        }
-    )
+    if cancelled and space is not None:  # the journal again, now that the drop has ended them
+        entries = space.journal.copies()
+    head = {"namespace": namespace, "dropped": space is not None, "cancelled": cancelled}
+    return await _json_with_entries(head, entries, unused=left)
+
+
+async def namespaces(request: web.Request) -> web.Response:
+    """Every namespace of the server (whatever namespace the request names)."""
+    store = request.app[STATE].store
+    return web.json_response({"namespace_idle": store.namespace_idle, "namespaces": store.namespaces()})
+
+
+async def _expire_idle_namespaces(app: web.Application) -> AsyncIterator[None]:
+    """On a server whose store says so (`sparring serve --namespace-idle`), drop idle
+    namespaces, checking a few times per idle period (at most once a minute)."""
+    store = app[STATE].store
+    sweep = None
+    if store.namespace_idle > 0:
+        sweep = asyncio.get_running_loop().create_task(_sweep(app, min(60.0, max(0.05, store.namespace_idle / 4))))
+    yield
+    if sweep is not None:
+        sweep.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sweep
+
+
+async def _sweep(app: web.Application, every: float) -> None:
+    store = app[STATE].store
+    while True:
+        await asyncio.sleep(every)
+        for space in store.expire():
+            log.info("sparring: namespace %r dropped after %.0fs idle", space.name, store.namespace_idle)
 
 
 async def unused(request: web.Request) -> web.Response:

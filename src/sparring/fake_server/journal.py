@@ -2,19 +2,31 @@
 
 Entries are written on the server's event loop and read from test threads, so every change
 and every read goes through the journal's lock, and readers get copies.
+
+Bounded, so a server left running stays small: a journal keeps at most `limit` entries (the
+oldest ended ones go first, counted in `dropped`), an entry at most `WRITES_KEPT` write
+records and `EVENTS_KEPT` event offsets, with its byte and event totals kept exact. Bodies
+are bounded where they are parsed (`sparring.fake_server.bodies`).
 """
 
 from __future__ import annotations
 
+import bisect
 import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sparring.fake_server.security import redact_headers
+from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
+from sparring.fake_server.writes import Writes
+
+JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes
+WRITES_KEPT = 2_000  # write records an entry keeps; later writes only add to its totals
+EVENTS_KEPT = 2_000  # event offsets an ended entry keeps; its event counts stay exact
 
 Outcome = Literal[
     "completed",
@@ -27,16 +39,6 @@ Outcome = Literal[
     "scenario_error",
     "server_closed",
 ]
-
-
-@dataclass
-class Chunk:
-    """One write to the socket: when (seconds after the request arrived), how many bytes, and
-    what it carried: `event` bytes, a `keepalive` comment, or `garbage`."""
-
-    at: float
-    nbytes: int
-    kind: str = "event"
 
 
 @dataclass
@@ -58,33 +60,67 @@ class Entry:
     reply: int | None = None
     status: int | None = None
     response_headers: dict[str, str] = field(default_factory=dict)
-    chunks: list[Chunk] = field(default_factory=list)
+    chunks: Writes = field(default_factory=Writes)  # a list of `Chunk`s, packed
     event_ends: list[int] = field(default_factory=list)  # body offset at which each event ends
     content_events: list[int] = field(default_factory=list)  # which events carry output
     fault: str | None = None  # the scripted fault that fired, and where
     outcome: Outcome | None = None
     detail: str | None = None
     ended: float | None = None  # seconds after arrival
+    # Past WRITES_KEPT, writes are not recorded one by one; their count and bytes are.
+    writes_omitted: int = 0
+    bytes_omitted: int = 0
+    event_bytes_omitted: int = 0  # of `bytes_omitted`, the bytes of events
+    # Set when an ended entry's `event_ends`/`content_events` were cut to EVENTS_KEPT.
+    events_total: int | None = None
+    content_total: int | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chunks, Writes):  # a list of chunks given
+            self.chunks = Writes(self.chunks)
 
     @property
     def duration(self) -> float | None:
         return self.ended
 
     @property
+    def writes(self) -> int:
+        """Writes to the socket, recorded in `chunks` or not."""
+        return len(self.chunks) + self.writes_omitted
+
+    @property
     def bytes_sent(self) -> int:
-        return sum(c.nbytes for c in self.chunks)
+        return self.chunks.total() + self.bytes_omitted
 
     @property
     def events_sent(self) -> int:
         """Events written in full (keep-alives and garbage are not events)."""
-        sent = sum(c.nbytes for c in self.chunks if c.kind == "event")
-        return sum(1 for end in self.event_ends if end <= sent)
+        if self.events_total is not None:
+            return self.events_total
+        sent = self.chunks.total("event") + self.event_bytes_omitted
+        return bisect.bisect_right(self.event_ends, sent)  # the ends are cumulative offsets
 
     @property
     def content_sent(self) -> int:
         """Events with output in them (text, refusal, tool call) written in full."""
+        if self.content_total is not None:
+            return self.content_total
         done = self.events_sent
         return sum(1 for i in self.content_events if i < done)
+
+    def _seal(self) -> None:
+        """Fix the event counts and cut the event lists, once nothing more is written."""
+        if len(self.event_ends) > EVENTS_KEPT or len(self.content_events) > EVENTS_KEPT:
+            self.events_total, self.content_total = self.events_sent, self.content_sent
+            self.event_ends = self.event_ends[:EVENTS_KEPT]
+            self.content_events = self.content_events[:EVENTS_KEPT]
+
+    def _copy(self) -> Entry:
+        """A copy safe to read outside the lock: the journal replaces an entry's fields
+        whole and only ever appends to `chunks`, so that list is the one to copy."""
+        twin = copy.copy(self)
+        twin.chunks = self.chunks.copy()
+        return twin
 
     def describe(self) -> str:
         """One line: what came in, what answered, how it ended."""
@@ -114,8 +150,16 @@ class Entry:
         return " · ".join(parts)
 
     def to_json(self) -> dict[str, Any]:
-        """Every field, plus the derived counts; `Entry.from_json` reads it back."""
-        data = asdict(self)
+        """Every field (copies: the caller's to change), plus the derived counts;
+        `Entry.from_json` reads it back. Built field by field: `asdict` is many times slower
+        on an entry with thousands of write records."""
+        data = {name: getattr(self, name) for name in _FIELDS}
+        data["headers"] = dict(self.headers)
+        data["response_headers"] = dict(self.response_headers)
+        data["body"] = copy.deepcopy(self.body)
+        data["chunks"] = self.chunks.to_json()
+        data["event_ends"] = list(self.event_ends)
+        data["content_events"] = list(self.content_events)
         data["bytes_sent"] = self.bytes_sent
         data["events_sent"] = self.events_sent
         data["content_sent"] = self.content_sent
@@ -128,19 +172,39 @@ class Entry:
         reads a newer server's journal."""
         names = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in names}
-        values["chunks"] = [Chunk(**c) for c in values.get("chunks", [])]
+        values["chunks"] = Writes(Chunk(**c) for c in values.get("chunks", []))
         return cls(**values)
 
 
+_FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
+
+
+def dropped_from(entries: Sequence[Entry]) -> int:
+    """How many entries a whole journal, as read, lacks: indexes run from 0 with no gaps
+    until the journal's limit drops the oldest ended entries."""
+    return entries[-1].index + 1 - len(entries) if entries else 0
+
+
 class Journal:
-    """The entries of one namespace, in arrival order."""
+    """The entries of one namespace, in arrival order, at most `limit` of them."""
 
     def __init__(
-        self, namespace: str, on_end: Callable[[Entry], None] | None = None, redact: frozenset[str] = frozenset()
+        self,
+        namespace: str,
+        on_end: Callable[[Entry], None] | None = None,
+        redact: frozenset[str] = frozenset(),
+        *,
+        limit: int = JOURNAL_LIMIT,
     ) -> None:
+        if limit < 1:
+            raise ValueError(f"a journal limit must be at least 1, got {limit}")
         self.namespace = namespace
         self.redact = redact  # header names redacted on top of the known credential headers
+        self.limit = limit
         self._entries: list[Entry] = []
+        self._dropped = 0  # ended entries forgotten to stay within the limit
+        self._next = 0  # the next entry's index: indexes stay unique and increasing across drops
+        self.changed_at = time.monotonic()
         # A condition, not a bare lock: readers can wait for the journal to change.
         self._lock = threading.Condition()
         self._version = 0  # counts entries opened and ended: a reader can wait for the next change
@@ -150,7 +214,7 @@ class Journal:
     def open(self, method: str, path: str, headers: Mapping[str, str]) -> Entry:
         with self._lock:
             entry = Entry(
-                index=len(self._entries),
+                index=self._next,
                 namespace=self.namespace,
                 method=method,
                 path=path,
@@ -158,7 +222,9 @@ class Journal:
                 arrived=time.monotonic(),
                 wall_time=time.time(),
             )
+            self._next += 1
             self._entries.append(entry)
+            self._trim()
             self._changed()
             return entry
 
@@ -171,7 +237,13 @@ class Journal:
 
     def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:
         with self._lock:
-            entry.chunks.append(Chunk(time.monotonic() - entry.arrived, nbytes, kind))
+            if len(entry.chunks) < WRITES_KEPT:
+                entry.chunks.add(time.monotonic() - entry.arrived, nbytes, kind)
+                return
+            entry.writes_omitted += 1
+            entry.bytes_omitted += nbytes
+            if kind == "event":
+                entry.event_bytes_omitted += nbytes
 
     def end(self, entry: Entry, outcome: Outcome, detail: str | None = None, status: int | None = None) -> None:
         """Close an entry once; the first ending wins (a disconnect after an error stays an error)."""
@@ -184,6 +256,8 @@ class Journal:
             if status is not None:
                 entry.status = status
             entry.ended = time.monotonic() - entry.arrived
+            entry._seal()
+            self._trim()
             self._changed()
         if self._on_end is not None:
             self._on_end(entry)
@@ -198,16 +272,41 @@ class Journal:
                 if remaining <= 0:
                     break
                 self._lock.wait(remaining)
-            return copy.deepcopy(self._entries)
+            taken = self.copies()
+        return copy.deepcopy(taken)  # outside the lock: the server writes on meanwhile
 
     def entries(self) -> list[Entry]:
-        with self._lock:
-            return copy.deepcopy(self._entries)
+        """Deep copies of the entries, the caller's to change."""
+        return copy.deepcopy(self.copies())
 
-    def snapshot(self) -> tuple[int, list[Entry]]:
-        """The entries and the version they are at, read together."""
+    def copies(self) -> list[Entry]:
+        """Cheap copies, read under the lock, safe to read (not change) outside it."""
         with self._lock:
-            return self._version, copy.deepcopy(self._entries)
+            return [e._copy() for e in self._entries]
+
+    def page(self, since_index: int = 0, limit: int | None = None) -> tuple[int, int, list[Entry], bool]:
+        """The version, the dropped count, up to `limit` entries from index `since_index` on
+        (cheap copies), and whether more follow, all read together."""
+        with self._lock:
+            start = bisect.bisect_left(self._entries, since_index, key=lambda e: e.index)
+            stop = len(self._entries) if limit is None else min(len(self._entries), start + limit)
+            taken = [e._copy() for e in self._entries[start:stop]]
+            return self._version, self._dropped, taken, stop < len(self._entries)
+
+    @property
+    def dropped(self) -> int:
+        """Ended entries forgotten to keep the journal within its limit (since the last clear)."""
+        with self._lock:
+            return self._dropped
+
+    def _trim(self) -> None:  # holding the lock
+        """Forget the oldest ended entries beyond the limit; entries under way stay."""
+        while len(self._entries) > self.limit:
+            oldest = next((i for i, e in enumerate(self._entries) if e.outcome is not None), None)
+            if oldest is None:
+                return
+            del self._entries[oldest]
+            self._dropped += 1
 
     @property
     def version(self) -> int:
@@ -229,6 +328,7 @@ class Journal:
 
     def _changed(self) -> None:  # holding the lock
         self._version += 1
+        self.changed_at = time.monotonic()
         self._lock.notify_all()
         for callback in self._watchers:
             callback()
@@ -236,6 +336,7 @@ class Journal:
     def clear(self) -> None:
         with self._lock:
             self._entries.clear()
+            self._dropped = self._next = 0
             self._changed()
 
     def __len__(self) -> int:

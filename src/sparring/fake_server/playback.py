@@ -257,4 +257,4 @@ def _where(response: web.StreamResponse, entry: Entry) -> str:
     """Where a response stopped: before its headers went out, or after some writes."""
     if not response.prepared:
         return "before the headers were sent"
-    return f"after {len(entry.chunks)} writes, {entry.bytes_sent} bytes"
+    return f"after {entry.writes} writes, {entry.bytes_sent} bytes"

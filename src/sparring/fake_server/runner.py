@@ -22,7 +22,7 @@ from sparring.fake_server.app import make_app
 from sparring.fake_server.connections import ConnectionLimits, GuardedRunner
 from sparring.fake_server.context import STATE
 from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
-from sparring.fake_server.journal import Entry
+from sparring.fake_server.journal import JOURNAL_LIMIT, Entry
 from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
@@ -63,6 +63,8 @@ class FakeServer:
     request head within it), `idle_timeout` (between two requests on a kept-alive connection)
     and `max_connections` (default: from the open-file limit) bound what a client that does not
     send can hold; a response being played, a stall included, is never cut by them.
+    `journal_limit`: entries each namespace's journal keeps; past it the oldest ended ones
+    are dropped (`len(journal)` then stops growing while `Entry.index` goes on).
     """
 
     __test__ = False  # not a test class, whatever pytest's collection patterns say
@@ -81,6 +83,7 @@ class FakeServer:
         header_timeout: float = HEADER_TIMEOUT,
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int | None = None,
+        journal_limit: int = JOURNAL_LIMIT,
     ) -> None:
         try:
             warning = remote_binding(
@@ -97,7 +100,7 @@ class FakeServer:
         if warning:
             warnings.warn(f"sparring: {warning}", RuntimeWarning, stacklevel=2)
         self.host = host
-        self.store = Store(on_end=on_request, redact=redact)
+        self.store = Store(on_end=on_request, redact=redact, journal_limit=journal_limit)
         self._token = token
         if scenario is not None:
             self.store.set_scenario(scenario)
@@ -230,15 +233,17 @@ class FakeServer:
         each time a request ends; the journal after at most `timeout` seconds."""
         return self.store.space(namespace).journal.wait_until(check, timeout)
 
-    def drop_namespace(self, namespace: str) -> None:
+    def drop_namespace(self, namespace: str) -> list[Entry]:
         """Forget a namespace and end the requests it still has under way (a stall, a hang),
-        so nothing from one test lives on into the next."""
+        so nothing from one test lives on into the next. Returns its journal once they have
+        ended, each entry with its outcome."""
         space = self.store.drop(namespace)
+        if space is None:
+            return []
         loop = self._loop
-        if space is None or not space.tasks or loop is None or self._closed:
-            return
-
-        asyncio.run_coroutine_threadsafe(space.cancel(), loop).result(timeout=10)
+        if space.tasks and loop is not None and not self._closed:
+            asyncio.run_coroutine_threadsafe(space.cancel(), loop).result(timeout=10)
+        return space.journal.entries()
 
 
 def serve(

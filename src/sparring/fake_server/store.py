@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
-from sparring.fake_server.journal import Entry, Journal
+from sparring.fake_server.journal import JOURNAL_LIMIT, Entry, Journal
 from sparring.fake_server.security import header_names
 from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Callback, ErrorReply, Fallback, Reply, Scenario
@@ -52,9 +53,17 @@ def _short(text: str, limit: int = 40) -> str:
 class Namespace:
     """One test's (or one client's) scenario, what is left of it, and its journal."""
 
-    def __init__(self, name: str, on_end: Callable[[Entry], None] | None, redact: frozenset[str] = frozenset()) -> None:
+    def __init__(
+        self,
+        name: str,
+        on_end: Callable[[Entry], None] | None,
+        redact: frozenset[str] = frozenset(),
+        *,
+        journal_limit: int = JOURNAL_LIMIT,
+    ) -> None:
         self.name = name
-        self.journal = Journal(name, on_end, redact)
+        self.journal = Journal(name, on_end, redact, limit=journal_limit)
+        self.touched = time.monotonic()  # the last time it was scripted or read
         self.scenario = Scenario()
         self.left: dict[tuple[int, int], int | None] = {}
         self.loop = False
@@ -64,6 +73,22 @@ class Namespace:
         self.start_loop = False
         self.tasks: set[asyncio.Task[object]] = set()  # handlers under way, cancelled on drop
         self.closing = False
+
+    def idle(self, now: float) -> float:
+        """Seconds since it was last scripted, read, or sent a request (or one ended)."""
+        return now - max(self.touched, self.journal.changed_at)
+
+    def describe(self, now: float) -> dict[str, object]:
+        """What `GET /_sparring/namespaces` lists about it."""
+        idle = self.idle(now)
+        return {
+            "name": self.name,
+            "entries": len(self.journal),
+            "dropped": self.journal.dropped,
+            "under_way": len(self.tasks),
+            "idle": round(idle, 3),
+            "last_activity": round(time.time() - idle, 3),
+        }
 
     def load(self, scenario: Scenario, *, loop: bool = False) -> None:
         """Script this namespace. With `loop`, a scenario whose replies are all used starts over."""
@@ -167,12 +192,22 @@ class Store:
         fallback: Fallback = "miss",
         loop: bool = False,
         redact: Iterable[str] = (),
+        journal_limit: int = JOURNAL_LIMIT,
+        namespace_idle: float = 0.0,
     ) -> None:
         """`redact`: header names journaled redacted, on top of the known credential headers.
         `fallback` and `loop` are what namespaces start with, and what scenarios put
-        through the control API get (`sparring serve` passes its own)."""
+        through the control API get (`sparring serve` passes its own). `journal_limit`:
+        entries each namespace's journal keeps. `namespace_idle`: seconds after which an idle
+        namespace is dropped (0: never; the server's sweep does it, see `expire`)."""
+        if journal_limit < 1:
+            raise ValueError(f"the journal limit must be at least 1, got {journal_limit}")
+        if not namespace_idle >= 0:  # catches NaN too
+            raise ValueError(f"the namespace idle time must be 0 (never) or more seconds, got {namespace_idle}")
         self.fallback: Fallback = fallback
         self.loop = loop
+        self.journal_limit = journal_limit
+        self.namespace_idle = namespace_idle
         self._lock = threading.RLock()
         self._spaces: dict[str, Namespace] = {}
         self._keys: dict[str, str] = {}
@@ -199,8 +234,9 @@ class Store:
             space = self._spaces.get(namespace)
             return space is None or space.closing
 
-    def drop(self, namespace: str) -> Namespace | None:
-        """Forget a namespace and its key routes; the caller cancels its tasks."""
+    def drop(self, namespace: str, *, remember: bool = True) -> Namespace | None:
+        """Forget a namespace and its key routes; the caller cancels its tasks. Remembered
+        (unless not `remember`), a request sent to it later is answered as sent too late."""
         with self._lock:
             self._keys = {k: v for k, v in self._keys.items() if v != namespace}
             if self.default == namespace:
@@ -208,6 +244,7 @@ class Store:
             space = self._spaces.pop(namespace, None)
             if space is not None:
                 space.closing = True
+            if space is not None and remember:
                 self._ended[namespace] = None
                 if len(self._ended) > ENDED_KEPT:
                     del self._ended[next(iter(self._ended))]
@@ -235,10 +272,38 @@ class Store:
         with self._lock:
             if name not in self._spaces:
                 self._ended.pop(name, None)
-                space = self._spaces[name] = Namespace(name, self._on_end, self.redact)
+                space = self._spaces[name] = Namespace(
+                    name, self._on_end, self.redact, journal_limit=self.journal_limit
+                )
                 space.start_fallback, space.start_loop = self.fallback, self.loop
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
-            return self._spaces[name]
+            space = self._spaces[name]
+            space.touched = time.monotonic()
+            return space
+
+    def namespaces(self) -> list[dict[str, object]]:
+        """Every namespace, described, by name."""
+        now = time.monotonic()
+        with self._lock:
+            return [self._spaces[name].describe(now) for name in sorted(self._spaces)]
+
+    def expire(self) -> list[Namespace]:
+        """Drop the namespaces idle for longer than `namespace_idle` seconds, except the
+        default ones and those with requests under way; the caller cancels nothing (they
+        have no tasks). Forgotten, not remembered as ended: a client that comes back later
+        gets the namespace afresh."""
+        if not self.namespace_idle:
+            return []
+        now = time.monotonic()
+        with self._lock:
+            idle = [
+                name
+                for name, space in self._spaces.items()
+                if name not in (DEFAULT_NAMESPACE, self.default)
+                and not space.tasks
+                and space.idle(now) > self.namespace_idle
+            ]
+            return [space for name in idle if (space := self.drop(name, remember=False)) is not None]
 
     def set_scenario(self, scenario: Scenario, namespace: str = DEFAULT_NAMESPACE, *, loop: bool | None = None) -> None:
         with self._lock:
@@ -258,7 +323,7 @@ class Store:
             space = self.drop(namespace)
             if space is None:
                 return None, [], []
-            return space, space.journal.entries(), space.unused()
+            return space, space.journal.copies(), space.unused()
 
     def unused(self, namespace: str = DEFAULT_NAMESPACE) -> list[str]:
         with self._lock:

@@ -43,7 +43,8 @@ class Backend(Protocol):
     def unused(self, namespace: str) -> list[str]: ...
 
     def drop(self, namespace: str) -> tuple[list[Entry], list[str]]:
-        """End the namespace and its requests under way; its journal and unused replies as they were."""
+        """End the namespace and its requests under way; its journal once they have ended, and
+        its unused replies."""
         ...
 
 
@@ -85,7 +86,7 @@ class InProcess:
         return self.server.store.unused(namespace)
 
     def drop(self, namespace: str) -> tuple[list[Entry], list[str]]:
-        final = self.server.journal(namespace), self.server.store.unused(namespace)
-        self.server.drop_namespace(namespace)
+        unused = self.server.store.unused(namespace)
+        entries = self.server.drop_namespace(namespace)  # read once the drop has ended them
         self.server.store.default = DEFAULT_NAMESPACE
-        return final
+        return entries, unused

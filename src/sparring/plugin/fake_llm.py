@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from sparring.fake_server.journal import Entry
+from sparring.fake_server.journal import Entry, dropped_from
 from sparring.fake_server.runner import FakeServer
 from sparring.fake_server.store import ENDED
 from sparring.plugin import clients
@@ -137,7 +137,11 @@ class FakeLLM:
         entries = self.journal
         if not entries:
             return "no requests reached the fake server"
-        return "\n".join(e.describe() for e in entries)
+        lines = [e.describe() for e in entries]
+        dropped = dropped_from(entries)
+        if dropped:
+            lines.insert(0, f"({dropped} earlier ended requests dropped: the journal keeps its newest entries)")
+        return "\n".join(lines)
 
     # -- checks -----------------------------------------------------------------------------
 

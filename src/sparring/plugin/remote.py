@@ -30,6 +30,7 @@ from sparring.scenario.model import Fallback, Scenario
 _TIMEOUT = 30.0  # seconds for one control request (a long poll asks for less)
 _POLL = 10.0  # the longest single long poll; wait_until chains them up to its timeout
 _CLOCK_SAMPLES = 3
+_PAGE = 1_000  # journal entries per control request
 
 
 class ExternalServerError(SparringError, RuntimeError):
@@ -144,9 +145,16 @@ class Remote:
     # -- HTTP --------------------------------------------------------------------------------
 
     def _journal(self, namespace: str, *, after: int | None = None, wait: float = 0.0) -> tuple[int, list[Entry]]:
-        query = "" if after is None else f"?after={after}&wait={wait:.3f}"
+        """The whole journal, page by page. The version is the first page's: if entries changed
+        while later pages were read, the next long poll returns at once and reads them again."""
+        query = f"?limit={_PAGE}" + ("" if after is None else f"&after={after}&wait={wait:.3f}")
         data = self._call("GET", f"/_sparring/journal{query}", namespace=namespace, timeout=wait + _TIMEOUT)
-        return int(data["version"]), self._entries(data["entries"])
+        version, raw = int(data["version"]), list(data["entries"])
+        while data.get("more"):
+            query = f"?limit={_PAGE}&since_index={int(data['next_index'])}"
+            data = self._call("GET", f"/_sparring/journal{query}", namespace=namespace)
+            raw.extend(data["entries"])
+        return version, self._entries(raw)
 
     def _entries(self, raw: list[dict[str, Any]]) -> list[Entry]:
         entries = [Entry.from_json(item) for item in raw]

@@ -267,7 +267,7 @@ def check_drop(external: str, fake: FakeLLM) -> None:
                 list(lines)
         finally:
             response.close()
-    assert [e.outcome for e in fake.journal] == [None]  # under way when the namespace was dropped
+    assert [e.outcome for e in fake.journal] == ["server_closed"]  # ended by the drop, and journaled so
     assert fake.unused() == ["rule 1 [any request] reply 2: text 'spare', never used"]
     assert journal_of(external, fake.namespace) == []  # a fresh, empty namespace: the old one is gone
     assert fake.problems() is not None

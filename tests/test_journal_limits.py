@@ -48,6 +48,14 @@ def test_past_the_cap_the_oldest_entries_are_dropped_and_counted(capped: FakeSer
     assert (after["dropped"], [e["index"] for e in after["entries"]]) == (0, [0])  # a reset starts afresh
 
 
+def test_dropping_a_capped_namespace_says_how_many_entries_it_had_dropped(capped: FakeServer) -> None:
+    with httpx.Client(base_url=capped.url, timeout=10) as client:
+        for _ in range(5):
+            assert client.post("/ns/c/v1/chat/completions", json=chat()).status_code == 404  # nothing scripted
+        answer = client.delete("/_sparring/namespace", headers={"x-sparring-namespace": "c"}).json()
+    assert (len(answer["entries"]), answer["journal_dropped"]) == (3, 2)  # 5 sent: 3 kept, 2 counted
+
+
 def test_entries_under_way_are_never_dropped(capped: FakeServer) -> None:
     capped.set_scenario(
         Scenario.of(reply(chunks=["a", "b"], fault=Fault("stall", after_chunk=1)), reply("ok", repeat=True))

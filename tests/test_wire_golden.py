@@ -102,7 +102,7 @@ def _exchange(answer: dict[str, Any], api: str, stream: bool) -> dict[str, Any]:
         "outcome": entry.outcome,
         "body": body.decode("utf-8", "backslashreplace"),
         "writes": [(c.kind, c.nbytes) for c in entry.chunks],
-        "received": len(received),
+        "received": len(received) - entry.bytes_omitted,  # the journal keeps the first writes' records
     }
 
 

@@ -187,7 +187,12 @@ async def drop_namespace(request: web.Request) -> web.Response:
     cancelled = await space.cancel() if space is not None else 0
     if cancelled and space is not None:  # the journal again, now that the drop has ended them
         entries = space.journal.copies()
-    head = {"namespace": namespace, "dropped": space is not None, "cancelled": cancelled}
+    head = {
+        "namespace": namespace,
+        "dropped": space is not None,
+        "cancelled": cancelled,
+        "journal_dropped": space.journal.dropped if space is not None else 0,  # past the journal's limit
+    }
     return await _json_with_entries(head, entries, unused=left)
 
 

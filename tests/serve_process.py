@@ -51,6 +51,17 @@ def sparring_serve(
     """Start `sparring serve --port 0 ARGS`, from this checkout's sources; yield its root URL
     (`http://127.0.0.1:PORT`); stop it at the end. `log`, when given, gets every line it prints;
     `preexec_fn` runs in the child before it starts (e.g. to lower a resource limit)."""
+    with serve_process(*args, log=log, preexec_fn=preexec_fn) as (_, url, _):
+        yield url
+
+
+@contextmanager
+def serve_process(
+    *args: str, log: ServeLog | None = None, preexec_fn: Callable[[], None] | None = None
+) -> Iterator[tuple[subprocess.Popen[str], str, queue.Queue[str | None]]]:
+    """`sparring_serve`, for a test that signals the process itself: the process, its root
+    URL, and its lines after the URL (then None once it has exited). Stopped at the end
+    unless the test stopped it."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
     proc = subprocess.Popen(
@@ -66,9 +77,10 @@ def sparring_serve(
     reader = threading.Thread(target=_drain, args=(proc.stdout, lines, log), daemon=True)
     reader.start()
     try:
-        yield _wait_for_url(proc, lines)
+        yield proc, _wait_for_url(proc, lines), lines
     finally:
-        proc.terminate()
+        if proc.poll() is None:
+            proc.terminate()
         try:
             proc.wait(timeout=STOP_TIMEOUT)
         except subprocess.TimeoutExpired:

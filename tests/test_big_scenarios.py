@@ -6,12 +6,10 @@ whatever it is doing."""
 from __future__ import annotations
 
 import json
-import os
 import queue
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +19,7 @@ import pytest
 
 from sparring import FakeServer, Scenario, Timing, reply
 from sparring.scenario._cost import INLINE_CHUNKS, MAX_CHUNKS, MAX_REPLIES
-from tests.serve_process import SRC, _drain, _wait_for_url
+from tests.serve_process import serve_process
 
 # A scenario of many replies, as JSON: parsing and checking it takes about a second.
 BIG = json.dumps({"replies": [{"text": f"reply {i}", "repeat": True} for i in range(MAX_REPLIES)]}).encode()
@@ -122,27 +120,8 @@ def test_a_big_reply_renders_off_the_loop(server: FakeServer) -> None:
 
 @pytest.fixture
 def serve_proc() -> Iterator[tuple[subprocess.Popen[str], str, queue.Queue[str | None]]]:
-    env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sparring", "serve", "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    lines: queue.Queue[str | None] = queue.Queue()
-    assert proc.stdout is not None
-    reader = threading.Thread(target=_drain, args=(proc.stdout, lines, None), daemon=True)
-    reader.start()
-    try:
-        yield proc, _wait_for_url(proc, lines), lines
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        proc.wait(30)
-        reader.join(30)
-        proc.stdout.close()
+    with serve_process() as running:
+        yield running
 
 
 def _stops_at_once(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -> list[str]:

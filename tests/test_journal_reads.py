@@ -26,7 +26,7 @@ def fill(server: FakeServer, count: int, body: Any = None) -> None:
     journal = server.store.space().journal
     for _ in range(count):
         entry = journal.open("POST", "/v1/chat/completions", {})
-        journal.update(entry, body=body)
+        journal.record_body(entry, body)
         journal.end(entry, "completed", status=200)
 
 

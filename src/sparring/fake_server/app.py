@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import dataclasses
 import hashlib
 import json
 import logging
 import random
-import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -22,16 +20,7 @@ from aiohttp import web
 
 from sparring.fake_server import bodies, control, faults, playback
 from sparring.fake_server.callbacks import Choice, choose
-from sparring.fake_server.context import (
-    CONTROL_PREFIX,
-    STATE,
-    Handler,
-    ServerState,
-    add_route,
-    api_key_of,
-    api_path,
-    namespace_of,
-)
+from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
 from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_chat import ChatCompletions
@@ -39,7 +28,7 @@ from sparring.fake_server.dialects.openai_common import error_body
 from sparring.fake_server.dialects.openai_completions import Completions
 from sparring.fake_server.dialects.openai_embeddings import Embeddings
 from sparring.fake_server.dialects.openai_responses import Responses
-from sparring.fake_server.journal import Entry, Journal
+from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.miss import request_facts
 from sparring.fake_server.offload import off_loop
 from sparring.fake_server.resolve import Resolved, resolve
@@ -57,6 +46,7 @@ T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
+_BY_PATH = {d.path: d for d in DIALECTS}
 ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
@@ -69,26 +59,17 @@ def make_app(
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
     app[STATE] = ServerState(store, random.Random(seed), token=token, names=names)
     for dialect in DIALECTS:
-        add_route(app, "POST", dialect.path, _api_handler(dialect))
+        add_route(app, "POST", dialect.path, _routed_by_the_middleware)
     add_route(app, "GET", "/v1/models", _list_models)
     add_route(app, "GET", "/v1/models/{model_id}", _get_model)
     control.add_routes(app)
     return app
 
 
-# The journal entry of the request being handled, set by the middleware for its task.
-_CURRENT: contextvars.ContextVar[tuple[Journal, Entry]] = contextvars.ContextVar("sparring_entry")
-
-
-def _current() -> tuple[Journal, Entry]:
-    return _CURRENT.get()
-
-
 @web.middleware
 async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
-    path = api_path(request)
-    if path.startswith(CONTROL_PREFIX):
-        state = request.app[STATE]
+    state = request.app[STATE]
+    if api_path(request).startswith(CONTROL_PREFIX):
         refusal = control_refusal(request.headers, token=state.token, names=state.names)
         if refusal is not None:
             status, message = refusal
@@ -100,40 +81,38 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
                 f"{exc.reason}: {request.method} {request.path} is not a control route (see the docs: Control API)"
             )
             return web.json_response({"error": {"message": message}}, status=exc.status)
-    store = request.app[STATE].store
-    namespace = namespace_of(request)
-    ended = store.ended(namespace)
-    space = store.space(store.default if ended else namespace)  # a late request shows in the running test
-    journal = space.journal
-    entry = journal.open(request.method, path, request.headers)
-    _CURRENT.set((journal, entry))
-    if ended:
-        return await _ended(request, journal, entry, namespace)
+    routed = request.match_info.http_exception is None
+    exchange = Exchange.arrive(request, state, _BY_PATH.get(api_path(request)) if routed else None)
+    if exchange.ended_namespace:
+        return await _ended(exchange)
     task = asyncio.current_task()
     if task is not None:
-        space.tasks.add(task)
+        exchange.space.tasks.add(task)
     try:
-        response = await handler(request)
-    except asyncio.CancelledError:
-        journal.end(entry, "client_disconnected", "before the headers were sent")
+        if exchange.dialect is not None:
+            response = await _answer(exchange, exchange.dialect)
+        else:  # the model list, or a route that is none: aiohttp raises its 404 or 405
+            response = await handler(request)
+    except asyncio.CancelledError as exc:
+        exchange.cut_short(exc, "before the headers were sent")
         raise
-    except ConnectionError:  # a reset, closed or broken connection is the client's doing: no traceback
-        journal.end(entry, "client_disconnected", "before the headers were sent")
+    except ConnectionError as exc:  # a reset, closed or broken connection is the client's doing: no traceback
+        exchange.cut_short(exc, "before the headers were sent")
         return web.Response()  # never reaches the client; aiohttp drops it quietly
     except web.HTTPException as exc:
         problem = _http_problem(request, exc)
-        journal.end(entry, "rejected", problem.message, status=problem.status)
-        dialect = _dialect_for(request)
-        return _json(dialect.invalid(problem), request, dialect)
+        exchange.finish("rejected", problem.message, status=problem.status)
+        dialect = exchange.dialect or _dialect_for(request)
+        return _json(exchange, dialect.invalid(problem), dialect)
     except Exception as exc:  # a bug in sparring must not take the server down
         log.exception("sparring failed while answering %s %s", request.method, request.path)
-        journal.end(entry, "rejected", f"internal error: {exc!r}", status=500)
+        exchange.finish("rejected", f"internal error: {exc!r}", status=500)
         body = error_body(f"sparring internal error: {exc!r}", "server_error")
         return web.json_response(body, status=500, headers={"x-should-retry": "false"})
     finally:
         if task is not None:
-            space.tasks.discard(task)
-    journal.end(entry, "completed", status=response.status)
+            exchange.space.tasks.discard(task)
+    exchange.finish("completed", status=response.status)
     return response
 
 
@@ -154,11 +133,10 @@ def _http_problem(request: web.Request, exc: web.HTTPException) -> InvalidReques
     return InvalidRequest(f"{exc.reason} ({where})", status=exc.status)
 
 
-def _json(error: HttpError, request: web.Request, dialect: Dialect = DIALECTS[0]) -> web.Response:
+def _json(exchange: Exchange, error: HttpError, dialect: Dialect) -> web.Response:
     """An error response with the headers every real response has (`x-request-id` first)."""
-    journal, entry = _current()
-    headers = {**dialect.response_headers(request.app[STATE].rng, processing_ms=_elapsed_ms(entry)), **error.headers}
-    journal.update(entry, response_headers={k.lower(): v for k, v in headers.items()})
+    headers = {**dialect.response_headers(exchange.rng, processing_ms=exchange.elapsed_ms()), **error.headers}
+    exchange.headers_sent(headers)
     if isinstance(error.body, str):
         return web.Response(text=error.body, status=error.status, headers=headers)
     return web.json_response(error.body, status=error.status, headers=headers, dumps=_dumps)
@@ -168,70 +146,61 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
-def _api_handler(dialect: Dialect) -> Handler:
-    async def handle(request: web.Request) -> web.StreamResponse:
-        return await _answer(request, dialect)
-
-    return handle
+async def _routed_by_the_middleware(request: web.Request) -> web.StreamResponse:
+    raise AssertionError("API routes are answered by the middleware, with the request's exchange")
 
 
-async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
-    state = request.app[STATE]
-    journal, entry = _current()
+async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
+    """Parse the body as the route's API does, find what answers it, and send that."""
+    request = exchange.request
     raw = await request.read()
     try:
         body = bodies.parse(raw)
     except bodies.TooDeep as exc:  # refused before anything walks it: no recursion anywhere
-        journal.update(entry, body=bodies.summary(raw, reason=str(exc)))
-        return _reject(request, dialect, InvalidRequest(str(exc)))
+        exchange.body(bodies.summary(raw, reason=str(exc)))
+        return _reject(exchange, dialect, InvalidRequest(str(exc)))
     except ValueError:
-        return _reject(request, dialect, InvalidRequest(dialect.bad_json))
-    journal.update(entry, body=bodies.journaled(raw, body))
+        return _reject(exchange, dialect, InvalidRequest(dialect.bad_json))
+    exchange.body(bodies.journaled(raw, body))
     try:
         parsed = dialect.parse(body)
     except InvalidRequest as problem:
-        return _reject(request, dialect, problem)
-    retry_count = _int_header(request, "x-stainless-retry-count")
-    journal.update(entry, stream=parsed.stream, retry_count=retry_count)
+        return _reject(exchange, dialect, problem)
+    exchange.parsed(stream=parsed.stream, retry_count=_int_header(request, "x-stainless-retry-count"))
     info = Request.of(
         endpoint=dialect.name,
-        path=api_path(request),
+        path=exchange.path,
         model=parsed.model,
         messages=parsed.messages,
         body=body,
         headers=request.headers,
         stream=parsed.stream,
         has_tools=parsed.has_tools,
-        retry_count=retry_count,
-        index=entry.index,
+        retry_count=exchange.retry_count,
+        index=exchange.entry.index,
     )
-    namespace = namespace_of(request)
-    choice = await choose(state.store, namespace, info)
+    choice = await choose(exchange.state.store, exchange.namespace, info)
     chosen: Answer | ErrorReply
     if choice.failure is not None:
-        return _callback_failed(request, journal, entry, dialect, choice)
+        return _callback_failed(exchange, dialect, choice)
     if choice.broken is not None:
-        return _scenario_failed(request, journal, entry, dialect, choice.broken)
+        return _scenario_failed(exchange, dialect, choice.broken)
     if choice.reply is not None and choice.pick is not None:
         chosen = choice.reply
-        journal.update(entry, rule=choice.pick.rule, reply=choice.pick.reply, answered_by=choice.label)
+        exchange.answered(choice.label, choice.pick.rule, choice.pick.reply)
     elif choice.scenario.fallback == "default":
         chosen = default_answer(info.last_user_text)
-        journal.update(entry, answered_by="generated default answer")
+        exchange.answered("generated default answer")
     else:
-        return _miss(request, journal, entry, dialect, info, state.store, namespace, choice)
-    api_key = api_key_of(request)
+        return _miss(exchange, dialect, info, choice)
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
-        error = dialect.error(chosen, parsed, api_key)
-        return _json(error, request, dialect)
-    return await _play(request, dialect, parsed, chosen, journal, entry)
+        return _json(exchange, dialect.error(chosen, parsed, exchange.api_key), dialect)
+    return await _play(exchange, dialect, parsed, chosen)
 
 
-async def _play(
-    request: web.Request, dialect: Dialect, parsed: ParsedRequest, answer: Answer, journal: Journal, entry: Entry
-) -> web.StreamResponse:
-    rng = request.app[STATE].rng
+async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, answer: Answer) -> web.StreamResponse:
+    rng = exchange.rng
     big = _cost.big(answer.content.messages, answer.wire, parsed.n)
 
     def render() -> tuple[Resolved, list[Frame]]:
@@ -250,8 +219,8 @@ async def _play(
     await playback.pause(answer.timing.headers_delay)
     fault = answer.fault
     if fault is not None and fault.before_headers:
-        return await _fault_before_headers(request, fault, journal, entry)
-    headers = dialect.response_headers(rng, processing_ms=_elapsed_ms(entry))
+        return await _fault_before_headers(exchange, fault)
+    headers = dialect.response_headers(rng, processing_ms=exchange.elapsed_ms())
     if answer.rate_limits is not None:
         headers.update(dialect.rate_limit_headers(answer.rate_limits))
     headers.update(answer.headers)
@@ -261,9 +230,7 @@ async def _play(
             return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
 
         return await playback.stream(
-            request,
-            journal,
-            entry,
+            exchange,
             frames,
             timing=answer.timing,
             wire=answer.wire,
@@ -277,16 +244,14 @@ async def _play(
     body = await _work(big, lambda: compact(dialect.complete(resolved, parsed, rng)))
     if fault is not None and fault.kind == "malformed_chunk":
         body, fault = body[: len(body) // 2], None
-        journal.update(entry, fault="malformed_chunk: the JSON body cut in half")
+        exchange.fault("malformed_chunk: the JSON body cut in half")
     elif fault is not None and fault.kind in ("error_event", "no_done"):
-        journal.update(entry, detail=f"{fault.kind} applies to streams only; the whole answer was sent")
+        exchange.note(f"{fault.kind} applies to streams only; the whole answer was sent")
         fault = None
     elif fault is not None and fault.after_byte is None:
         fault = dataclasses.replace(fault, after_chunk=None, after_byte=len(body) // 2)
     return await playback.stream(
-        request,
-        journal,
-        entry,
+        exchange,
         [Frame(body, content=any(c.text or c.tool_calls or c.refusal for c in resolved.choices))],
         timing=Timing(),
         wire=Wire(write_size=answer.wire.write_size),
@@ -304,18 +269,16 @@ async def _work(big: bool, work: Callable[[], T]) -> T:
     return await off_loop(work) if big else work()
 
 
-async def _fault_before_headers(request: web.Request, fault: Fault, journal: Journal, entry: Entry) -> web.Response:
-    journal.update(entry, fault=fault.describe())
+async def _fault_before_headers(exchange: Exchange, fault: Fault) -> web.Response:
+    exchange.fault(fault.describe())
     try:
-        await faults.before_headers(request, fault)
-    except asyncio.CancelledError:
-        state = request.app[STATE]
-        if state.closing or state.store.closing(entry.namespace):
-            journal.end(entry, "server_closed", f"{fault.describe()}: the server shut down")
-        else:
-            journal.end(entry, "stalled", f"{fault.describe()}: the client gave up")
+        await faults.before_headers(exchange.request, fault)
+    except asyncio.CancelledError as exc:
+        outcome = exchange.ending(exc, stalled=True)
+        gave_up = "the server shut down" if outcome == "server_closed" else "the client gave up"
+        exchange.finish(outcome, f"{fault.describe()}: {gave_up}")
         raise
-    journal.end(entry, "fault", fault.describe())
+    exchange.finish("fault", fault.describe())
     return web.Response()  # never sent: the connection is gone
 
 
@@ -327,69 +290,61 @@ def default_answer(prompt: str) -> Answer:
     )
 
 
-def _reject(request: web.Request, dialect: Dialect, problem: InvalidRequest) -> web.Response:
-    journal, entry = _current()
-    journal.end(entry, "rejected", problem.message, status=problem.status)
-    return _json(dialect.invalid(problem), request, dialect)
+def _reject(exchange: Exchange, dialect: Dialect, problem: InvalidRequest) -> web.Response:
+    exchange.finish("rejected", problem.message, status=problem.status)
+    return _json(exchange, dialect.invalid(problem), dialect)
 
 
-def _miss(
-    request: web.Request,
-    journal: Journal,
-    entry: Entry,
-    dialect: Dialect,
-    info: Request,
-    store: Store,
-    namespace: str,
-    choice: Choice,
-) -> web.Response:
+def _miss(exchange: Exchange, dialect: Dialect, info: Request, choice: Choice) -> web.Response:
+    store, namespace = exchange.state.store, exchange.namespace
     message = explain_miss(
-        request.method, info, store.summary(namespace), namespace, scenario=choice.scenario, declined=choice.declined
+        exchange.request.method,
+        info,
+        store.summary(namespace),
+        namespace,
+        scenario=choice.scenario,
+        declined=choice.declined,
     )
-    journal.update(entry, answered_by="nothing scripted: sparring's 404")
-    journal.end(entry, "unmatched", message, status=404)
-    return _json(dialect.unmatched(message), request, dialect)
+    exchange.answered("nothing scripted: sparring's 404")
+    exchange.finish("unmatched", message, status=404)
+    return _json(exchange, dialect.unmatched(message), dialect)
 
 
-async def _ended(request: web.Request, journal: Journal, entry: Entry, namespace: str) -> web.Response:
-    path = api_path(request)
+async def _ended(exchange: Exchange) -> web.Response:
+    request, path, namespace = exchange.request, exchange.path, exchange.namespace
     with contextlib.suppress(ValueError):  # the body, for the report: what was asked, and where
         raw = await request.read()
-        journal.update(entry, body=bodies.journaled(raw, bodies.parse(raw)))
-    dialect = next((d for d in DIALECTS if d.path == path), None) or _dialect_for(request)
+        exchange.body(bodies.journaled(raw, bodies.parse(raw)))
+    dialect = exchange.dialect or _dialect_for(request)
     message = (
         f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "
         "the test it belonged to is over. A client made in one test and used in another keeps "
         "that test's URL; make clients in the test that uses them, from fake_llm.base_url."
     )
-    journal.update(entry, answered_by=f"{ENDED}: {namespace}")
-    journal.end(entry, "unmatched", message, status=404)
-    return _json(dialect.unmatched(message), request, dialect)
+    exchange.answered(f"{ENDED}: {namespace}")
+    exchange.finish("unmatched", message, status=404)
+    return _json(exchange, dialect.unmatched(message), dialect)
 
 
-def _callback_failed(
-    request: web.Request, journal: Journal, entry: Entry, dialect: Dialect, choice: Choice
-) -> web.Response:
+def _callback_failed(exchange: Exchange, dialect: Dialect, choice: Choice) -> web.Response:
     """A 500 in the API's shape that no SDK retries; the journal and the test hear of it too."""
     failure = choice.failure
     assert failure is not None
     log.error("%s", failure.message(), exc_info=failure.traceback)
-    journal.update(entry, rule=failure.rule, reply=failure.reply, answered_by=choice.label)
-    journal.end(entry, "callback_error", failure.message(), status=500)
-    return _json(dialect.failed(failure.message()), request, dialect)
+    exchange.answered(choice.label, failure.rule, failure.reply)
+    exchange.finish("callback_error", failure.message(), status=500)
+    return _json(exchange, dialect.failed(failure.message()), dialect)
 
 
-def _scenario_failed(
-    request: web.Request, journal: Journal, entry: Entry, dialect: Dialect, broken: RegexTimeout
-) -> web.Response:
+def _scenario_failed(exchange: Exchange, dialect: Dialect, broken: RegexTimeout) -> web.Response:
     """A rule the scenario holds cannot be decided for this request (its regular expression ran
     out of time): the request gets a 500 naming the rule, the journal a `scenario_error`, and the
     server goes on serving."""
     message = broken.message()
     log.error("%s", message)
-    journal.update(entry, answered_by=f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
-    journal.end(entry, "scenario_error", message, status=500)
-    return _json(dialect.failed(message, code="sparring_scenario_error"), request, dialect)
+    exchange.answered(f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
+    exchange.finish("scenario_error", message, status=500)
+    return _json(exchange, dialect.failed(message, code="sparring_scenario_error"), dialect)
 
 
 def explain_miss(
@@ -420,10 +375,6 @@ def _int_header(request: web.Request, name: str) -> int | None:
         return int(request.headers[name])
     except (KeyError, ValueError):
         return None
-
-
-def _elapsed_ms(entry: Entry) -> int:
-    return max(1, int((time.monotonic() - entry.arrived) * 1000))
 
 
 async def _list_models(request: web.Request) -> web.Response:

@@ -35,13 +35,14 @@ STATE = web.AppKey("sparring_state", ServerState)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def namespace_of(request: web.Request) -> str:
+def namespace_of(request: web.Request, api_key: str | None = None) -> str:
     """The namespace in the path (`/ns/NAME/...`), else the `x-sparring-namespace` header or
-    `?namespace=`, else the one the request's API key is routed to (each test gets its own
-    key), else the server's default."""
+    `?namespace=`, else the one the request's API key (`api_key`, read from the request when
+    not given) is routed to (each test gets its own key), else the server's default."""
     in_path, _ = split_path(request.path)
     explicit = in_path or request.headers.get(NAMESPACE_HEADER) or request.query.get("namespace")
-    return request.app[STATE].store.namespace_for(explicit, api_key_of(request))
+    key = api_key if api_key is not None else api_key_of(request)
+    return request.app[STATE].store.namespace_for(explicit, key)
 
 
 def api_path(request: web.Request) -> str:

@@ -16,7 +16,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -116,10 +116,11 @@ class Entry:
             self.content_events = self.content_events[:EVENTS_KEPT]
 
     def _copy(self) -> Entry:
-        """A copy safe to read outside the lock: the journal replaces an entry's fields
-        whole and only ever appends to `chunks`, so that list is the one to copy."""
+        """A copy safe to read outside the lock: the journal replaces an entry's other fields
+        whole and only ever appends to `chunks` and the event lists, so those are copied."""
         twin = copy.copy(self)
         twin.chunks = self.chunks.copy()
+        twin.event_ends, twin.content_events = self.event_ends[:], self.content_events[:]
         return twin
 
     def describe(self) -> str:
@@ -228,12 +229,55 @@ class Journal:
             self._changed()
             return entry
 
-    def update(self, entry: Entry, **fields: Any) -> None:
-        if "response_headers" in fields:  # a scripted set-cookie is a credential too
-            fields["response_headers"] = redact_headers(fields["response_headers"], self.redact)
+    # -- typed records: what the server learnt about a request, as it learnt it ------------
+
+    def record_body(self, entry: Entry, body: Any) -> None:
+        """The request body as journaled (`sparring.fake_server.bodies`)."""
         with self._lock:
-            for name, value in fields.items():
-                setattr(entry, name, value)
+            entry.body = body
+
+    def record_request(self, entry: Entry, *, stream: bool, retry_count: int | None) -> None:
+        """What the parsed request asked for: a stream or not, and which attempt it says it is."""
+        with self._lock:
+            entry.stream, entry.retry_count = stream, retry_count
+
+    def record_answer(
+        self, entry: Entry, answered_by: str | None, rule: int | None = None, reply: int | None = None
+    ) -> None:
+        """What answered: a label, and the scripted rule and reply when one did."""
+        with self._lock:
+            entry.answered_by, entry.rule, entry.reply = answered_by, rule, reply
+
+    def record_headers(self, entry: Entry, headers: Mapping[str, str], status: int | None = None) -> None:
+        """The response's headers (names lower-cased, credentials redacted: a scripted
+        set-cookie is one too), and its status once the status line went out."""
+        redacted = redact_headers({k.lower(): v for k, v in headers.items()}, self.redact)
+        with self._lock:
+            entry.response_headers = redacted
+            if status is not None:
+                entry.status = status
+
+    def record_fault(self, entry: Entry, description: str) -> None:
+        """The scripted fault that fires on this response, and where."""
+        with self._lock:
+            entry.fault = description
+
+    def record_note(self, entry: Entry, detail: str) -> None:
+        """A remark on how the answer went; an ending's own detail replaces it."""
+        with self._lock:
+            entry.detail = detail
+
+    def record_events(self, entry: Entry, sizes: Iterable[int], content: Iterable[bool]) -> None:
+        """Events about to go out, in order: each one's size on the wire and whether it carries
+        output. Appended as a stream goes, so `events_sent` needs no list made up front."""
+        with self._lock:
+            at = entry.event_ends[-1] if entry.event_ends else 0
+            first = len(entry.event_ends)
+            for i, (size, shows) in enumerate(zip(sizes, content, strict=True)):
+                at += size
+                entry.event_ends.append(at)
+                if shows:
+                    entry.content_events.append(first + i)
 
     def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:
         with self._lock:

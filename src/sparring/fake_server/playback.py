@@ -10,7 +10,6 @@ coroutine at once, even while it sleeps; the journal records the disconnect then
 from __future__ import annotations
 
 import asyncio
-import itertools
 import math
 import random
 from collections.abc import Callable, Mapping, Sequence
@@ -19,9 +18,9 @@ from dataclasses import dataclass
 from aiohttp import web
 
 from sparring.fake_server import faults
-from sparring.fake_server.context import STATE
 from sparring.fake_server.dialects.base import Frame
-from sparring.fake_server.journal import Entry, Journal, Outcome
+from sparring.fake_server.exchange import Exchange
+from sparring.fake_server.journal import Entry
 from sparring.fake_server.offload import off_loop
 from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
 
@@ -107,19 +106,10 @@ async def pause(seconds: float) -> None:
 class Player:
     """Sends writes on one prepared response and keeps the journal of each."""
 
-    def __init__(
-        self,
-        request: web.Request,
-        response: web.StreamResponse,
-        journal: Journal,
-        entry: Entry,
-        timing: Timing,
-        line_ending: bytes,
-    ) -> None:
-        self.request = request
+    def __init__(self, exchange: Exchange, response: web.StreamResponse, timing: Timing, line_ending: bytes) -> None:
+        self.exchange = exchange
+        self.request = exchange.request
         self.response = response
-        self.journal = journal
-        self.entry = entry
         self.keepalive = timing.keepalive
         self.comment = b": ping" + line_ending * 2
         self.stalled = False
@@ -137,7 +127,7 @@ class Player:
             await self.put(write.data, ends=last and i == len(writes) - 1)
             at_boundary = write.boundary
         if last and not writes:
-            self.journal.end(self.entry, "completed")
+            self.exchange.finish("completed")
 
     def check_open(self) -> None:
         """Raise if the client has closed or reset the connection: aiohttp would refuse the
@@ -149,9 +139,9 @@ class Player:
     async def put(self, data: bytes, kind: str = "event", *, ends: bool = False) -> None:
         self.check_open()  # a client already gone: nothing counted, nothing completed
         # Journal first: once write() returns the client may already hold these bytes.
-        self.journal.chunk(self.entry, len(data), kind)
+        self.exchange.wrote(len(data), kind)
         if ends:
-            self.journal.end(self.entry, "completed")
+            self.exchange.finish("completed")
         await self.response.write(data)
 
     async def wait(self, seconds: float | None, at_boundary: bool) -> None:
@@ -190,9 +180,7 @@ def shape(
 
 
 async def stream(
-    request: web.Request,
-    journal: Journal,
-    entry: Entry,
+    exchange: Exchange,
     frames: list[Frame],
     *,
     timing: Timing,
@@ -206,31 +194,30 @@ async def stream(
 ) -> web.StreamResponse:
     """Send `frames` as the body of a 200 response, as scripted; journal how it ended. With
     `big`, the writes are planned in a worker thread: a big reply's plan takes a while."""
+    request, entry = exchange.request, exchange.entry
     if big:
         frames, head, tail = await off_loop(lambda: shape(frames, timing, wire, fault, error_frames))
     else:
         frames, head, tail = shape(frames, timing, wire, fault, error_frames)
-    ends = list(itertools.accumulate(faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)))
-    journal.update(entry, event_ends=ends, content_events=[i for i, f in enumerate(frames) if f.content])
+    exchange.frames(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
     if fault is not None:
-        journal.update(entry, fault=fault.describe())
+        exchange.fault(fault.describe())
     all_headers = {"Content-Type": content_type, **headers}
-    journal.update(entry, response_headers={k.lower(): v for k, v in all_headers.items()})
     response = web.StreamResponse(status=200, headers=all_headers)
     if content_length:
         extra = fault.size if fault is not None and fault.kind == "garbage" else 0
         response.content_length = sum(len(w.data) for w in head + tail) + extra
-    player = Player(request, response, journal, entry, timing, LINE_ENDINGS[wire.line_ending])
+    player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending])
     try:
         await response.prepare(request)
-        journal.update(entry, status=200)
+        exchange.headers_sent(all_headers, status=200)
         cuts_in = fault is not None and fault.kind in _AT_OFFSET
         await player.send(head, last=not cuts_in)
         if fault is not None and cuts_in:
             boundary = not head or head[-1].boundary
             if fault.kind in ("reset", "close", "truncate"):
                 (faults.rst if fault.kind == "reset" else faults.fin)(request)
-                journal.end(entry, "fault", f"{fault.describe()}: cut after {entry.bytes_sent} bytes")
+                exchange.finish("fault", f"{fault.describe()}: cut after {entry.bytes_sent} bytes")
                 return response
             if fault.kind == "stall":
                 player.stalled = True
@@ -240,16 +227,10 @@ async def stream(
                 await player.put(faults.garbage(fault), "garbage")
             await player.send(tail, after_boundary=boundary, last=True)
         await response.write_eof()
-    except asyncio.CancelledError:
-        outcome: Outcome = "stalled" if player.stalled else "client_disconnected"
-        state = request.app[STATE]
-        if state.closing or state.store.closing(entry.namespace):
-            outcome = "server_closed"
-        journal.end(entry, outcome, _where(response, entry))
-        raise
-    except ConnectionError:  # the client reset or closed the connection: its doing, not a bug
-        journal.end(entry, "client_disconnected", _where(response, entry))
-        return response
+    except (asyncio.CancelledError, ConnectionError) as exc:  # the client reset or closed: its doing
+        exchange.cut_short(exc, _where(response, entry), stalled=player.stalled)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
     return response
 
 

@@ -59,7 +59,7 @@ def render_ms(api: str, answer: Answer) -> float:
     start = time.perf_counter()
     resolved = resolve(answer.content, n=1, model="m", messages=parsed.messages, rng=rng)
     frames = dialect.stream(resolved, parsed, rng)
-    playback.shape(frames, answer.timing, answer.wire, None, lambda sent: [])
+    list(playback.plan(frames, answer.timing, answer.wire))
     return (time.perf_counter() - start) * 1000
 
 

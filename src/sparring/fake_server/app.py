@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import hashlib
 import json
 import logging
@@ -36,7 +35,7 @@ from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
 from sparring.scenario import _cost
 from sparring.scenario.builders import reply
-from sparring.scenario.delivery import Fault, Timing, Wire
+from sparring.scenario.delivery import Fault, Timing
 from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
 from sparring.scenario.request import Request
@@ -203,8 +202,8 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
     rng = exchange.rng
     big = _cost.big(answer.content.messages, answer.wire, parsed.n)
 
-    def render() -> tuple[Resolved, list[Frame]]:
-        resolved = resolve(
+    def resolved() -> Resolved:
+        return resolve(
             answer.content,
             n=parsed.n,
             model=parsed.model,
@@ -213,9 +212,8 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
             prompt_tokens=parsed.prompt_tokens,
             call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
         )
-        return resolved, dialect.stream(resolved, parsed, rng)
 
-    resolved, frames = await _work(big, render)
+    content = await _work(big, resolved)
     await playback.pause(answer.timing.headers_delay)
     fault = answer.fault
     if fault is not None and fault.before_headers:
@@ -231,7 +229,7 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
 
         return await playback.stream(
             exchange,
-            frames,
+            await _work(big, lambda: dialect.stream(content, parsed, rng)),
             timing=answer.timing,
             wire=answer.wire,
             fault=fault,
@@ -239,27 +237,17 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
             headers=headers,
             big=big,
         )
-    # A whole answer takes as long as the stream would have, and is one JSON body.
-    await playback.pause(sum(playback.delays(frames, answer.timing)))
-    body = await _work(big, lambda: compact(dialect.complete(resolved, parsed, rng)))
-    if fault is not None and fault.kind == "malformed_chunk":
-        body, fault = body[: len(body) // 2], None
-        exchange.fault("malformed_chunk: the JSON body cut in half")
-    elif fault is not None and fault.kind in ("error_event", "no_done"):
-        exchange.note(f"{fault.kind} applies to streams only; the whole answer was sent")
-        fault = None
-    elif fault is not None and fault.after_byte is None:
-        fault = dataclasses.replace(fault, after_chunk=None, after_byte=len(body) // 2)
-    return await playback.stream(
+    # A whole answer takes as long as its stream would have, and is one JSON body.
+    paced = await _work(big, lambda: dialect.paced_events(content, parsed))
+    await playback.pause(playback.whole_wait(answer.timing, paced))
+    body = await _work(big, lambda: compact(dialect.complete(content, parsed, rng)))
+    return await playback.whole(
         exchange,
-        [Frame(body, content=any(c.text or c.tool_calls or c.refusal for c in resolved.choices))],
-        timing=Timing(),
-        wire=Wire(write_size=answer.wire.write_size),
+        body,
+        content=any(c.text or c.tool_calls or c.refusal for c in content.choices),
         fault=fault,
-        error_frames=lambda sent: [],
+        write_size=answer.wire.write_size,
         headers=headers,
-        content_type="application/json",
-        content_length=True,
     )
 
 
@@ -272,7 +260,7 @@ async def _work(big: bool, work: Callable[[], T]) -> T:
 async def _fault_before_headers(exchange: Exchange, fault: Fault) -> web.Response:
     exchange.fault(fault.describe())
     try:
-        await faults.before_headers(exchange.request, fault)
+        await faults.kind_of(fault).instead(exchange.request, fault)
     except asyncio.CancelledError as exc:
         outcome = exchange.ending(exc, stalled=True)
         gave_up = "the server shut down" if outcome == "server_closed" else "the client gave up"

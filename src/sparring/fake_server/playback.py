@@ -45,15 +45,24 @@ def delays(frames: Sequence[Frame], timing: Timing) -> list[float]:
     for i, frame in enumerate(frames):
         if i == 0:
             waits.append(timing.first_chunk)
-        elif not frame.paced:
-            waits.append(0.0)
-        elif timing.distribution == "lognormal":
-            waits.append(timing.gap * rng.lognormvariate(0.0, timing.sigma))
-        elif timing.jitter:
-            waits.append(max(0.0, timing.gap + rng.uniform(-timing.jitter, timing.jitter)))
         else:
-            waits.append(timing.gap)
+            waits.append(_gap(timing, rng) if frame.paced else 0.0)
     return waits
+
+
+def whole_wait(timing: Timing, paced: int) -> float:
+    """How long a whole answer waits: as long as its stream of `paced` paced events would
+    have, `first_chunk` before the first and a drawn gap before each later one."""
+    rng = random.Random(timing.seed)
+    return timing.first_chunk + sum(_gap(timing, rng) for _ in range(max(0, paced - 1)))
+
+
+def _gap(timing: Timing, rng: random.Random) -> float:
+    if timing.distribution == "lognormal":
+        return timing.gap * rng.lognormvariate(0.0, timing.sigma)
+    if timing.jitter:
+        return max(0.0, timing.gap + rng.uniform(-timing.jitter, timing.jitter))
+    return timing.gap
 
 
 def plan(frames: Sequence[Frame], timing: Timing, wire: Wire) -> list[Write]:
@@ -113,6 +122,7 @@ class Player:
         self.keepalive = timing.keepalive
         self.comment = b": ping" + line_ending * 2
         self.stalled = False
+        self.at_boundary = True  # the last write ended between two events
 
     async def send(self, writes: Sequence[Write], *, after_boundary: bool = True, last: bool = False) -> None:
         """Send writes on schedule. With `last`, these end the body: the entry is ended as
@@ -125,9 +135,15 @@ class Player:
                 await asyncio.sleep(0)  # a write seldom waits for the socket: let other clients in
             await self.wait(write.wait, at_boundary)
             await self.put(write.data, ends=last and i == len(writes) - 1)
-            at_boundary = write.boundary
+            at_boundary = self.at_boundary = write.boundary
         if last and not writes:
             self.exchange.finish("completed")
+
+    async def stall(self, seconds: float | None) -> None:
+        """Hold the response back (the `stall` fault): a client giving up meanwhile stalled."""
+        self.stalled = True
+        await self.wait(seconds, self.at_boundary)
+        self.stalled = False
 
     def check_open(self) -> None:
         """Raise if the client has closed or reset the connection: aiohttp would refuse the
@@ -161,22 +177,19 @@ class Player:
         await asyncio.sleep(max(0.0, seconds - max(0, pings) * self.keepalive))
 
 
-# Faults that act on the connection at a byte offset; the others only change the events.
-_AT_OFFSET = ("reset", "close", "truncate", "stall", "garbage")
-
-
 def shape(
     frames: list[Frame], timing: Timing, wire: Wire, fault: Fault | None, error_frames: ErrorFrames
 ) -> tuple[list[Frame], list[Write], list[Write]]:
     """The events sent, the writes before the fault strikes, and the writes after it."""
     if fault is None:
         return frames, plan(frames, timing, wire), []
+    kind = faults.kind_of(fault)
     sizes = faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
-    frames = faults.reshape(frames, fault, sizes, error_frames)
+    frames = kind.events(frames, fault, sizes, error_frames)
     writes = plan(frames, timing, wire)
-    if fault.kind not in _AT_OFFSET:
+    if not kind.cuts_in:
         return frames, writes, []
-    return frames, *split(writes, faults.offset(fault, sizes))
+    return frames, *split(writes, kind.offset(fault, sizes))
 
 
 async def stream(
@@ -204,28 +217,20 @@ async def stream(
         exchange.fault(fault.describe())
     all_headers = {"Content-Type": content_type, **headers}
     response = web.StreamResponse(status=200, headers=all_headers)
+    kind = faults.kind_of(fault) if fault is not None else None
     if content_length:
-        extra = fault.size if fault is not None and fault.kind == "garbage" else 0
+        extra = kind.extra_bytes(fault) if kind is not None and fault is not None else 0
         response.content_length = sum(len(w.data) for w in head + tail) + extra
     player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending])
     try:
         await response.prepare(request)
         exchange.headers_sent(all_headers, status=200)
-        cuts_in = fault is not None and fault.kind in _AT_OFFSET
+        cuts_in = kind is not None and kind.cuts_in
         await player.send(head, last=not cuts_in)
-        if fault is not None and cuts_in:
-            boundary = not head or head[-1].boundary
-            if fault.kind in ("reset", "close", "truncate"):
-                (faults.rst if fault.kind == "reset" else faults.fin)(request)
-                exchange.finish("fault", f"{fault.describe()}: cut after {entry.bytes_sent} bytes")
+        if kind is not None and fault is not None and cuts_in:
+            if not await kind.strike(fault, player):
                 return response
-            if fault.kind == "stall":
-                player.stalled = True
-                await player.wait(fault.duration, boundary)
-                player.stalled = False
-            else:
-                await player.put(faults.garbage(fault), "garbage")
-            await player.send(tail, after_boundary=boundary, last=True)
+            await player.send(tail, after_boundary=player.at_boundary, last=True)
         await response.write_eof()
     except (asyncio.CancelledError, ConnectionError) as exc:  # the client reset or closed: its doing
         exchange.cut_short(exc, _where(response, entry), stalled=player.stalled)
@@ -239,3 +244,34 @@ def _where(response: web.StreamResponse, entry: Entry) -> str:
     if not response.prepared:
         return "before the headers were sent"
     return f"after {entry.writes} writes, {entry.bytes_sent} bytes"
+
+
+async def whole(
+    exchange: Exchange,
+    body: bytes,
+    *,
+    content: bool,
+    fault: Fault | None,
+    write_size: int | tuple[int, ...] | list[int] | None,
+    headers: Mapping[str, str],
+) -> web.StreamResponse:
+    """Send a whole (non-streamed) answer's JSON `body`, cut in `write_size` pieces, with what
+    the fault does to a whole body (`faults.Kind.whole`)."""
+    if fault is not None:
+        done = faults.kind_of(fault).whole(fault, body)
+        body, fault = done.body, done.fault
+        if done.recorded is not None:
+            exchange.fault(done.recorded)
+        if done.note is not None:
+            exchange.note(done.note)
+    return await stream(
+        exchange,
+        [Frame(body, content=content)],
+        timing=Timing(),
+        wire=Wire(write_size=write_size),
+        fault=fault,
+        error_frames=lambda sent: [],
+        headers=headers,
+        content_type="application/json",
+        content_length=True,
+    )

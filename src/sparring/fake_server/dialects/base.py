@@ -95,6 +95,9 @@ class Dialect(ABC):
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
         """The SSE events of a streamed answer, in order, terminator included."""
 
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        return sum(1 for f in self.stream(resolved, request, random.Random(0)) if f.paced)
+
     @abstractmethod
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         """The whole response object of an answer that is not streamed."""

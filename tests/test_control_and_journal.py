@@ -161,7 +161,9 @@ def test_journal_over_http(server: FakeServer, control: httpx.Client) -> None:
     assert entry["body"] == body("Hello journal", stream=True)
     assert (entry["status"], entry["outcome"], entry["stream"]) == (200, "completed", True)
     assert entry["bytes_sent"] == len(streamed.content)
-    assert len(entry["chunks"]) == streamed.text.count("data: ")
+    assert entry["events_sent"] == streamed.text.count("data: ")
+    # No gap scripted: the events went out together, in one write.
+    assert [c["nbytes"] for c in entry["chunks"]] == [len(streamed.content)]
     assert SECRET not in json.dumps(entry)
 
 
@@ -197,7 +199,10 @@ async def test_journal_chunks_match_the_bytes_received(server: FakeServer) -> No
     raw = await post(f"{server.base_url}/chat/completions", body(stream=True, stream_options={"include_usage": True}))
     [entry] = await wait_for(server, all_ended)
     assert entry.outcome == "completed"
-    assert len(entry.chunks) == len(raw.events())
+    assert entry.events_sent == len(raw.events())
+    # One write per paced event (the role chunk, four words, the finish chunk); the usage
+    # chunk and [DONE] follow the finish chunk at once, in its write.
+    assert len(entry.chunks) == len(raw.events()) - 2
     assert sum(c.nbytes for c in entry.chunks) == len(raw.body) == entry.bytes_sent
     times = [c.at for c in entry.chunks]
     assert times == sorted(times)

@@ -1,10 +1,15 @@
 """Writing a response on schedule, in the scripted shape, with the scripted fault.
 
-The events become a plan of writes (line endings applied, coalesced, cut to size), each with
-the wait before it. A mid-stream fault splits the plan at its byte offset and acts there.
+`plan` turns events into writes (line endings applied, grouped, cut to size), each with the
+wait before it, taking events only as the writes need them: a stream's headers go out before
+its events are rendered. Unshaped events with no wait between them share a write. A
+mid-stream fault needs the events' sizes, so its stream is rendered whole first; the fault's
+kind (`faults.KINDS`) changes the events, or splits the writes at its byte offset and acts
+there. Writes go out against absolute deadlines from the stream's start, so a write that went
+out late does not delay the ones after it.
 
 The server runs with handler cancellation on, so a client that goes away cancels this
-coroutine at once, even while it sleeps; the journal records the disconnect then.
+coroutine at once, even while it sleeps; the exchange records the disconnect then.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import math
 import random
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
@@ -25,60 +30,91 @@ from sparring.fake_server.offload import off_loop
 from sparring.scenario.delivery import LINE_ENDINGS, Fault, Timing, Wire
 
 SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
-_YIELD_EVERY = 64  # writes sent back to back before other tasks get a turn
-# Makes the in-band error events from the events sent before them (the `error_event` fault).
-ErrorFrames = Callable[[list[Frame]], list[Frame]]
+_YIELD_EVERY = 64  # events (or writes) sent back to back before other tasks get a turn
+_COALESCE_BYTES = 64 * 1024  # the most unshaped events one write carries, in bytes...
+_COALESCE_EVENTS = _YIELD_EVERY  # ...and in events
+ErrorFrames = faults.ErrorFrames
 
 
 @dataclass(frozen=True)
 class Write:
     data: bytes
-    wait: float = 0.0  # seconds before it goes out
+    wait: float = 0.0  # seconds before it goes out, after the write before it was due
     boundary: bool = True  # ends between two events, where a keep-alive comment may follow
+    events: int = 0  # events that start in it
+    final: bool = False  # the last write of the body
 
 
-def delays(frames: Sequence[Frame], timing: Timing) -> list[float]:
-    """Seconds before each frame: `first_chunk` before the first, a drawn gap before each later
-    paced frame, nothing before unpaced ones (usage, terminator)."""
-    rng = random.Random(timing.seed)
-    waits: list[float] = []
-    for i, frame in enumerate(frames):
-        if i == 0:
-            waits.append(timing.first_chunk)
-        else:
-            waits.append(_gap(timing, rng) if frame.paced else 0.0)
-    return waits
+class Gaps:
+    """The scripted wait before each event, drawn in order from the timing's seeded generator:
+    `first_chunk` before the first event, a gap before each later paced event, nothing before
+    unpaced ones (usage, terminator)."""
+
+    def __init__(self, timing: Timing) -> None:
+        self.timing = timing
+        self.rng = random.Random(timing.seed)
+        self.taken = 0
+
+    def before(self, frame: Frame) -> float:
+        self.taken += 1
+        if self.taken == 1:
+            return self.timing.first_chunk
+        return self.gap() if frame.paced else 0.0
+
+    def gap(self) -> float:
+        timing = self.timing
+        if timing.distribution == "lognormal":
+            return timing.gap * self.rng.lognormvariate(0.0, timing.sigma)
+        if timing.jitter:
+            return max(0.0, timing.gap + self.rng.uniform(-timing.jitter, timing.jitter))
+        return timing.gap
 
 
 def whole_wait(timing: Timing, paced: int) -> float:
     """How long a whole answer waits: as long as its stream of `paced` paced events would
     have, `first_chunk` before the first and a drawn gap before each later one."""
-    rng = random.Random(timing.seed)
-    return timing.first_chunk + sum(_gap(timing, rng) for _ in range(max(0, paced - 1)))
+    gaps = Gaps(timing)
+    return timing.first_chunk + sum(gaps.gap() for _ in range(max(0, paced - 1)))
 
 
-def _gap(timing: Timing, rng: random.Random) -> float:
-    if timing.distribution == "lognormal":
-        return timing.gap * rng.lognormvariate(0.0, timing.sigma)
-    if timing.jitter:
-        return max(0.0, timing.gap + rng.uniform(-timing.jitter, timing.jitter))
-    return timing.gap
+def unshaped(wire: Wire) -> bool:
+    """No wire shaping scripted: how many writes carry the events is sparring's to choose."""
+    return wire.events_per_write == 1 and not wire.sizes and wire.line_ending == "lf"
 
 
-def plan(frames: Sequence[Frame], timing: Timing, wire: Wire) -> list[Write]:
-    """The writes that carry `frames`: groups of `events_per_write` events, cut into pieces of
-    `write_size` bytes (cycling through a list of sizes), each group after its first wait."""
+def plan(
+    frames: Iterable[Frame], timing: Timing, wire: Wire, taken: Callable[[list[Frame]], None] | None = None
+) -> Iterator[Write]:
+    """The writes that carry `frames`, made as they are taken: groups of `events_per_write`
+    events (unshaped, every run of events with no wait between them, up to a cap), cut into
+    pieces of `write_size` bytes (cycling through a list of sizes), each group after the
+    wait before its first event. `taken` hears of each group's events before its writes."""
     ending = LINE_ENDINGS[wire.line_ending]
-    waits = delays(frames, timing)
+    coalesce = unshaped(wire)
+    per_write = _COALESCE_EVENTS if coalesce else wire.events_per_write
     sizes = wire.sizes
+    gaps = Gaps(timing)
+    source = iter(frames)
     turn = 0
-    writes: list[Write] = []
-    for start in range(0, len(frames), wire.events_per_write):
-        data = b"".join(f.data for f in frames[start : start + wire.events_per_write])
+    ahead = next(source, None)
+    wait_ahead = gaps.before(ahead) if ahead is not None else 0.0
+    while ahead is not None:
+        group, wait, nbytes = [ahead], wait_ahead, len(ahead.data)
+        ahead = next(source, None)
+        while ahead is not None:
+            wait_ahead = gaps.before(ahead)  # drawn for every event, grouped or not: the same draws
+            if len(group) == per_write or (coalesce and (wait_ahead or nbytes >= _COALESCE_BYTES)):
+                break
+            group.append(ahead)
+            nbytes += len(ahead.data)
+            ahead = next(source, None)
+        if taken is not None:
+            taken(group)
+        data = b"".join(f.data for f in group)
         if ending != b"\n":
             data = data.replace(b"\n", ending)
         if not sizes:
-            writes.append(Write(data, waits[start]))
+            yield Write(data, wait, events=len(group), final=ahead is None)
             continue
         at = 0
         while at < len(data):
@@ -86,8 +122,9 @@ def plan(frames: Sequence[Frame], timing: Timing, wire: Wire) -> list[Write]:
             turn += 1
             piece = data[at : at + size]
             at += len(piece)
-            writes.append(Write(piece, waits[start] if at == len(piece) else 0.0, boundary=at == len(data)))
-    return writes
+            first = at == len(piece)
+            done = at == len(data)
+            yield Write(piece, wait if first else 0.0, done, len(group) if first else 0, done and ahead is None)
 
 
 def split(writes: Sequence[Write], offset: int) -> tuple[list[Write], list[Write]]:
@@ -102,8 +139,8 @@ def split(writes: Sequence[Write], offset: int) -> tuple[list[Write], list[Write
         cut = offset - sent
         if cut == 0:
             return head, list(writes[i:])
-        head.append(Write(write.data[:cut], write.wait, boundary=False))
-        return head, [Write(write.data[cut:], 0.0, write.boundary), *writes[i + 1 :]]
+        head.append(Write(write.data[:cut], write.wait, boundary=False, events=write.events))
+        return head, [Write(write.data[cut:], 0.0, write.boundary, final=write.final), *writes[i + 1 :]]
     return head, []
 
 
@@ -113,7 +150,7 @@ async def pause(seconds: float) -> None:
 
 
 class Player:
-    """Sends writes on one prepared response and keeps the journal of each."""
+    """Sends writes on one prepared response, each at its deadline, and journals each."""
 
     def __init__(self, exchange: Exchange, response: web.StreamResponse, timing: Timing, line_ending: bytes) -> None:
         self.exchange = exchange
@@ -123,26 +160,31 @@ class Player:
         self.comment = b": ping" + line_ending * 2
         self.stalled = False
         self.at_boundary = True  # the last write ended between two events
+        self.loop = asyncio.get_running_loop()
+        self.due = self.loop.time()  # when the next write is due, before its own wait
+        self.unyielded = 0  # events sent since other tasks last had a turn
 
-    async def send(self, writes: Sequence[Write], *, after_boundary: bool = True, last: bool = False) -> None:
+    async def send(self, writes: Iterable[Write], *, last: bool = False) -> None:
         """Send writes on schedule. With `last`, these end the body: the entry is ended as
         completed (its final chunk counted) just before the final write, so a client holding
         the whole body always finds it final. ("Completed" means every byte was handed to the
         socket.)"""
-        at_boundary = after_boundary
-        for i, write in enumerate(writes):
-            if not write.wait and i % _YIELD_EVERY == _YIELD_EVERY - 1:
+        for write in writes:
+            if write.wait:
+                await self.wait(write.wait)
+            self.unyielded += max(1, write.events)
+            if self.unyielded >= _YIELD_EVERY:
+                self.unyielded = 0
                 await asyncio.sleep(0)  # a write seldom waits for the socket: let other clients in
-            await self.wait(write.wait, at_boundary)
-            await self.put(write.data, ends=last and i == len(writes) - 1)
-            at_boundary = self.at_boundary = write.boundary
-        if last and not writes:
+            await self.put(write.data, ends=last and write.final)
+            self.at_boundary = write.boundary
+        if last and self.exchange.entry.outcome is None:  # nothing was final: an empty body
             self.exchange.finish("completed")
 
     async def stall(self, seconds: float | None) -> None:
         """Hold the response back (the `stall` fault): a client giving up meanwhile stalled."""
         self.stalled = True
-        await self.wait(seconds, self.at_boundary)
+        await self.wait(seconds)
         self.stalled = False
 
     def check_open(self) -> None:
@@ -160,33 +202,40 @@ class Player:
             self.exchange.finish("completed")
         await self.response.write(data)
 
-    async def wait(self, seconds: float | None, at_boundary: bool) -> None:
-        """Wait, sending keep-alive comments meanwhile when scripted and between events."""
-        if self.keepalive is None or not at_boundary:
-            await faults.wait(seconds)
-            return
+    async def wait(self, seconds: float | None) -> None:
+        """Wait `seconds` past the last deadline (forever if None), sending keep-alive
+        comments meanwhile when scripted and between events."""
+        keepalive = self.keepalive if self.at_boundary else None
         if seconds is None:  # until the client gives up: a keep-alive every interval, forever
-            while True:
-                await asyncio.sleep(self.keepalive)
+            if keepalive is None:
+                await faults.wait(None)
+            while keepalive is not None:
+                await asyncio.sleep(keepalive)
                 await self.put(self.comment, "keepalive")
-        # Counted, not subtracted: float drift would add a stray keep-alive before the event.
-        pings = math.ceil(seconds / self.keepalive - 1e-9) - 1
-        for _ in range(max(0, pings)):
-            await asyncio.sleep(self.keepalive)
-            await self.put(self.comment, "keepalive")
-        await asyncio.sleep(max(0.0, seconds - max(0, pings) * self.keepalive))
+            return
+        start, self.due = self.due, self.due + seconds
+        if keepalive is not None:
+            # Counted, not subtracted: float drift would add a stray keep-alive before the event.
+            for k in range(1, math.ceil(seconds / keepalive - 1e-9)):
+                await self.until(start + k * keepalive)
+                await self.put(self.comment, "keepalive")
+        await self.until(self.due)
+
+    async def until(self, deadline: float) -> None:
+        delay = deadline - self.loop.time()
+        if delay > 0:
+            self.unyielded = 0
+            await asyncio.sleep(delay)
 
 
 def shape(
-    frames: list[Frame], timing: Timing, wire: Wire, fault: Fault | None, error_frames: ErrorFrames
+    frames: list[Frame], timing: Timing, wire: Wire, fault: Fault, error_frames: ErrorFrames
 ) -> tuple[list[Frame], list[Write], list[Write]]:
     """The events sent, the writes before the fault strikes, and the writes after it."""
-    if fault is None:
-        return frames, plan(frames, timing, wire), []
     kind = faults.kind_of(fault)
     sizes = faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
     frames = kind.events(frames, fault, sizes, error_frames)
-    writes = plan(frames, timing, wire)
+    writes = list(plan(frames, timing, wire))
     if not kind.cuts_in:
         return frames, writes, []
     return frames, *split(writes, kind.offset(fault, sizes))
@@ -194,56 +243,29 @@ def shape(
 
 async def stream(
     exchange: Exchange,
-    frames: list[Frame],
+    frames: Iterable[Frame],
     *,
     timing: Timing,
     wire: Wire,
     fault: Fault | None,
     error_frames: ErrorFrames,
     headers: Mapping[str, str],
-    content_type: str = SSE_CONTENT_TYPE,
-    content_length: bool = False,
     big: bool = False,
 ) -> web.StreamResponse:
-    """Send `frames` as the body of a 200 response, as scripted; journal how it ended. With
-    `big`, the writes are planned in a worker thread: a big reply's plan takes a while."""
-    request, entry = exchange.request, exchange.entry
-    if big:
-        frames, head, tail = await off_loop(lambda: shape(frames, timing, wire, fault, error_frames))
-    else:
-        frames, head, tail = shape(frames, timing, wire, fault, error_frames)
-    exchange.frames(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
-    if fault is not None:
-        exchange.fault(fault.describe())
-    all_headers = {"Content-Type": content_type, **headers}
-    response = web.StreamResponse(status=200, headers=all_headers)
-    kind = faults.kind_of(fault) if fault is not None else None
-    if content_length:
-        extra = kind.extra_bytes(fault) if kind is not None and fault is not None else 0
-        response.content_length = sum(len(w.data) for w in head + tail) + extra
-    player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending])
-    try:
-        await response.prepare(request)
-        exchange.headers_sent(all_headers, status=200)
-        cuts_in = kind is not None and kind.cuts_in
-        await player.send(head, last=not cuts_in)
-        if kind is not None and fault is not None and cuts_in:
-            if not await kind.strike(fault, player):
-                return response
-            await player.send(tail, after_boundary=player.at_boundary, last=True)
-        await response.write_eof()
-    except (asyncio.CancelledError, ConnectionError) as exc:  # the client reset or closed: its doing
-        exchange.cut_short(exc, _where(response, entry), stalled=player.stalled)
-        if isinstance(exc, asyncio.CancelledError):
-            raise
-    return response
+    """Send `frames` as the body of a 200 event stream, as scripted. Without a fault, events
+    are taken (and rendered) as they go out; a fault needs them all first, in a worker thread
+    for a `big` reply."""
+    extra = len(LINE_ENDINGS[wire.line_ending]) - 1
+    if fault is None:
+        writes = plan(frames, timing, wire, lambda group: exchange.frames(group, extra))
+        return await _send(exchange, writes, None, headers, SSE_CONTENT_TYPE, timing, wire)
 
+    def shaped() -> tuple[list[Frame], list[Write], list[Write]]:
+        return shape(list(frames), timing, wire, fault, error_frames)
 
-def _where(response: web.StreamResponse, entry: Entry) -> str:
-    """Where a response stopped: before its headers went out, or after some writes."""
-    if not response.prepared:
-        return "before the headers were sent"
-    return f"after {entry.writes} writes, {entry.bytes_sent} bytes"
+    sent, head, tail = await off_loop(shaped) if big else shaped()
+    exchange.frames(sent, extra)
+    return await _send(exchange, head, (fault, tail), headers, SSE_CONTENT_TYPE, timing, wire)
 
 
 async def whole(
@@ -264,14 +286,58 @@ async def whole(
             exchange.fault(done.recorded)
         if done.note is not None:
             exchange.note(done.note)
-    return await stream(
-        exchange,
-        [Frame(body, content=content)],
-        timing=Timing(),
-        wire=Wire(write_size=write_size),
-        fault=fault,
-        error_frames=lambda sent: [],
-        headers=headers,
-        content_type="application/json",
-        content_length=True,
-    )
+    frame, timing, wire = Frame(body, content=content), Timing(), Wire(write_size=write_size)
+    exchange.frames([frame])
+    length = len(body) + (faults.kind_of(fault).extra_bytes(fault) if fault is not None else 0)
+    if fault is None:
+        writes = plan([frame], timing, wire)
+        return await _send(exchange, writes, None, headers, "application/json", timing, wire, length)
+    _, head, tail = shape([frame], timing, wire, fault, lambda sent: [])
+    return await _send(exchange, head, (fault, tail), headers, "application/json", timing, wire, length)
+
+
+async def _send(
+    exchange: Exchange,
+    head: Iterable[Write],
+    cut: tuple[Fault, list[Write]] | None,
+    headers: Mapping[str, str],
+    content_type: str,
+    timing: Timing,
+    wire: Wire,
+    content_length: int | None = None,
+) -> web.StreamResponse:
+    """Send the headers, then `head`; with a fault, let it strike and send the writes after
+    it (`cut`) if the connection is still there; journal how it ended."""
+    request, entry = exchange.request, exchange.entry
+    kind = faults.kind_of(cut[0]) if cut is not None else None
+    if cut is not None:
+        exchange.fault(cut[0].describe())
+    all_headers = {"Content-Type": content_type, **headers}
+    response = web.StreamResponse(status=200, headers=all_headers)
+    if content_length is not None:
+        response.content_length = content_length
+    player: Player | None = None
+    try:
+        await response.prepare(request)
+        exchange.headers_sent(all_headers, status=200)
+        player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending])
+        cuts_in = kind is not None and kind.cuts_in
+        await player.send(head, last=not cuts_in)
+        if cut is not None and kind is not None and cuts_in:
+            fault, tail = cut
+            if not await kind.strike(fault, player):
+                return response
+            await player.send(tail, last=True)
+        await response.write_eof()
+    except (asyncio.CancelledError, ConnectionError) as exc:  # a client gone is its doing, not a bug
+        exchange.cut_short(exc, _where(response, entry), stalled=player is not None and player.stalled)
+        if isinstance(exc, asyncio.CancelledError):
+            raise
+    return response
+
+
+def _where(response: web.StreamResponse, entry: Entry) -> str:
+    """Where a response stopped: before its headers went out, or after some writes."""
+    if not response.prepared:
+        return "before the headers were sent"
+    return f"after {entry.writes} writes, {entry.bytes_sent} bytes"

@@ -299,7 +299,7 @@ DOCS: dict[str, dict[str, Doc]] = {
         ),
         "wire": Doc(
             "How the bytes are cut into writes, and how lines end: a mapping with the `wire` keys. When"
-            " not set, one write per event, and LF.",
+            " not set, events with no wait between them share a write, and LF.",
             "wire: {write_size: 1}",
         ),
         "fault": Doc(

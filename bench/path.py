@@ -1,7 +1,7 @@
 """The request path's figures: time to headers and total time of one long stream, and how late
 paced chunks arrive when many streams run at once. Prints figures; asserts nothing about speed.
 
-    .venv/bin/python bench/path.py [--src DIR] [--runs 5] [--streams 100 500] [--event-loop uvloop]
+    .venv/bin/python bench/path.py [--src DIR] [--runs 5] [--streams 100 500] [--uvloop] [--json]
 
 The server is `sparring serve` in a process of its own, from `--src` (default: this checkout's
 `src`), so the client does not share its GIL; the client is a raw aiohttp reader.
@@ -39,15 +39,18 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 BASE_URL = re.compile(r"base URL: (http://127\.0\.0\.1:\d+)/v1")
 BIG_CHUNKS = 20_000
 C2_CHUNKS, C2_GAP = 30, 0.010
+_ON_UVLOOP = "import uvloop; uvloop.install(); from sparring.cli import main; raise SystemExit(main())"
 BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "bench"}], "stream": True}
 
 
 @contextmanager
-def serve(src: Path, extra: list[str]) -> Iterator[str]:
-    """`sparring serve --port 0` from `src`; yields its root URL."""
+def serve(src: Path, extra: list[str], uvloop: bool = False) -> Iterator[str]:
+    """`sparring serve --port 0` from `src` (on uvloop's event loop with `uvloop`); yields its
+    root URL."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONPATH=str(src))
+    start = ["-c", _ON_UVLOOP] if uvloop else ["-m", "sparring"]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "sparring", "serve", "--port", "0", *extra],
+        [sys.executable, *start, "serve", "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -151,12 +154,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="long streams measured (median)")
     parser.add_argument("--streams", type=int, nargs="+", default=[100, 500], help="concurrent paced streams")
     parser.add_argument("--serve-arg", action="append", default=[], help="an extra `sparring serve` argument")
+    parser.add_argument("--uvloop", action="store_true", help="serve on uvloop's event loop (pip install uvloop)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
-    with serve(args.src, args.serve_arg) as url:
+    with serve(args.src, args.serve_arg, args.uvloop) as url:
         figures = asyncio.run(measure(url, args.runs, args.streams))
     long = figures["long"]
-    print(f"sparring serve from {args.src} {' '.join(args.serve_arg)}".rstrip())
+    loop = "uvloop" if args.uvloop else "asyncio"
+    print(f"sparring serve from {args.src} on {loop} {' '.join(args.serve_arg)}".rstrip())
     print(
         f"one {BIG_CHUNKS:,}-chunk stream: headers after {long['headers_ms']:.1f} ms, "
         f"last byte after {long['total_ms']:.0f} ms, {long['chunks_per_s']:,.0f} chunks/s"

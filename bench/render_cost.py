@@ -58,7 +58,7 @@ def render_ms(api: str, answer: Answer) -> float:
     rng = random.Random(0)
     start = time.perf_counter()
     resolved = resolve(answer.content, n=1, model="m", messages=parsed.messages, rng=rng)
-    frames = dialect.stream(resolved, parsed, rng)
+    frames = list(dialect.stream(resolved, parsed, rng))
     playback.shape(frames, answer.timing, answer.wire, None, lambda sent: [])
     return (time.perf_counter() - start) * 1000
 

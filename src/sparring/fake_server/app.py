@@ -244,7 +244,7 @@ async def _play(
             prompt_tokens=parsed.prompt_tokens,
             call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
         )
-        return resolved, dialect.stream(resolved, parsed, rng)
+        return resolved, list(dialect.stream(resolved, parsed, rng))
 
     resolved, frames = await _work(big, render)
     await playback.pause(answer.timing.headers_delay)

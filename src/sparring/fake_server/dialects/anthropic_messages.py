@@ -39,7 +39,7 @@ import json
 import math
 import random
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -124,28 +124,29 @@ class AnthropicMessages(Dialect):
             has_tools=bool(body.get("tools")),
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         choice = resolved.choices[0]
         head = {**_message(resolved, rng, content=[], stop_reason=None), "usage": _usage(resolved, output_tokens=1)}
-        frames = [Frame(_event("message_start", message=head))]
-        for index, (block, deltas) in enumerate(_blocks(choice)):
-            # A tool_use start names the call: output, produced at the model's pace.
-            is_tool = block["type"] == "tool_use"
-            frames.append(
-                Frame(_event("content_block_start", index=index, content_block=block), is_tool, False, is_tool)
-            )
-            if index == 0:
-                frames.append(Frame(_event("ping"), paced=False))
-            for delta in deltas:
-                has_output = bool(delta.get("text") or delta.get("partial_json"))
-                frames.append(Frame(_event("content_block_delta", index=index, delta=delta), content=has_output))
-            frames.append(Frame(_event("content_block_stop", index=index), paced=False))
-        stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
-        usage = {"output_tokens": resolved.completion_tokens}
-        # Both closing events are `terminal`: `no_done` ends the stream before the stop reason.
-        frames.append(Frame(_event("message_delta", delta=stop, usage=usage), paced=False, terminal=True))
-        frames.append(Frame(_event("message_stop"), paced=False, terminal=True))
-        return frames
+
+        def frames() -> Iterator[Frame]:
+            yield Frame(_event("message_start", message=head))
+            for index, (block, deltas) in enumerate(_blocks(choice)):
+                # A tool_use start names the call: output, produced at the model's pace.
+                is_tool = block["type"] == "tool_use"
+                yield Frame(_event("content_block_start", index=index, content_block=block), is_tool, False, is_tool)
+                if index == 0:
+                    yield Frame(_event("ping"), paced=False)
+                for delta in deltas:
+                    has_output = bool(delta.get("text") or delta.get("partial_json"))
+                    yield Frame(_event("content_block_delta", index=index, delta=delta), content=has_output)
+                yield Frame(_event("content_block_stop", index=index), paced=False)
+            stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
+            usage = {"output_tokens": resolved.completion_tokens}
+            # Both closing events are `terminal`: `no_done` ends the stream before the stop reason.
+            yield Frame(_event("message_delta", delta=stop, usage=usage), paced=False, terminal=True)
+            yield Frame(_event("message_stop"), paced=False, terminal=True)
+
+        return frames()
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         choice = resolved.choices[0]

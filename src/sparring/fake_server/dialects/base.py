@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,8 +92,10 @@ class Dialect(ABC):
         """Validate like the real API; raise `InvalidRequest` with its message."""
 
     @abstractmethod
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        """The SSE events of a streamed answer, in order, terminator included."""
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        """The SSE events of a streamed answer, in order, terminator included, each rendered
+        when it is taken. What the stream draws from `rng` for its whole length (ids) is drawn
+        by the call itself, so the draws keep one order however the frames are consumed."""
 
     @abstractmethod
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:

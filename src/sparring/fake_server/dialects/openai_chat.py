@@ -63,7 +63,7 @@ class ChatCompletions(common.OpenAIDialect):
             options=options or {},
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         include_usage = request.options.get("include_usage") is True
         obfuscate = request.options.get("include_obfuscation", True) is not False
         head: dict[str, Any] = {
@@ -83,14 +83,14 @@ class ChatCompletions(common.OpenAIDialect):
                 data["obfuscation"] = common.obfuscation(rng)
             return b"data: " + compact(data) + b"\n\n"
 
-        frames = [
-            Frame(chunk([entry]), content=_has_output(entry["delta"]))
-            for entry in common.interleave([_choice_deltas(c) for c in resolved.choices])
-        ]
-        if include_usage:
-            frames.append(Frame(chunk([], usage=_usage(resolved)), paced=False))
-        frames.append(Frame(DONE, paced=False, terminal=True))
-        return frames
+        def frames() -> Iterator[Frame]:
+            for entry in common.interleave([_choice_deltas(c) for c in resolved.choices]):
+                yield Frame(chunk([entry]), content=_has_output(entry["delta"]))
+            if include_usage:
+                yield Frame(chunk([], usage=_usage(resolved)), paced=False)
+            yield Frame(DONE, paced=False, terminal=True)
+
+        return frames()
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         return {

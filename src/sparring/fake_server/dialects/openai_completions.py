@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
@@ -58,7 +59,7 @@ class Completions(common.OpenAIDialect):
             prompt_tokens=sum(prompt_tokens),
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         include_usage = request.options.get("include_usage") is True
         head: dict[str, Any] = {
             "id": common.new_id(rng, "cmpl-"),
@@ -77,11 +78,15 @@ class Completions(common.OpenAIDialect):
             [_entry(c, piece, None) for piece in c.pieces] + [_entry(c, "", _finish(c))]
             for c in resolved.choices
         ]
-        frames = [Frame(chunk([entry]), content=bool(entry["text"])) for entry in common.interleave(per_choice)]
-        if include_usage:
-            frames.append(Frame(chunk([], usage=usage(resolved, request)), paced=False))
-        frames.append(Frame(DONE, paced=False, terminal=True))
-        return frames
+
+        def frames() -> Iterator[Frame]:
+            for entry in common.interleave(per_choice):
+                yield Frame(chunk([entry]), content=bool(entry["text"]))
+            if include_usage:
+                yield Frame(chunk([], usage=usage(resolved, request)), paced=False)
+            yield Frame(DONE, paced=False, terminal=True)
+
+        return frames()
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         return {

@@ -17,7 +17,7 @@ import math
 import random
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
@@ -81,8 +81,8 @@ class Embeddings(common.OpenAIDialect):
             options={"texts": texts, "tokens": tokens, "encoding_format": encoding, "dimensions": dimensions},
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        return []  # never streamed: `parse` makes every request a whole answer
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        return iter(())  # never streamed: `parse` makes every request a whole answer
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         options = request.options

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
@@ -89,7 +89,7 @@ class Responses(common.OpenAIDialect):
             options={"obfuscate": options.get("include_obfuscation", True) is not False},
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         response = _response(resolved, request, rng)
         choice = resolved.choices[0]
         items = _items(choice, rng)
@@ -101,15 +101,17 @@ class Responses(common.OpenAIDialect):
             events.extend(_item_events(index, item, item_pieces))
         final = _finished(response, resolved, items)
         events.append((f"response.{final['status']}", {"response": final}))
-        frames: list[Frame] = []
-        for seq, (type_, data) in enumerate(events):
-            delta = type_.endswith(".delta")
-            if request.options["obfuscate"] and type_ in _OBFUSCATED:
-                data["obfuscation"] = common.obfuscation(rng)
-            # A function call's added item names the call: output, as Chat's first tool-call fragment is.
-            shows = delta or (type_ == "response.output_item.added" and data["item"]["type"] == "function_call")
-            frames.append(_event(type_, seq, data, paced=delta, content=shows, terminal=seq == len(events) - 1))
-        return frames
+
+        def frames() -> Iterator[Frame]:
+            for seq, (type_, data) in enumerate(events):
+                delta = type_.endswith(".delta")
+                if request.options["obfuscate"] and type_ in _OBFUSCATED:
+                    data["obfuscation"] = common.obfuscation(rng)
+                # A function call's added item names the call: output, as Chat's first tool-call fragment is.
+                shows = delta or (type_ == "response.output_item.added" and data["item"]["type"] == "function_call")
+                yield _event(type_, seq, data, paced=delta, content=shows, terminal=seq == len(events) - 1)
+
+        return frames()
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         response = _response(resolved, request, rng)

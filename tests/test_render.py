@@ -9,7 +9,6 @@ usage on and off, obfuscation off, `n > 1`, batches, cut-off finishes.
 
 from __future__ import annotations
 
-import itertools
 import random
 import re
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ from sparring.fake_server.dialects.base import Dialect, Frame
 from sparring.fake_server.resolve import Resolved, resolve
 from sparring.scenario.model import Content
 
-TEXT = "Grüße, the \"quoted\" line\nand 🎉 more words."
+TEXT = 'Grüße, the "quoted" line\nand 🎉 more words.'
 CONTENTS: dict[str, Content] = {
     "text": reply(TEXT).content,
     "empty": reply("").content,

@@ -44,7 +44,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, around, compact
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
@@ -130,15 +130,18 @@ class AnthropicMessages(Dialect):
 
         def frames() -> Iterator[Frame]:
             yield Frame(_event("message_start", message=head))
-            for index, (block, deltas) in enumerate(_blocks(choice)):
+            for index, (block, key, pieces) in enumerate(_blocks(choice)):
                 # A tool_use start names the call: output, produced at the model's pace.
                 is_tool = block["type"] == "tool_use"
                 yield Frame(_event("content_block_start", index=index, content_block=block), is_tool, False, is_tool)
                 if index == 0:
                     yield Frame(_event("ping"), paced=False)
-                for delta in deltas:
-                    has_output = bool(delta.get("text") or delta.get("partial_json"))
-                    yield Frame(_event("content_block_delta", index=index, delta=delta), content=has_output)
+                # Each delta is this block's constant part around its piece, rendered once.
+                before, after = around({"type": "content_block_delta", "index": index}, "delta")
+                inner_before, inner_after = around({"type": "text_delta" if key == "text" else "input_json_delta"}, key)
+                opening, closing = b"event: content_block_delta\ndata: " + before + inner_before, inner_after + after
+                for piece in pieces:
+                    yield Frame(opening + compact(piece) + closing + b"\n\n", content=bool(piece))
                 yield Frame(_event("content_block_stop", index=index), paced=False)
             stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
             usage = {"output_tokens": resolved.completion_tokens}
@@ -150,7 +153,7 @@ class AnthropicMessages(Dialect):
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         choice = resolved.choices[0]
-        content = [_whole_block(block, deltas) for block, deltas in _blocks(choice)]
+        content = [_whole_block(block, key, pieces) for block, key, pieces in _blocks(choice)]
         head = _message(resolved, rng, content=content, stop_reason=_stop_reason(choice))
         return {**head, "usage": _usage(resolved, output_tokens=resolved.completion_tokens)}
 
@@ -252,22 +255,23 @@ def _usage(resolved: Resolved, *, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def _blocks(choice: ResolvedChoice) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Each content block as its start object and its deltas: text (or a refusal, said as
-    text) first, then one tool_use block per call."""
-    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+def _blocks(choice: ResolvedChoice) -> list[tuple[dict[str, Any], str, tuple[str, ...]]]:
+    """Each content block as its start object, the field its deltas fill (`text`,
+    `partial_json`) and their pieces: text (or a refusal, said as text) first, then one
+    tool_use block per call, whose input streams as JSON pieces, the first one empty."""
+    blocks: list[tuple[dict[str, Any], str, tuple[str, ...]]] = []
     if choice.refusal is not None or choice.text or not choice.tool_calls:
-        blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in choice.pieces]))
+        blocks.append(({"type": "text", "text": ""}, "text", choice.pieces))
     for call in choice.tool_calls:
         start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
-        blocks.append((start, [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)]))
+        blocks.append((start, "partial_json", ("", *call.pieces)))
     return blocks
 
 
-def _whole_block(block: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[str, Any]:
-    if block["type"] == "text":
-        return {**block, "text": "".join(d["text"] for d in deltas)}
-    return {**block, "input": json.loads("".join(d["partial_json"] for d in deltas))}
+def _whole_block(block: dict[str, Any], key: str, pieces: tuple[str, ...]) -> dict[str, Any]:
+    if key == "text":
+        return {**block, "text": "".join(pieces)}
+    return {**block, "input": json.loads("".join(pieces))}
 
 
 def _stop_reason(choice: ResolvedChoice) -> str:

@@ -24,6 +24,18 @@ def compact(value: object) -> bytes:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+_HOLE = "\x00sparring\x00"  # no JSON a dialect renders holds it: its NULs are escaped
+
+
+def around(value: Mapping[str, Any], key: str) -> tuple[bytes, bytes]:
+    """The compact JSON of `value` before and after `value[key]` (added last if missing): the
+    constant parts of a stream's events, rendered once, so each event serializes only what
+    varies and the bytes are the same as `compact` of the whole object."""
+    before, hole, after = compact({**value, key: _HOLE}).partition(compact(_HOLE))
+    assert hole, "the hole is in the JSON"
+    return before, after
+
+
 @dataclass(frozen=True)
 class Frame:
     """One SSE event, ready to write. `paced` frames wait the scripted gap before going out;
@@ -36,6 +48,9 @@ class Frame:
     paced: bool = True
     terminal: bool = False
     content: bool = False  # carries output a client would show: text, refusal, a tool call
+    # What the event announced, for a dialect's later error events to continue from (the
+    # Responses API's `response.failed` repeats the response of `response.created`).
+    source: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.resolve import Resolved, ResolvedChoice
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, ResolvedToolCall
 
 DONE = b"data: [DONE]\n\n"
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
@@ -76,18 +76,22 @@ class ChatCompletions(common.OpenAIDialect):
         }
         if include_usage:
             head["usage"] = None
+        # Every chunk is `head` with one choice entry: `head` is rendered once, around the entry.
+        before, after = around(head, "choices")
+        prefix, suffix = b"data: " + before + b"[", b"]" + after[:-1]  # `after` without its `}`
 
-        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-            data = {**head, "choices": choices, **extra}
+        def end() -> bytes:
+            """A chunk's last bytes: the padding, when on, is its last field."""
             if obfuscate:
-                data["obfuscation"] = common.obfuscation(rng)
-            return b"data: " + compact(data) + b"\n\n"
+                return b',"obfuscation":"' + common.obfuscation(rng).encode() + b'"}\n\n'
+            return b"}\n\n"
 
         def frames() -> Iterator[Frame]:
-            for entry in common.interleave([_choice_deltas(c) for c in resolved.choices]):
-                yield Frame(chunk([entry]), content=_has_output(entry["delta"]))
-            if include_usage:
-                yield Frame(chunk([], usage=_usage(resolved)), paced=False)
+            for entry, shows in common.interleave([_choice_entries(c) for c in resolved.choices]):
+                yield Frame(prefix + entry + suffix + end(), content=shows)
+            if include_usage:  # `usage` keeps its place in `head`, before `choices`
+                last = compact({**head, "usage": _usage(resolved), "choices": []})
+                yield Frame(b"data: " + last[:-1] + end(), paced=False)
             yield Frame(DONE, paced=False, terminal=True)
 
         return frames()
@@ -137,41 +141,48 @@ def _fingerprint(rng: random.Random) -> str:
     return "fp_" + "".join(rng.choice("0123456789abcdef") for _ in range(10))
 
 
-def _choice_deltas(choice: ResolvedChoice) -> list[dict[str, Any]]:
-    """Every chunk's choice entry for one choice, role chunk first and finish chunk last."""
-    entries: list[dict[str, Any]] = []
+def _choice_entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
+    """Every chunk's choice entry for one choice, as JSON, role chunk first and finish chunk
+    last; and whether it carries output. Text and argument pieces are the many: only the
+    piece itself is serialized for each."""
+    open_, close = b'{"index":%d,"delta":' % choice.index, b',"logprobs":null,"finish_reason":null}'
 
-    def add(delta: dict[str, Any], finish: str | None = None) -> None:
-        entries.append({"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": finish})
+    def entry(delta: dict[str, Any], finish: str | None = None) -> tuple[bytes, bool]:
+        shows = bool(delta.get("content") or delta.get("refusal") or delta.get("tool_calls"))
+        whole = {"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return compact(whole), shows
 
     if choice.refusal is not None:
-        add({"role": "assistant", "content": None, "refusal": ""})
+        yield entry({"role": "assistant", "content": None, "refusal": ""})
         for piece in choice.pieces:
-            add({"refusal": piece})
+            yield open_ + b'{"refusal":' + compact(piece) + b"}" + close, bool(piece)
     else:
-        calls = list(_call_fragments(choice))
-        if choice.text is not None and (choice.text or not calls):
-            add({"role": "assistant", "content": "", "refusal": None})
+        calls = _call_fragments(choice)
+        if choice.text is not None and (choice.text or not choice.tool_calls):
+            yield entry({"role": "assistant", "content": "", "refusal": None})
             for piece in choice.pieces:
-                add({"content": piece})
+                yield open_ + b'{"content":' + compact(piece) + b"}" + close, bool(piece)
         else:
             # A tool-call-only answer carries the first fragment in the role chunk.
-            add({"role": "assistant", "content": None, "tool_calls": [calls.pop(0)], "refusal": None})
+            next(calls)
+            first = _call_start(0, choice.tool_calls[0])
+            yield entry({"role": "assistant", "content": None, "tool_calls": [first], "refusal": None})
         for fragment in calls:
-            add({"tool_calls": [fragment]})
-    add({}, choice.finish_reason)
-    return entries
+            yield open_ + b'{"tool_calls":[' + fragment + b"]}" + close, True
+    yield entry({}, choice.finish_reason)
 
 
-def _has_output(delta: dict[str, Any]) -> bool:
-    return bool(delta.get("content") or delta.get("refusal") or delta.get("tool_calls"))
-
-
-def _call_fragments(choice: ResolvedChoice) -> Iterator[dict[str, Any]]:
+def _call_fragments(choice: ResolvedChoice) -> Iterator[bytes]:
+    """Each tool call's fragments, as JSON: the first names the call, the rest carry its arguments."""
     for index, call in enumerate(choice.tool_calls):
-        yield {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        yield compact(_call_start(index, call))
+        opening = b'{"index":%d,"function":{"arguments":' % index
         for piece in call.pieces:
-            yield {"index": index, "function": {"arguments": piece}}
+            yield opening + compact(piece) + b"}}"
+
+
+def _call_start(index: int, call: ResolvedToolCall) -> dict[str, Any]:
+    return {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
 
 
 def _whole_choice(choice: ResolvedChoice) -> dict[str, Any]:

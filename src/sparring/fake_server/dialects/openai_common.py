@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from email.utils import formatdate
-from typing import Any
+from typing import Any, TypeVar
 
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.resolve import random_id
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
+
+T = TypeVar("T")
 
 # preset: (status, type, code, param, message). `{model}` and `{key}` come from the request.
 PRESETS: dict[str, tuple[int, str, str | int | None, str | None, str]] = {
@@ -238,12 +240,17 @@ def require_type(body: dict[str, Any], key: str, expected: type | tuple[type, ..
         )
 
 
-def interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
-    out: list[dict[str, Any]] = []
-    for step in range(max(len(entries) for entries in per_choice)):
-        out.extend(entries[step] for entries in per_choice if step < len(entries))
-    return out
+def interleave(per_choice: Sequence[Iterable[T]]) -> Iterator[T]:
+    """Round-robin across choices, index 0 first, as the API sends `n > 1`; lazily."""
+    running = [iter(entries) for entries in per_choice]
+    while running:
+        still: list[Iterator[T]] = []
+        for entries in running:
+            for entry in entries:  # its next entry, if it has one left
+                yield entry
+                still.append(entries)
+                break
+        running = still
 
 
 def obfuscation(rng: random.Random) -> str:

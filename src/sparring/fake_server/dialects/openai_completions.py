@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact
 from sparring.fake_server.dialects.openai_chat import DONE
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.text import count_tokens
@@ -65,25 +65,23 @@ class Completions(common.OpenAIDialect):
             "id": common.new_id(rng, "cmpl-"),
             "object": "text_completion",
             "created": int(time.time()),
+            "choices": [],
+            "model": resolved.model,
         }
-
-        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-            data = {**head, "choices": choices, "model": resolved.model, **extra}
-            if include_usage:
-                data.setdefault("usage", None)
-            return b"data: " + compact(data) + b"\n\n"
-
-        per_choice = [
-            # `pieces` are the text's, or the refusal's; a tool-call-only reply has none.
-            [_entry(c, piece, None) for piece in c.pieces] + [_entry(c, "", _finish(c))]
-            for c in resolved.choices
-        ]
+        if include_usage:
+            head["usage"] = None
+        # Every chunk is `head` with one choice entry: `head` is rendered once, around the entry.
+        before, after = around(head, "choices")
+        prefix, suffix = b"data: " + before + b"[", b"]" + after + b"\n\n"
+        # `pieces` are the text's, or the refusal's; a tool-call-only reply has none.
+        per_choice = [_entries(c) for c in resolved.choices]
 
         def frames() -> Iterator[Frame]:
-            for entry in common.interleave(per_choice):
-                yield Frame(chunk([entry]), content=bool(entry["text"]))
+            for entry, shows in common.interleave(per_choice):
+                yield Frame(prefix + entry + suffix, content=shows)
             if include_usage:
-                yield Frame(chunk([], usage=usage(resolved, request)), paced=False)
+                last = {**head, "usage": usage(resolved, request)}
+                yield Frame(b"data: " + compact(last) + b"\n\n", paced=False)
             yield Frame(DONE, paced=False, terminal=True)
 
         return frames()
@@ -165,6 +163,15 @@ def _text(choice: ResolvedChoice) -> str:
 
 def _finish(choice: ResolvedChoice) -> str:
     return choice.finish_reason if choice.finish_reason in _FINISH_REASONS else "stop"
+
+
+def _entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
+    """Every chunk's choice entry for one choice, as JSON, and whether it carries text: one
+    per piece (only the piece is serialized for each), then the finish entry."""
+    after = b',"index":%d,"logprobs":null,"finish_reason":null}' % choice.index
+    for piece in choice.pieces:
+        yield b'{"text":' + compact(piece) + after, bool(piece)
+    yield compact(_entry(choice, "", _finish(choice))), False
 
 
 def _entry(choice: ResolvedChoice, text: str, finish: str | None) -> dict[str, Any]:

@@ -9,8 +9,10 @@ usage on and off, obfuscation off, `n > 1`, batches, cut-off finishes.
 
 from __future__ import annotations
 
+import itertools
 import random
 import re
+import string
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,8 +20,9 @@ import pytest
 
 from sparring import message, reply, tool_call
 from sparring.fake_server.app import DIALECTS
+from sparring.fake_server.dialects import openai_common as common
 from sparring.fake_server.dialects.base import Dialect, Frame
-from sparring.fake_server.resolve import Resolved, resolve
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_text, resolve
 from sparring.scenario.model import Content
 
 TEXT = 'Grüße, the "quoted" line\nand 🎉 more words.'
@@ -97,3 +100,75 @@ def test_stream_bytes(api: str, variant: str, content: str, snapshot: Any) -> No
     _, frames = render(api, variant, content)
     got = [(_CLOCKS.sub(rb'"\1":0', f.data).decode(), f.paced, f.content, f.terminal) for f in frames]
     assert got == snapshot
+
+
+class _Unreachable(tuple[str, ...]):
+    """Pieces of which only the first few may be read: rendering past them raises."""
+
+    reachable = 3
+
+    def __iter__(self) -> Iterator[str]:
+        for i, piece in enumerate(super().__iter__()):
+            if i >= self.reachable:
+                raise AssertionError(f"piece {i} was rendered before it was asked for")
+            yield piece
+
+
+@pytest.mark.parametrize("api", ["chat", "completions", "responses", "messages"])
+def test_frames_are_rendered_when_taken(api: str) -> None:
+    """The first frames go out before the rest of a long answer is rendered."""
+    words = [f"w{i} " for i in range(20_000)]
+    choice = ResolvedChoice(0, "".join(words), _Unreachable(words), (), None, "stop")
+    d = dialect(api)
+    frames = d.stream(Resolved("m", (choice,), 1, 1), d.parse(next(iter(BODIES[api].values()))), random.Random(1))
+    before_third = {"chat": 1, "completions": 0, "responses": 4, "messages": 3}[api]  # the role chunk...
+    taken = list(itertools.islice(frames, before_third + 3))
+    assert b'"w2 "' in taken[-1].data
+    with pytest.raises(AssertionError, match="piece 3 was rendered"):
+        list(frames)
+
+
+@pytest.mark.parametrize(("api", "variant"), [(api, v) for api in BODIES for v in BODIES[api]])
+def test_streams_taken_together_send_the_same_bytes(api: str, variant: str) -> None:
+    """Once `stream()` has returned, its frames draw nothing from the server's generator: two
+    streams taken in turns (as concurrent requests are) give the bytes each gives alone."""
+    alone = []
+    rng = random.Random(3)
+    for _ in range(2):
+        alone.append([f.data for f in _stream(api, variant, rng)])
+    rng = random.Random(3)
+    first, second = _stream(api, variant, rng), _stream(api, variant, rng)
+    state = rng.getstate()
+    together: tuple[list[bytes], list[bytes]] = ([], [])
+    for a, b in itertools.zip_longest(first, second):
+        together[0].extend([a.data] if a else [])
+        together[1].extend([b.data] if b else [])
+    assert rng.getstate() == state
+    assert list(together) == alone
+
+
+def _stream(api: str, variant: str, rng: random.Random) -> Iterator[Frame]:
+    d = dialect(api)
+    parsed = d.parse(BODIES[api][variant])
+    resolved = resolve(CONTENTS["tool_calls"], n=parsed.n, model="m", messages=parsed.messages, rng=rng)
+    if api in ("chat", "responses"):  # content with text, so there is padding to draw
+        resolved = resolve(CONTENTS["text"], n=parsed.n, model="m", messages=parsed.messages, rng=rng)
+    return d.stream(resolved, parsed, rng)
+
+
+def test_obfuscation_padding_is_seeded_and_shaped_like_the_apis() -> None:
+    """1 to 16 letters and digits, every length and character drawn, the same for a seed."""
+    rng = random.Random(5)
+    pads = [common.obfuscation(rng) for _ in range(5_000)]
+    assert {len(p) for p in pads} == set(range(1, 17))
+    assert set(b"".join(pads)) == set(string.ascii_letters.encode() + string.digits.encode())
+    again = random.Random(5)
+    assert [common.obfuscation(again) for _ in range(5_000)] == pads
+
+
+def test_random_text_is_uniform_over_its_alphabet() -> None:
+    """Bytes past the alphabet's last whole multiple of 256 are dropped, not folded onto its
+    first characters: with 3 characters, byte 255 would otherwise make `a` more likely."""
+    text = random_text(random.Random(2), 300_000, "abc")
+    counts = [text.count(c) for c in b"abc"]
+    assert max(counts) - min(counts) < 3_000, counts  # ~6 standard deviations of 258; the fold: +1,170

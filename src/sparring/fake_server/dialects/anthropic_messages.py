@@ -38,7 +38,6 @@ import dataclasses
 import json
 import math
 import random
-import secrets
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -84,6 +83,7 @@ _TYPE_BY_STATUS[413] = "request_too_large"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 _STOP_REASONS["function_call"] = "tool_use"
 _ORGANIZATION_ID = "73706172-7269-4e67-8000-000000000001"  # "sparring", as a UUID
+_UNSEEDED = random.SystemRandom()
 _USUAL_LIMITS = RateLimits(4000, 3999, 0, 2_000_000, 2_000_000, 0)  # on every response, as the real API
 
 
@@ -279,9 +279,7 @@ def _stop_reason(choice: ResolvedChoice) -> str:
 
 
 def _request_id(rng: random.Random | None = None) -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz123456789"
-    pick = rng.choice if rng is not None else secrets.choice
-    return "req_011C" + "".join(pick(alphabet) for _ in range(20))
+    return random_id(rng or _UNSEEDED, "req_011C", 20, "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz123456789")
 
 
 def _error_body(type_: str, message: str, request_id: str) -> dict[str, Any]:

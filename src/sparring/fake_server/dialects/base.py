@@ -109,8 +109,9 @@ class Dialect(ABC):
     @abstractmethod
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         """The SSE events of a streamed answer, in order, terminator included, each rendered
-        when it is taken. What the stream draws from `rng` for its whole length (ids) is drawn
-        by the call itself, so the draws keep one order however the frames are consumed."""
+        when it is taken. The call itself draws from `rng` (ids, and the seed of a generator
+        of the stream's own for what its events draw), so a seeded server sends the same
+        bytes however its streams' frames are taken and interleaved."""
 
     @abstractmethod
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:

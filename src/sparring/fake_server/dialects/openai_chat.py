@@ -76,6 +76,7 @@ class ChatCompletions(common.OpenAIDialect):
         }
         if include_usage:
             head["usage"] = None
+        pads = random.Random(rng.getrandbits(64))  # the stream's own: see `Dialect.stream`
         # Every chunk is `head` with one choice entry: `head` is rendered once, around the entry.
         before, after = around(head, "choices")
         prefix, suffix = b"data: " + before + b"[", b"]" + after[:-1]  # `after` without its `}`
@@ -83,7 +84,7 @@ class ChatCompletions(common.OpenAIDialect):
         def end() -> bytes:
             """A chunk's last bytes: the padding, when on, is its last field."""
             if obfuscate:
-                return b',"obfuscation":"' + common.obfuscation(rng).encode() + b'"}\n\n'
+                return b',"obfuscation":"' + common.obfuscation(pads) + b'"}\n\n'
             return b"}\n\n"
 
         def frames() -> Iterator[Frame]:
@@ -138,7 +139,7 @@ def _check_messages(messages: list[Any]) -> None:
 
 
 def _fingerprint(rng: random.Random) -> str:
-    return "fp_" + "".join(rng.choice("0123456789abcdef") for _ in range(10))
+    return "fp_" + rng.randbytes(5).hex()
 
 
 def _choice_entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:

@@ -15,7 +15,7 @@ from email.utils import formatdate
 from typing import Any, TypeVar
 
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.resolve import random_id
+from sparring.fake_server.resolve import random_id, random_text
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
 
@@ -207,7 +207,7 @@ def invalid(problem: InvalidRequest) -> HttpError:
 
 def response_headers(rng: random.Random, *, processing_ms: int) -> dict[str, str]:
     return {
-        "x-request-id": "req_" + "".join(rng.choice("0123456789abcdef") for _ in range(32)),
+        "x-request-id": "req_" + rng.randbytes(16).hex(),
         "openai-processing-ms": str(processing_ms),
         "openai-version": "2020-10-01",
         "openai-organization": "user-sparring",
@@ -253,9 +253,10 @@ def interleave(per_choice: Sequence[Iterable[T]]) -> Iterator[T]:
         running = still
 
 
-def obfuscation(rng: random.Random) -> str:
-    """The random padding current traffic adds to deltas (so sizes leak nothing)."""
-    return random_id(rng, "", rng.randint(1, 16))
+def obfuscation(rng: random.Random) -> bytes:
+    """The random padding current traffic adds to deltas (so sizes leak nothing): 1 to 16
+    letters and digits, as JSON string content."""
+    return random_text(rng, rng.getrandbits(4) + 1)
 
 
 def object_with_model(body: object, required: str) -> dict[str, Any]:

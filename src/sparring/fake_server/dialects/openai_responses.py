@@ -97,7 +97,8 @@ class Responses(common.OpenAIDialect):
         started = b'"response":' + compact(response)  # `created` and `in_progress` carry the same
         # Live traffic pads text and argument deltas (not refusal ones) with random `obfuscation`,
         # unless `stream_options.include_obfuscation` is false.
-        pad = (lambda: common.obfuscation(rng).encode()) if request.options["obfuscate"] else None
+        pads = random.Random(rng.getrandbits(64))  # the stream's own: see `Dialect.stream`
+        pad = (lambda: common.obfuscation(pads)) if request.options["obfuscate"] else None
 
         def frames() -> Iterator[Frame]:
             seq = itertools.count()
@@ -173,7 +174,7 @@ def _deltas(
 
 
 def _hex_id(rng: random.Random, prefix: str) -> str:
-    return prefix + "".join(rng.choice("0123456789abcdef") for _ in range(48))
+    return prefix + rng.randbytes(24).hex()
 
 
 # -- the request ----------------------------------------------------------------------------------

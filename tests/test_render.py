@@ -172,3 +172,11 @@ def test_random_text_is_uniform_over_its_alphabet() -> None:
     text = random_text(random.Random(2), 300_000, "abc")
     counts = [text.count(c) for c in b"abc"]
     assert max(counts) - min(counts) < 3_000, counts  # ~6 standard deviations of 258; the fold: +1,170
+
+
+@pytest.mark.parametrize(("api", "variant", "content"), CASES)
+def test_paced_events_counts_what_the_stream_paces(api: str, variant: str, content: str) -> None:
+    """A whole answer waits as long as its stream would, counted without rendering it."""
+    resolved, frames = render(api, variant, content)
+    parsed = dialect(api).parse(BODIES[api][variant])
+    assert dialect(api).paced_events(resolved, parsed) == sum(f.paced for f in frames)

@@ -151,6 +151,11 @@ class AnthropicMessages(Dialect):
 
         return frames()
 
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        # `message_start`, every delta, and each tool_use start (its name is output).
+        choice = resolved.choices[0]
+        return 1 + sum(len(pieces) for _, _, pieces in _blocks(choice)) + len(choice.tool_calls)
+
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         choice = resolved.choices[0]
         content = [_whole_block(block, key, pieces) for block, key, pieces in _blocks(choice)]

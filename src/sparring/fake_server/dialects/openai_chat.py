@@ -97,6 +97,10 @@ class ChatCompletions(common.OpenAIDialect):
 
         return frames()
 
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        # One paced chunk per choice entry: role, pieces, tool-call fragments, finish.
+        return sum(_entry_count(c) for c in resolved.choices)
+
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         return {
             "id": common.new_id(rng, "chatcmpl-"),
@@ -171,6 +175,16 @@ def _choice_entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
         for fragment in calls:
             yield open_ + b'{"tool_calls":[' + fragment + b"]}" + close, True
     yield entry({}, choice.finish_reason)
+
+
+def _entry_count(choice: ResolvedChoice) -> int:
+    """How many entries `_choice_entries` gives, without rendering them."""
+    if choice.refusal is not None:
+        return len(choice.pieces) + 2
+    fragments = sum(1 + len(call.pieces) for call in choice.tool_calls)
+    if choice.text is not None and (choice.text or not choice.tool_calls):
+        return len(choice.pieces) + fragments + 2
+    return fragments + 1  # the role chunk carries the first fragment
 
 
 def _call_fragments(choice: ResolvedChoice) -> Iterator[bytes]:

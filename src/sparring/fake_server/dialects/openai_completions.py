@@ -86,6 +86,9 @@ class Completions(common.OpenAIDialect):
 
         return frames()
 
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        return sum(len(c.pieces) + 1 for c in resolved.choices)  # the pieces, then the finish
+
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         return {
             "id": common.new_id(rng, "cmpl-"),

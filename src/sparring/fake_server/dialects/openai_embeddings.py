@@ -84,6 +84,9 @@ class Embeddings(common.OpenAIDialect):
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         return iter(())  # never streamed: `parse` makes every request a whole answer
 
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        return 0
+
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         options = request.options
         size = options["dimensions"] or NATIVE_DIMENSIONS.get(request.model, DEFAULT_DIMENSIONS)

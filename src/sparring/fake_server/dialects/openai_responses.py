@@ -111,6 +111,12 @@ class Responses(common.OpenAIDialect):
 
         return frames()
 
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        # The deltas: the message's (text or refusal), when there is one, and each call's.
+        choice = resolved.choices[0]
+        has_message = choice.refusal is not None or bool(choice.text) or not choice.tool_calls
+        return len(choice.pieces) * has_message + sum(len(call.pieces) for call in choice.tool_calls)
+
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         response = _response(resolved, request, rng)
         return _finished(response, resolved, _items(resolved.choices[0], rng))

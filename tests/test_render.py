@@ -22,6 +22,10 @@ from sparring import message, reply, tool_call
 from sparring.fake_server.app import DIALECTS
 from sparring.fake_server.dialects import openai_common as common
 from sparring.fake_server.dialects.base import Dialect, Frame
+from sparring.fake_server.dialects.openai_chat import ChatRequest
+from sparring.fake_server.dialects.openai_completions import CompletionsRequest
+from sparring.fake_server.dialects.openai_embeddings import EmbeddingsRequest
+from sparring.fake_server.dialects.openai_responses import ResponsesRequest
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_text, resolve
 from sparring.scenario.model import Content
 
@@ -180,3 +184,22 @@ def test_paced_events_counts_what_the_stream_paces(api: str, variant: str, conte
     resolved, frames = render(api, variant, content)
     parsed = dialect(api).parse(BODIES[api][variant])
     assert dialect(api).paced_events(resolved, parsed) == sum(f.paced for f in frames)
+
+
+def test_each_dialect_parses_into_its_own_typed_request() -> None:
+    """What a dialect reads beyond the shared fields is typed, with the API's defaults."""
+    chat = dialect("chat").parse(BODIES["chat"]["bare"])
+    assert isinstance(chat, ChatRequest)
+    assert (chat.include_usage, chat.include_obfuscation, chat.n) == (True, False, 2)
+    assert not dialect("chat").parse(BODIES["chat"]["plain"]).include_usage  # type: ignore[attr-defined]
+    completions = dialect("completions").parse(BODIES["completions"]["usage"])
+    assert isinstance(completions, CompletionsRequest)
+    assert (completions.include_usage, completions.n, completions.prompt_tokens) == (True, 2, 2)
+    responses = dialect("responses").parse(BODIES["responses"]["bare"])
+    assert isinstance(responses, ResponsesRequest)
+    assert not responses.include_obfuscation
+    body = {"model": "text-embedding-3-small", "input": ["hi", "two words"], "dimensions": 8}
+    embeddings = dialect("embeddings").parse(body)
+    assert isinstance(embeddings, EmbeddingsRequest)
+    assert (embeddings.inputs, embeddings.input_tokens, embeddings.dimensions) == (("hi", "two words"), (1, 3), 8)
+    assert embeddings.encoding_format == "float"

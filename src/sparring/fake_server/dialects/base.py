@@ -11,8 +11,8 @@ import json
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from sparring.fake_server.resolve import Resolved
 from sparring.scenario.delivery import Fault, RateLimits
@@ -75,7 +75,8 @@ class InvalidRequest(Exception):
 class ParsedRequest:
     """The parts of a request that matching, resolving and rendering need. `messages` is the
     conversation in Chat Completions shape (`[{"role", "content"}]`), whatever the API: the
-    last user message is what rules match on, and prompt tokens are counted from it all."""
+    last user message is what rules match on, and prompt tokens are counted from it all.
+    A dialect that reads more of its request parses into a subclass with typed fields."""
 
     body: Mapping[str, Any]
     model: str
@@ -83,8 +84,18 @@ class ParsedRequest:
     stream: bool
     n: int = 1
     has_tools: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
     prompt_tokens: int | None = None  # the dialect's own count, when it counts differently
+
+
+R = TypeVar("R", bound=ParsedRequest)
+
+
+def specific(request: ParsedRequest, kind: type[R]) -> R:
+    """`request` as the dialect's own kind; one built by hand as a bare `ParsedRequest` gets
+    that kind's defaults (what a request that says nothing more asks for)."""
+    if isinstance(request, kind):
+        return request
+    return kind(**{f.name: getattr(request, f.name) for f in fields(ParsedRequest)})
 
 
 class Dialect(ABC):

@@ -11,21 +11,30 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, ResolvedToolCall
 
 DONE = b"data: [DONE]\n\n"
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
 
 
+@dataclass(frozen=True)
+class ChatRequest(ParsedRequest):
+    """What Chat reads besides: `stream_options`."""
+
+    include_usage: bool = False  # a last chunk with the usage, and `usage: null` on the others
+    include_obfuscation: bool = True  # the `obfuscation` padding on every chunk
+
+
 class ChatCompletions(common.OpenAIDialect):
     name = "chat"
     path = "/v1/chat/completions"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> ChatRequest:
         body = common.object_with_model(body, "messages")
         common.require_type(body, "messages", list, "an array of objects")
         _check_messages(body["messages"])
@@ -53,19 +62,20 @@ class ChatCompletions(common.OpenAIDialect):
         tools = body.get("tools")
         if tools is not None:
             common.require_type(body, "tools", list, "an array of objects")
-        return ParsedRequest(
+        return ChatRequest(
             body=body,
             model=body["model"],
             messages=body["messages"],
             stream=bool(stream),
             n=n or 1,
             has_tools=bool(tools),
-            options=options or {},
+            include_usage=(options or {}).get("include_usage") is True,
+            include_obfuscation=(options or {}).get("include_obfuscation", True) is not False,
         )
 
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
-        include_usage = request.options.get("include_usage") is True
-        obfuscate = request.options.get("include_obfuscation", True) is not False
+        options = specific(request, ChatRequest)
+        include_usage, obfuscate = options.include_usage, options.include_obfuscation
         head: dict[str, Any] = {
             "id": common.new_id(rng, "chatcmpl-"),
             "object": "chat.completion.chunk",

@@ -17,10 +17,11 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
 from sparring.fake_server.dialects.openai_chat import DONE
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.text import count_tokens
@@ -28,11 +29,18 @@ from sparring.scenario.text import count_tokens
 _FINISH_REASONS = ("stop", "length", "content_filter")
 
 
+@dataclass(frozen=True)
+class CompletionsRequest(ParsedRequest):
+    """What Completions reads besides: `stream_options.include_usage`."""
+
+    include_usage: bool = False
+
+
 class Completions(common.OpenAIDialect):
     name = "completions"
     path = "/v1/completions"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> CompletionsRequest:
         body = common.object_with_model(body, "prompt")
         texts, prompt_tokens = prompts(body["prompt"], "prompt")
         stream = body.get("stream")
@@ -48,19 +56,19 @@ class Completions(common.OpenAIDialect):
                     param="stream_options",
                 )
             common.require_type(body, "stream_options", dict, "an object")
-        return ParsedRequest(
+        return CompletionsRequest(
             body=body,
             model=body["model"],
             # One user message per prompt: rules match on the last prompt, as on Chat's last user message.
             messages=[{"role": "user", "content": text} for text in texts],
             stream=bool(stream),
             n=n * len(texts),  # a batch answers every prompt with its own n choices
-            options=options or {},
             prompt_tokens=sum(prompt_tokens),
+            include_usage=(options or {}).get("include_usage") is True,
         )
 
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
-        include_usage = request.options.get("include_usage") is True
+        include_usage = specific(request, CompletionsRequest).include_usage
         head: dict[str, Any] = {
             "id": common.new_id(rng, "cmpl-"),
             "object": "text_completion",

@@ -21,10 +21,11 @@ import itertools
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.delivery import Fault
 
@@ -33,11 +34,18 @@ _TEXT_PARTS = ("input_text", "output_text", "text")
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 
 
+@dataclass(frozen=True)
+class ResponsesRequest(ParsedRequest):
+    """What Responses reads besides: `stream_options.include_obfuscation`."""
+
+    include_obfuscation: bool = True
+
+
 class Responses(common.OpenAIDialect):
     name = "responses"
     path = "/v1/responses"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> ResponsesRequest:
         if not isinstance(body, dict):
             raise InvalidRequest(
                 f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
@@ -78,13 +86,13 @@ class Responses(common.OpenAIDialect):
         if body.get("instructions"):
             messages.insert(0, {"role": "system", "content": body["instructions"]})
         options = body.get("stream_options") or {}
-        return ParsedRequest(
+        return ResponsesRequest(
             body=body,
             model=body["model"],
             messages=messages,
             stream=bool(body.get("stream")),
             has_tools=bool(tools),
-            options={"obfuscate": options.get("include_obfuscation", True) is not False},
+            include_obfuscation=options.get("include_obfuscation", True) is not False,
         )
 
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
@@ -98,7 +106,7 @@ class Responses(common.OpenAIDialect):
         # Live traffic pads text and argument deltas (not refusal ones) with random `obfuscation`,
         # unless `stream_options.include_obfuscation` is false.
         pads = random.Random(rng.getrandbits(64))  # the stream's own: see `Dialect.stream`
-        pad = (lambda: common.obfuscation(pads)) if request.options["obfuscate"] else None
+        pad = (lambda: common.obfuscation(pads)) if specific(request, ResponsesRequest).include_obfuscation else None
 
         def frames() -> Iterator[Frame]:
             seq = itertools.count()

@@ -21,7 +21,7 @@ import pytest
 from sparring import message, reply, tool_call
 from sparring.fake_server.app import DIALECTS
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame
+from sparring.fake_server.dialects.base import Dialect, Frame, InvalidRequest
 from sparring.fake_server.dialects.openai_chat import ChatRequest
 from sparring.fake_server.dialects.openai_completions import CompletionsRequest
 from sparring.fake_server.dialects.openai_embeddings import EmbeddingsRequest
@@ -203,3 +203,15 @@ def test_each_dialect_parses_into_its_own_typed_request() -> None:
     assert isinstance(embeddings, EmbeddingsRequest)
     assert (embeddings.inputs, embeddings.input_tokens, embeddings.dimensions) == (("hi", "two words"), (1, 3), 8)
     assert embeddings.encoding_format == "float"
+
+
+def test_anthropic_error_ids_come_from_the_generator_given() -> None:
+    """Seeded when the server gives its generator; random (the old call shape) without one."""
+    problem = InvalidRequest("bad", status=400)
+    seeded = [dialect("messages").invalid(problem, random.Random(4)).headers["request-id"] for _ in range(2)]
+    assert seeded[0] == seeded[1]
+    assert re.fullmatch(r"req_011C[1-9A-HJ-NP-Za-km-z]{20}", seeded[0])
+    assert (
+        dialect("messages").invalid(problem).headers["request-id"]
+        != dialect("messages").invalid(problem).headers["request-id"]
+    )

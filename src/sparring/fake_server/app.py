@@ -223,7 +223,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
     api_key = api_key_of(request)
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
-        error = dialect.error(chosen, parsed, api_key)
+        error = dialect.error(chosen, parsed, api_key, request.app[STATE].rng)
         return _json(error, request, dialect)
     return await _play(request, dialect, parsed, chosen, journal, entry)
 

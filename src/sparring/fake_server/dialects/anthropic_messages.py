@@ -180,14 +180,16 @@ class AnthropicMessages(Dialect):
                     headers[f"anthropic-ratelimit-{kind}-{field}"] = text
         return headers
 
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+    def error(
+        self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
+    ) -> HttpError:
         preset = reply.preset or _PRESET_BY_STATUS.get(reply.status or 0)
         status, type_, message = PRESETS[preset] if preset else (0, "", "")
         status = reply.status or status
         if not preset:
             type_ = _type_for(status)
             message = f"Error {status}, scripted by sparring."
-        request_id = _request_id()
+        request_id = _request_id(rng)
         body: dict[str, Any] | str
         if reply.body is not None:
             body = dict(reply.body) if not isinstance(reply.body, str) else reply.body
@@ -199,8 +201,8 @@ class AnthropicMessages(Dialect):
         headers = {"request-id": request_id, **self._retry_headers(reply, preset), **reply.headers}
         return HttpError(status, body, headers)
 
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        request_id = _request_id()
+    def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
+        request_id = _request_id(rng)
         body = _error_body(_type_for(problem.status), problem.message, request_id)
         return HttpError(problem.status, body, {"request-id": request_id})
 

@@ -139,12 +139,15 @@ class Dialect(ABC):
         """Rate-limit state in this API's header names and formats."""
 
     @abstractmethod
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
-        """A scripted error in this API's status, body and headers."""
+    def error(
+        self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
+    ) -> HttpError:
+        """A scripted error in this API's status, body and headers. Ids in it are drawn from
+        `rng` (the server's seeded generator), or at random without one."""
 
     @abstractmethod
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        """A validation failure in this API's shape."""
+    def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
+        """A validation failure in this API's shape; ids drawn as `error`'s."""
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         """Whether a request to an unknown route looks like this API's (it then gets this

@@ -298,10 +298,12 @@ class OpenAIDialect(Dialect):
     def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
         return rate_limit_headers(limits)
 
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+    def error(
+        self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
+    ) -> HttpError:
         return scripted_error(reply, request.model if request else None, api_key)
 
-    def invalid(self, problem: InvalidRequest) -> HttpError:
+    def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
         return invalid(problem)
 
     def unmatched(self, message: str) -> HttpError:

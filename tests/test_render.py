@@ -162,12 +162,13 @@ def _stream(api: str, variant: str, rng: random.Random) -> Iterator[Frame]:
 
 def test_obfuscation_padding_is_seeded_and_shaped_like_the_apis() -> None:
     """1 to 16 letters and digits, every length and character drawn, the same for a seed."""
-    rng = random.Random(5)
-    pads = [common.obfuscation(rng) for _ in range(5_000)]
+    pad = common.Padding(random.Random(5))
+    pads = [pad() for _ in range(10_000)]  # past the first blocks drawn
     assert {len(p) for p in pads} == set(range(1, 17))
     assert set(b"".join(pads)) == set(string.ascii_letters.encode() + string.digits.encode())
-    again = random.Random(5)
-    assert [common.obfuscation(again) for _ in range(5_000)] == pads
+    again = common.Padding(random.Random(5))
+    assert [again() for _ in range(10_000)] == pads
+    assert [common.Padding(random.Random(6))() for _ in range(20)] != pads[:20]
 
 
 def test_random_text_is_uniform_over_its_alphabet() -> None:

@@ -18,10 +18,12 @@ from sparring.fake_server.resolve import Resolved
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # `json.dumps` makes one a call
+
 
 def compact(value: object) -> bytes:
     """JSON as the real APIs send it: no spaces, non-ASCII kept as UTF-8."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
 
 
 _HOLE = "\x00sparring\x00"  # no JSON a dialect renders holds it: its NULs are escaped

@@ -86,7 +86,7 @@ class ChatCompletions(common.OpenAIDialect):
         }
         if include_usage:
             head["usage"] = None
-        pads = random.Random(rng.getrandbits(64))  # the stream's own: see `Dialect.stream`
+        pad = common.Padding(rng)
         # Every chunk is `head` with one choice entry: `head` is rendered once, around the entry.
         before, after = around(head, "choices")
         prefix, suffix = b"data: " + before + b"[", b"]" + after[:-1]  # `after` without its `}`
@@ -94,7 +94,7 @@ class ChatCompletions(common.OpenAIDialect):
         def end() -> bytes:
             """A chunk's last bytes: the padding, when on, is its last field."""
             if obfuscate:
-                return b',"obfuscation":"' + common.obfuscation(pads) + b'"}\n\n'
+                return b',"obfuscation":"' + pad() + b'"}\n\n'
             return b"}\n\n"
 
         def frames() -> Iterator[Frame]:

@@ -242,7 +242,12 @@ def require_type(body: dict[str, Any], key: str, expected: type | tuple[type, ..
 
 def interleave(per_choice: Sequence[Iterable[T]]) -> Iterator[T]:
     """Round-robin across choices, index 0 first, as the API sends `n > 1`; lazily."""
-    running = [iter(entries) for entries in per_choice]
+    if len(per_choice) == 1:  # the usual case, without a step per entry
+        return iter(per_choice[0])
+    return _round_robin([iter(entries) for entries in per_choice])
+
+
+def _round_robin(running: list[Iterator[T]]) -> Iterator[T]:
     while running:
         still: list[Iterator[T]] = []
         for entries in running:
@@ -253,10 +258,29 @@ def interleave(per_choice: Sequence[Iterable[T]]) -> Iterator[T]:
         running = still
 
 
-def obfuscation(rng: random.Random) -> bytes:
-    """The random padding current traffic adds to deltas (so sizes leak nothing): 1 to 16
-    letters and digits, as JSON string content."""
-    return random_text(rng, rng.getrandbits(4) + 1)
+class Padding:
+    """The random `obfuscation` padding current traffic adds to deltas (so sizes leak
+    nothing): 1 to 16 letters and digits a call, as JSON string content. One per stream,
+    seeded from the server's generator when the stream starts; its own generator then draws
+    lengths and characters in blocks, so a padding costs a few slices."""
+
+    _BLOCK = 4096
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = random.Random(rng.getrandbits(64))
+        self._lengths, self._chars = b"", b""
+        self._next_length = self._next_char = 0
+
+    def __call__(self) -> bytes:
+        if self._next_length == len(self._lengths):
+            self._lengths, self._next_length = self._rng.randbytes(self._BLOCK), 0
+        length = (self._lengths[self._next_length] & 15) + 1  # 16 divides 256: all equally likely
+        self._next_length += 1
+        start = self._next_char
+        if start + length > len(self._chars):
+            self._chars, start = self._chars[start:] + random_text(self._rng, self._BLOCK), 0
+        self._next_char = start + length
+        return self._chars[start : start + length]
 
 
 def object_with_model(body: object, required: str) -> dict[str, Any]:

@@ -105,8 +105,7 @@ class Responses(common.OpenAIDialect):
         started = b'"response":' + compact(response)  # `created` and `in_progress` carry the same
         # Live traffic pads text and argument deltas (not refusal ones) with random `obfuscation`,
         # unless `stream_options.include_obfuscation` is false.
-        pads = random.Random(rng.getrandbits(64))  # the stream's own: see `Dialect.stream`
-        pad = (lambda: common.obfuscation(pads)) if specific(request, ResponsesRequest).include_obfuscation else None
+        pad = common.Padding(rng) if specific(request, ResponsesRequest).include_obfuscation else None
 
         def frames() -> Iterator[Frame]:
             seq = itertools.count()

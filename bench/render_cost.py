@@ -1,8 +1,13 @@
 """What the largest replies and scenarios allowed cost the server, and how long its event loop
 stalls meanwhile. Not part of the test suite.
 
-    .venv/bin/python bench/render_cost.py [--runs 3]
+    .venv/bin/python bench/render_cost.py [--runs 3] [--only stream]
 
+0. One 20,000-chunk stream rendered alone, per API (Chat with `include_usage`): the time to
+   its first frame (the `stream()` call and the first frame taken), the time to render every
+   frame, the cost per event and frames per second; the best and the median of `--runs`
+   (at least 5), since a shared machine only ever adds time. Then the same with the JSON of
+   each event's varying part (its text piece) encoded by `orjson`, when it is installed.
 1. Render time (resolve, wire events, planned writes) of the largest replies the limits allow
    (sparring.scenario._cost), and of the largest rendered on the loop rather than in a worker
    thread, per API, measured directly: the median of `--runs`.
@@ -52,6 +57,61 @@ REPLIES = {
 }
 
 
+STREAMED = {**BODIES, "chat": {**BODIES["chat"], "stream_options": {"include_usage": True}}}
+STREAMED["completions"] = {"model": "gpt-3.5-turbo-instruct", "prompt": "hi", "stream": True}
+
+
+def stream_timings(api: str, chunks: int) -> tuple[float, float, int]:
+    """Seconds to the first frame, seconds to the last, and the number of frames."""
+    dialect = next(d for d in DIALECTS if d.name == api)
+    parsed = dialect.parse(STREAMED[api])
+    rng = random.Random(0)
+    resolved = resolve(reply(chunks=["word "] * chunks).content, n=1, model="m", messages=parsed.messages, rng=rng)
+    start = time.perf_counter()
+    frames = iter(dialect.stream(resolved, parsed, rng))
+    next(frames)
+    first = time.perf_counter()
+    count = 1 + sum(1 for _ in frames)
+    return first - start, time.perf_counter() - start, count
+
+
+def stream_section(runs: int, chunks: int = MAX_CHUNKS) -> None:
+    print(f"One {chunks:,}-chunk stream rendered alone (best / median of {runs} runs)")
+    print(f"{'api':<13}{'first frame, ms':>18}{'all frames, ms':>18}{'per event, µs':>18}{'frames/s':>22}")
+    for api in STREAMED:
+        timings = [stream_timings(api, chunks) for _ in range(runs)]
+        firsts, totals, count = [t[0] for t in timings], [t[1] for t in timings], timings[0][2]
+        best, median = min(totals), statistics.median(totals)
+        print(
+            f"{api:<13}{min(firsts) * 1000:>9.2f} /{statistics.median(firsts) * 1000:>6.2f}"
+            f"{best * 1000:>11.1f} /{median * 1000:>6.1f}{best / count * 1e6:>11.2f} /{median / count * 1e6:>5.2f}"
+            f"{count / best:>12,.0f} /{count / median:>9,.0f}"
+        )
+
+
+def with_orjson_pieces() -> bool:
+    """Encode each event's text piece with `orjson` (byte-identical for strings), for a
+    measurement; False when orjson is not installed."""
+    try:
+        import orjson
+    except ImportError:
+        return False
+    from sparring.fake_server.dialects import (
+        anthropic_messages,
+        base,
+        openai_chat,
+        openai_completions,
+        openai_responses,
+    )
+
+    def compact(value: object) -> bytes:
+        return orjson.dumps(value) if type(value) is str else base.compact(value)
+
+    for module in (openai_chat, openai_completions, openai_responses, anthropic_messages):
+        module.compact = compact  # type: ignore[attr-defined]
+    return True
+
+
 def render_ms(api: str, answer: Answer) -> float:
     dialect = next(d for d in DIALECTS if d.name == api)
     parsed = dialect.parse(BODIES[api])
@@ -88,7 +148,15 @@ def loop_stall_ms(server: FakeServer, during: Callable[[], None]) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["stream"], help="only the stream-rendering figures (section 0)")
     args = parser.parse_args()
+    stream_section(max(args.runs, 5))
+    if with_orjson_pieces():
+        print("\nWith orjson for each event's text piece:")
+        stream_section(max(args.runs, 5))
+    if args.only == "stream":
+        return
+    print()
     print("Render time, ms (median of", args.runs, "runs)")
     print(f"{'reply':<52}" + "".join(f"{api:>12}" for api in BODIES))
     for name, answer in REPLIES.items():

@@ -468,7 +468,9 @@ def test_frame_roles_for_pacing_faults_and_journal() -> None:
     which carry output for the journal (`content`), and which one `no_done` drops (`terminal`)."""
     calls = (ResolvedToolCall("toolu_x", "get_time", "{}", ("{}",)),)
     choice = ResolvedChoice(0, "Hi you", ("Hi", " you"), calls, None, "tool_calls")
-    frames = AnthropicMessages().stream(Resolved(MODEL, (choice,), 5, 4), ParsedRequest({}, MODEL, [], True), Random(1))
+    frames = list(
+        AnthropicMessages().stream(Resolved(MODEL, (choice,), 5, 4), ParsedRequest({}, MODEL, [], True), Random(1))
+    )
     roles = [(f.data.split(b"\n")[0].decode()[len("event: ") :], f.paced, f.content, f.terminal) for f in frames]
     assert roles == [
         ("message_start", True, False, False),

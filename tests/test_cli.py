@@ -475,3 +475,34 @@ def test_commands_that_do_not_serve_do_not_load_the_server(argv: list[str]) -> N
     reads_scenarios = argv[0] == "validate" or argv == ["serve", "--help"]  # help lists the library's names
     expected = "['yaml']" if reads_scenarios else "[]"
     assert done.stdout.strip() == expected, done.stdout
+
+
+@pytest.mark.parametrize(
+    ("scenarios", "expected"),
+    [([], []), (["tool-call"], ["sparring.scenario.loader", "yaml"])],
+    ids=["generated-answers", "scenario"],
+)
+def test_serve_loads_only_what_serving_needs(scenarios: list[str], expected: list[str]) -> None:
+    """Start-up cost: `serve` ready to answer has loaded no faker (until an answer needs
+    generated text), no checks, plugin or snapshot library, no client SDK; the YAML reader
+    and the loader only when it has scenario files to read."""
+    code = (
+        "import os, sys\n"
+        "from sparring.cli import main\n"
+        "class Ready:\n"  # the server's stdout: once it says where it listens, report and stop
+        "    def write(self, text):\n"
+        "        if 'base URL' in text:\n"
+        "            heavy = ('yaml', 'faker', 'syrupy', 'openai', 'anthropic', 'httpx', 'sparring.checks',\n"
+        "                     'sparring.plugin', 'sparring.scenario.loader')\n"
+        "            loaded = sorted(m for m in sys.modules if m in heavy)\n"
+        "            sys.__stdout__.write(repr(loaded))\n"
+        "            sys.__stdout__.flush()\n"
+        "            os._exit(0)\n"
+        "        return len(text)\n"
+        "    def flush(self):\n"
+        "        pass\n"
+        "sys.stdout = Ready()\n"
+        f"main(['serve', '--port', '0', *{scenarios!r}])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == repr(expected), (done.stdout, done.stderr)

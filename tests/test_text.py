@@ -181,3 +181,14 @@ def test_count_prompt_tokens_grows_with_messages() -> None:
 def test_last_user_text(messages: object, expected: str) -> None:
     """The text of the last user message: a string, or the joined text parts of a list."""
     assert last_user_text(messages) == expected
+
+
+def test_faker_text_is_what_faker_says() -> None:
+    """The lorem provider alone, as `faker_text` uses it, says what a whole `Faker()` does."""
+    from faker import Faker
+
+    for seed, sentences in [(0, 1), (1, 3), (42, 3), (7, 5), (2**31, 2), (123456, 8)]:
+        fake = Faker()
+        fake.seed_instance(seed)
+        expected = fake.paragraph(nb_sentences=sentences, variable_nb_sentences=False)
+        assert faker_text(FakerText(seed=seed, sentences=sentences)) == expected

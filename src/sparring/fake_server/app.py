@@ -102,7 +102,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
         problem = _http_problem(request, exc)
         exchange.finish("rejected", problem.message, status=problem.status)
         dialect = exchange.dialect or _dialect_for(request)
-        return _json(exchange, dialect.invalid(problem), dialect)
+        return _json(exchange, dialect.invalid(problem, exchange.rng), dialect)
     except Exception as exc:  # a bug in sparring must not take the server down
         log.exception("sparring failed while answering %s %s", request.method, request.path)
         exchange.finish("rejected", f"internal error: {exc!r}", status=500)
@@ -194,7 +194,7 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
         return _miss(exchange, dialect, info, choice)
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
-        return _json(exchange, dialect.error(chosen, parsed, exchange.api_key), dialect)
+        return _json(exchange, dialect.error(chosen, parsed, exchange.api_key, exchange.rng), dialect)
     return await _play(exchange, dialect, parsed, chosen)
 
 
@@ -280,7 +280,7 @@ def default_answer(prompt: str) -> Answer:
 
 def _reject(exchange: Exchange, dialect: Dialect, problem: InvalidRequest) -> web.Response:
     exchange.finish("rejected", problem.message, status=problem.status)
-    return _json(exchange, dialect.invalid(problem), dialect)
+    return _json(exchange, dialect.invalid(problem, exchange.rng), dialect)
 
 
 def _miss(exchange: Exchange, dialect: Dialect, info: Request, choice: Choice) -> web.Response:
@@ -295,7 +295,7 @@ def _miss(exchange: Exchange, dialect: Dialect, info: Request, choice: Choice) -
     )
     exchange.answered("nothing scripted: sparring's 404")
     exchange.finish("unmatched", message, status=404)
-    return _json(exchange, dialect.unmatched(message), dialect)
+    return _json(exchange, dialect.unmatched(message, exchange.rng), dialect)
 
 
 async def _ended(exchange: Exchange) -> web.Response:
@@ -311,7 +311,7 @@ async def _ended(exchange: Exchange) -> web.Response:
     )
     exchange.answered(f"{ENDED}: {namespace}")
     exchange.finish("unmatched", message, status=404)
-    return _json(exchange, dialect.unmatched(message), dialect)
+    return _json(exchange, dialect.unmatched(message, exchange.rng), dialect)
 
 
 def _callback_failed(exchange: Exchange, dialect: Dialect, choice: Choice) -> web.Response:
@@ -321,7 +321,7 @@ def _callback_failed(exchange: Exchange, dialect: Dialect, choice: Choice) -> we
     log.error("%s", failure.message(), exc_info=failure.traceback)
     exchange.answered(choice.label, failure.rule, failure.reply)
     exchange.finish("callback_error", failure.message(), status=500)
-    return _json(exchange, dialect.failed(failure.message()), dialect)
+    return _json(exchange, dialect.failed(failure.message(), rng=exchange.rng), dialect)
 
 
 def _scenario_failed(exchange: Exchange, dialect: Dialect, broken: RegexTimeout) -> web.Response:
@@ -332,7 +332,7 @@ def _scenario_failed(exchange: Exchange, dialect: Dialect, broken: RegexTimeout)
     log.error("%s", message)
     exchange.answered(f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
     exchange.finish("scenario_error", message, status=500)
-    return _json(exchange, dialect.failed(message, code="sparring_scenario_error"), dialect)
+    return _json(exchange, dialect.failed(message, code="sparring_scenario_error", rng=exchange.rng), dialect)
 
 
 def explain_miss(

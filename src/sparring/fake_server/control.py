@@ -37,8 +37,6 @@ from sparring.errors import ScenarioError
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, add_route, namespace_of
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.offload import off_loop
-from sparring.scenario._yaml import decode
-from sparring.scenario.loader import parse_scenario
 from sparring.scenario.model import Scenario
 
 
@@ -78,6 +76,10 @@ async def _scenario_of(request: web.Request) -> Scenario:
 
 
 def _parse(data: bytes) -> Scenario:
+    # The YAML reader and the loader load with the first scenario PUT: `serve` starts without them.
+    from sparring.scenario._yaml import decode
+    from sparring.scenario.loader import parse_scenario
+
     return parse_scenario(decode(data, "<control API>"), source="<control API>")
 
 

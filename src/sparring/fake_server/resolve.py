@@ -5,6 +5,7 @@ Dialect-neutral: every dialect renders the same `Resolved` in its own wire objec
 
 from __future__ import annotations
 
+import functools
 import random
 import string
 from dataclasses import dataclass, field
@@ -15,8 +16,25 @@ from sparring.scenario.text import count_prompt_tokens, count_tokens, resolve_te
 _ALNUM = string.ascii_letters + string.digits
 
 
-def random_id(rng: random.Random, prefix: str, length: int) -> str:
-    return prefix + "".join(rng.choice(_ALNUM) for _ in range(length))
+def random_id(rng: random.Random, prefix: str, length: int, alphabet: str = _ALNUM) -> str:
+    return prefix + random_text(rng, length, alphabet).decode()
+
+
+def random_text(rng: random.Random, length: int, alphabet: str = _ALNUM) -> bytes:
+    """`length` characters of `alphabet` (ASCII), uniform and seeded, in a few draws: random
+    bytes mapped onto the alphabet, the few past its last whole multiple of 256 dropped."""
+    table, dropped = _mapping(alphabet)
+    text = b""
+    while len(text) < length:
+        text += rng.randbytes(length - len(text) + 4).translate(table, dropped)
+    return text[:length]
+
+
+@functools.cache
+def _mapping(alphabet: str) -> tuple[bytes, bytes]:
+    size = len(alphabet)
+    table = (alphabet.encode("ascii") * (256 // size + 1))[:256]
+    return bytes.maketrans(bytes(range(256)), table), bytes(range(256 - 256 % size, 256))
 
 
 @dataclass(frozen=True)

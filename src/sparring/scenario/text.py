@@ -25,11 +25,14 @@ def faker_text(spec: FakerText) -> str:
 
 @functools.lru_cache(maxsize=256)
 def _faker_paragraph(seed: int, sentences: int) -> str:
-    from faker import Faker  # heavy: import only when a scenario asks for generated text
+    # Heavy: imported only when a scenario asks for generated text. A generator with only the
+    # lorem provider says what `Faker()` says, without building its dozens of other providers.
+    from faker.generator import Generator
+    from faker.providers.lorem.en_US import Provider as Lorem
 
-    fake = Faker()
-    fake.seed_instance(seed)
-    return str(fake.paragraph(nb_sentences=sentences, variable_nb_sentences=False))
+    generator = Generator()
+    generator.seed_instance(seed)
+    return str(Lorem(generator).paragraph(nb_sentences=sentences, variable_nb_sentences=False))
 
 
 def resolve_text(text: str | FakerText | None) -> str:

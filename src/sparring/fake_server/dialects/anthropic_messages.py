@@ -38,13 +38,12 @@ import dataclasses
 import json
 import math
 import random
-import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, around, compact
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
@@ -84,6 +83,7 @@ _TYPE_BY_STATUS[413] = "request_too_large"
 _STOP_REASONS = {"stop": "end_turn", "length": "max_tokens", "tool_calls": "tool_use", "content_filter": "refusal"}
 _STOP_REASONS["function_call"] = "tool_use"
 _ORGANIZATION_ID = "73706172-7269-4e67-8000-000000000001"  # "sparring", as a UUID
+_UNSEEDED = random.SystemRandom()
 _USUAL_LIMITS = RateLimits(4000, 3999, 0, 2_000_000, 2_000_000, 0)  # on every response, as the real API
 
 
@@ -124,32 +124,41 @@ class AnthropicMessages(Dialect):
             has_tools=bool(body.get("tools")),
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         choice = resolved.choices[0]
         head = {**_message(resolved, rng, content=[], stop_reason=None), "usage": _usage(resolved, output_tokens=1)}
-        frames = [Frame(_event("message_start", message=head))]
-        for index, (block, deltas) in enumerate(_blocks(choice)):
-            # A tool_use start names the call: output, produced at the model's pace.
-            is_tool = block["type"] == "tool_use"
-            frames.append(
-                Frame(_event("content_block_start", index=index, content_block=block), is_tool, False, is_tool)
-            )
-            if index == 0:
-                frames.append(Frame(_event("ping"), paced=False))
-            for delta in deltas:
-                has_output = bool(delta.get("text") or delta.get("partial_json"))
-                frames.append(Frame(_event("content_block_delta", index=index, delta=delta), content=has_output))
-            frames.append(Frame(_event("content_block_stop", index=index), paced=False))
-        stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
-        usage = {"output_tokens": resolved.completion_tokens}
-        # Both closing events are `terminal`: `no_done` ends the stream before the stop reason.
-        frames.append(Frame(_event("message_delta", delta=stop, usage=usage), paced=False, terminal=True))
-        frames.append(Frame(_event("message_stop"), paced=False, terminal=True))
-        return frames
+
+        def frames() -> Iterator[Frame]:
+            yield Frame(_event("message_start", message=head))
+            for index, (block, key, pieces) in enumerate(_blocks(choice)):
+                # A tool_use start names the call: output, produced at the model's pace.
+                is_tool = block["type"] == "tool_use"
+                yield Frame(_event("content_block_start", index=index, content_block=block), is_tool, False, is_tool)
+                if index == 0:
+                    yield Frame(_event("ping"), paced=False)
+                # Each delta is this block's constant part around its piece, rendered once.
+                before, after = around({"type": "content_block_delta", "index": index}, "delta")
+                inner_before, inner_after = around({"type": "text_delta" if key == "text" else "input_json_delta"}, key)
+                opening, closing = b"event: content_block_delta\ndata: " + before + inner_before, inner_after + after
+                for piece in pieces:
+                    yield Frame(opening + compact(piece) + closing + b"\n\n", content=bool(piece))
+                yield Frame(_event("content_block_stop", index=index), paced=False)
+            stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
+            usage = {"output_tokens": resolved.completion_tokens}
+            # Both closing events are `terminal`: `no_done` ends the stream before the stop reason.
+            yield Frame(_event("message_delta", delta=stop, usage=usage), paced=False, terminal=True)
+            yield Frame(_event("message_stop"), paced=False, terminal=True)
+
+        return frames()
+
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        # `message_start`, every delta, and each tool_use start (its name is output).
+        choice = resolved.choices[0]
+        return 1 + sum(len(pieces) for _, _, pieces in _blocks(choice)) + len(choice.tool_calls)
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         choice = resolved.choices[0]
-        content = [_whole_block(block, deltas) for block, deltas in _blocks(choice)]
+        content = [_whole_block(block, key, pieces) for block, key, pieces in _blocks(choice)]
         head = _message(resolved, rng, content=content, stop_reason=_stop_reason(choice))
         return {**head, "usage": _usage(resolved, output_tokens=resolved.completion_tokens)}
 
@@ -171,14 +180,16 @@ class AnthropicMessages(Dialect):
                     headers[f"anthropic-ratelimit-{kind}-{field}"] = text
         return headers
 
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+    def error(
+        self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
+    ) -> HttpError:
         preset = reply.preset or _PRESET_BY_STATUS.get(reply.status or 0)
         status, type_, message = PRESETS[preset] if preset else (0, "", "")
         status = reply.status or status
         if not preset:
             type_ = _type_for(status)
             message = f"Error {status}, scripted by sparring."
-        request_id = _request_id()
+        request_id = _request_id(rng)
         body: dict[str, Any] | str
         if reply.body is not None:
             body = dict(reply.body) if not isinstance(reply.body, str) else reply.body
@@ -190,16 +201,16 @@ class AnthropicMessages(Dialect):
         headers = {"request-id": request_id, **self._retry_headers(reply, preset), **reply.headers}
         return HttpError(status, body, headers)
 
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        request_id = _request_id()
+    def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
+        request_id = _request_id(rng)
         body = _error_body(_type_for(problem.status), problem.message, request_id)
         return HttpError(problem.status, body, {"request-id": request_id})
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         return "anthropic-version" in headers or "x-api-key" in headers
 
-    def unmatched(self, message: str) -> HttpError:
-        error = self.invalid(InvalidRequest(message, status=404))
+    def unmatched(self, message: str, rng: random.Random | None = None) -> HttpError:
+        error = self.invalid(InvalidRequest(message, status=404), rng)
         return HttpError(404, error.body, {**error.headers, "x-should-retry": "false"})
 
     def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
@@ -251,22 +262,23 @@ def _usage(resolved: Resolved, *, output_tokens: int) -> dict[str, Any]:
     }
 
 
-def _blocks(choice: ResolvedChoice) -> list[tuple[dict[str, Any], list[dict[str, Any]]]]:
-    """Each content block as its start object and its deltas: text (or a refusal, said as
-    text) first, then one tool_use block per call."""
-    blocks: list[tuple[dict[str, Any], list[dict[str, Any]]]] = []
+def _blocks(choice: ResolvedChoice) -> list[tuple[dict[str, Any], str, tuple[str, ...]]]:
+    """Each content block as its start object, the field its deltas fill (`text`,
+    `partial_json`) and their pieces: text (or a refusal, said as text) first, then one
+    tool_use block per call, whose input streams as JSON pieces, the first one empty."""
+    blocks: list[tuple[dict[str, Any], str, tuple[str, ...]]] = []
     if choice.refusal is not None or choice.text or not choice.tool_calls:
-        blocks.append(({"type": "text", "text": ""}, [{"type": "text_delta", "text": p} for p in choice.pieces]))
+        blocks.append(({"type": "text", "text": ""}, "text", choice.pieces))
     for call in choice.tool_calls:
         start = {"type": "tool_use", "id": call.id, "name": call.name, "input": {}}
-        blocks.append((start, [{"type": "input_json_delta", "partial_json": p} for p in ("", *call.pieces)]))
+        blocks.append((start, "partial_json", ("", *call.pieces)))
     return blocks
 
 
-def _whole_block(block: dict[str, Any], deltas: list[dict[str, Any]]) -> dict[str, Any]:
-    if block["type"] == "text":
-        return {**block, "text": "".join(d["text"] for d in deltas)}
-    return {**block, "input": json.loads("".join(d["partial_json"] for d in deltas))}
+def _whole_block(block: dict[str, Any], key: str, pieces: tuple[str, ...]) -> dict[str, Any]:
+    if key == "text":
+        return {**block, "text": "".join(pieces)}
+    return {**block, "input": json.loads("".join(pieces))}
 
 
 def _stop_reason(choice: ResolvedChoice) -> str:
@@ -274,9 +286,7 @@ def _stop_reason(choice: ResolvedChoice) -> str:
 
 
 def _request_id(rng: random.Random | None = None) -> str:
-    alphabet = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz123456789"
-    pick = rng.choice if rng is not None else secrets.choice
-    return "req_011C" + "".join(pick(alphabet) for _ in range(20))
+    return random_id(rng or _UNSEEDED, "req_011C", 20, "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz123456789")
 
 
 def _error_body(type_: str, message: str, request_id: str) -> dict[str, Any]:

@@ -10,18 +10,32 @@ from __future__ import annotations
 import json
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, fields
+from typing import Any, TypeVar
 
 from sparring.fake_server.resolve import Resolved
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # `json.dumps` makes one a call
+
 
 def compact(value: object) -> bytes:
     """JSON as the real APIs send it: no spaces, non-ASCII kept as UTF-8."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
+    return _ENCODER.encode(value).encode()
+
+
+_HOLE = "\x00sparring\x00"  # no JSON a dialect renders holds it: its NULs are escaped
+
+
+def around(value: Mapping[str, Any], key: str) -> tuple[bytes, bytes]:
+    """The compact JSON of `value` before and after `value[key]` (added last if missing): the
+    constant parts of a stream's events, rendered once, so each event serializes only what
+    varies and the bytes are the same as `compact` of the whole object."""
+    before, hole, after = compact({**value, key: _HOLE}).partition(compact(_HOLE))
+    assert hole, "the hole is in the JSON"
+    return before, after
 
 
 @dataclass(frozen=True)
@@ -36,6 +50,9 @@ class Frame:
     paced: bool = True
     terminal: bool = False
     content: bool = False  # carries output a client would show: text, refusal, a tool call
+    # What the event announced, for a dialect's later error events to continue from (the
+    # Responses API's `response.failed` repeats the response of `response.created`).
+    source: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -60,7 +77,8 @@ class InvalidRequest(Exception):
 class ParsedRequest:
     """The parts of a request that matching, resolving and rendering need. `messages` is the
     conversation in Chat Completions shape (`[{"role", "content"}]`), whatever the API: the
-    last user message is what rules match on, and prompt tokens are counted from it all."""
+    last user message is what rules match on, and prompt tokens are counted from it all.
+    A dialect that reads more of its request parses into a subclass with typed fields."""
 
     body: Mapping[str, Any]
     model: str
@@ -68,8 +86,18 @@ class ParsedRequest:
     stream: bool
     n: int = 1
     has_tools: bool = False
-    options: Mapping[str, Any] = field(default_factory=dict)
     prompt_tokens: int | None = None  # the dialect's own count, when it counts differently
+
+
+R = TypeVar("R", bound=ParsedRequest)
+
+
+def specific(request: ParsedRequest, kind: type[R]) -> R:
+    """`request` as the dialect's own kind; one built by hand as a bare `ParsedRequest` gets
+    that kind's defaults (what a request that says nothing more asks for)."""
+    if isinstance(request, kind):
+        return request
+    return kind(**{f.name: getattr(request, f.name) for f in fields(ParsedRequest)})
 
 
 class Dialect(ABC):
@@ -92,8 +120,11 @@ class Dialect(ABC):
         """Validate like the real API; raise `InvalidRequest` with its message."""
 
     @abstractmethod
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        """The SSE events of a streamed answer, in order, terminator included."""
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        """The SSE events of a streamed answer, in order, terminator included, each rendered
+        when it is taken. The call itself draws from `rng` (ids, and the seed of a generator
+        of the stream's own for what its events draw), so a seeded server sends the same
+        bytes however its streams' frames are taken and interleaved."""
 
     def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
         return sum(1 for f in self.stream(resolved, request, random.Random(0)) if f.paced)
@@ -113,29 +144,34 @@ class Dialect(ABC):
         """Rate-limit state in this API's header names and formats."""
 
     @abstractmethod
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
-        """A scripted error in this API's status, body and headers."""
+    def error(
+        self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
+    ) -> HttpError:
+        """A scripted error in this API's status, body and headers. Ids in it are drawn from
+        `rng` (the server's seeded generator), or at random without one."""
 
     @abstractmethod
-    def invalid(self, problem: InvalidRequest) -> HttpError:
-        """A validation failure in this API's shape."""
+    def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
+        """A validation failure in this API's shape; ids drawn as `error`'s."""
 
     def claims(self, headers: Mapping[str, str]) -> bool:
         """Whether a request to an unknown route looks like this API's (it then gets this
         API's 404/405 shape). Lower-case header names."""
         return False
 
-    def unmatched(self, message: str) -> HttpError:
+    def unmatched(self, message: str, rng: random.Random | None = None) -> HttpError:
         """What a request nothing scripted answers gets: a 404 naming sparring, which no SDK
         retries (`x-should-retry: false`)."""
-        error = self.invalid(InvalidRequest(message, code="sparring_no_reply", status=404))
+        error = self.invalid(InvalidRequest(message, code="sparring_no_reply", status=404), rng)
         return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
 
-    def failed(self, message: str, code: str = "sparring_callback_error") -> HttpError:
+    def failed(
+        self, message: str, code: str = "sparring_callback_error", rng: random.Random | None = None
+    ) -> HttpError:
         """What a request gets when the `respond(...)` callback answering it raised (or a rule's
         match failed: `sparring_scenario_error`): a 500 naming sparring, which no SDK retries
         (`x-should-retry: false`)."""
-        error = self.invalid(InvalidRequest(message, code=code, status=500))
+        error = self.invalid(InvalidRequest(message, code=code, status=500), rng)
         return HttpError(error.status, error.body, {**error.headers, "x-should-retry": "false"})
 
     @abstractmethod

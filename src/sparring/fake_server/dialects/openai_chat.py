@@ -11,21 +11,30 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.resolve import Resolved, ResolvedChoice
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, ResolvedToolCall
 
 DONE = b"data: [DONE]\n\n"
 _ROLES = ("system", "assistant", "user", "function", "tool", "developer")
+
+
+@dataclass(frozen=True)
+class ChatRequest(ParsedRequest):
+    """What Chat reads besides: `stream_options`."""
+
+    include_usage: bool = False  # a last chunk with the usage, and `usage: null` on the others
+    include_obfuscation: bool = True  # the `obfuscation` padding on every chunk
 
 
 class ChatCompletions(common.OpenAIDialect):
     name = "chat"
     path = "/v1/chat/completions"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> ChatRequest:
         body = common.object_with_model(body, "messages")
         common.require_type(body, "messages", list, "an array of objects")
         _check_messages(body["messages"])
@@ -53,19 +62,20 @@ class ChatCompletions(common.OpenAIDialect):
         tools = body.get("tools")
         if tools is not None:
             common.require_type(body, "tools", list, "an array of objects")
-        return ParsedRequest(
+        return ChatRequest(
             body=body,
             model=body["model"],
             messages=body["messages"],
             stream=bool(stream),
             n=n or 1,
             has_tools=bool(tools),
-            options=options or {},
+            include_usage=(options or {}).get("include_usage") is True,
+            include_obfuscation=(options or {}).get("include_obfuscation", True) is not False,
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        include_usage = request.options.get("include_usage") is True
-        obfuscate = request.options.get("include_obfuscation", True) is not False
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        options = specific(request, ChatRequest)
+        include_usage, obfuscate = options.include_usage, options.include_obfuscation
         head: dict[str, Any] = {
             "id": common.new_id(rng, "chatcmpl-"),
             "object": "chat.completion.chunk",
@@ -76,21 +86,30 @@ class ChatCompletions(common.OpenAIDialect):
         }
         if include_usage:
             head["usage"] = None
+        pad = common.Padding(rng)
+        # Every chunk is `head` with one choice entry: `head` is rendered once, around the entry.
+        before, after = around(head, "choices")
+        prefix, suffix = b"data: " + before + b"[", b"]" + after[:-1]  # `after` without its `}`
 
-        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-            data = {**head, "choices": choices, **extra}
+        def end() -> bytes:
+            """A chunk's last bytes: the padding, when on, is its last field."""
             if obfuscate:
-                data["obfuscation"] = common.obfuscation(rng)
-            return b"data: " + compact(data) + b"\n\n"
+                return b',"obfuscation":"' + pad() + b'"}\n\n'
+            return b"}\n\n"
 
-        frames = [
-            Frame(chunk([entry]), content=_has_output(entry["delta"]))
-            for entry in common.interleave([_choice_deltas(c) for c in resolved.choices])
-        ]
-        if include_usage:
-            frames.append(Frame(chunk([], usage=_usage(resolved)), paced=False))
-        frames.append(Frame(DONE, paced=False, terminal=True))
-        return frames
+        def frames() -> Iterator[Frame]:
+            for entry, shows in common.interleave([_choice_entries(c) for c in resolved.choices]):
+                yield Frame(prefix + entry + suffix + end(), content=shows)
+            if include_usage:  # `usage` keeps its place in `head`, before `choices`
+                last = compact({**head, "usage": _usage(resolved), "choices": []})
+                yield Frame(b"data: " + last[:-1] + end(), paced=False)
+            yield Frame(DONE, paced=False, terminal=True)
+
+        return frames()
+
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        # One paced chunk per choice entry: role, pieces, tool-call fragments, finish.
+        return sum(_entry_count(c) for c in resolved.choices)
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         return {
@@ -134,44 +153,61 @@ def _check_messages(messages: list[Any]) -> None:
 
 
 def _fingerprint(rng: random.Random) -> str:
-    return "fp_" + "".join(rng.choice("0123456789abcdef") for _ in range(10))
+    return "fp_" + rng.randbytes(5).hex()
 
 
-def _choice_deltas(choice: ResolvedChoice) -> list[dict[str, Any]]:
-    """Every chunk's choice entry for one choice, role chunk first and finish chunk last."""
-    entries: list[dict[str, Any]] = []
+def _choice_entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
+    """Every chunk's choice entry for one choice, as JSON, role chunk first and finish chunk
+    last; and whether it carries output. Text and argument pieces are the many: only the
+    piece itself is serialized for each."""
+    open_, close = b'{"index":%d,"delta":' % choice.index, b',"logprobs":null,"finish_reason":null}'
 
-    def add(delta: dict[str, Any], finish: str | None = None) -> None:
-        entries.append({"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": finish})
+    def entry(delta: dict[str, Any], finish: str | None = None) -> tuple[bytes, bool]:
+        shows = bool(delta.get("content") or delta.get("refusal") or delta.get("tool_calls"))
+        whole = {"index": choice.index, "delta": delta, "logprobs": None, "finish_reason": finish}
+        return compact(whole), shows
 
     if choice.refusal is not None:
-        add({"role": "assistant", "content": None, "refusal": ""})
+        yield entry({"role": "assistant", "content": None, "refusal": ""})
         for piece in choice.pieces:
-            add({"refusal": piece})
+            yield open_ + b'{"refusal":' + compact(piece) + b"}" + close, bool(piece)
     else:
-        calls = list(_call_fragments(choice))
-        if choice.text is not None and (choice.text or not calls):
-            add({"role": "assistant", "content": "", "refusal": None})
+        calls = _call_fragments(choice)
+        if choice.text is not None and (choice.text or not choice.tool_calls):
+            yield entry({"role": "assistant", "content": "", "refusal": None})
             for piece in choice.pieces:
-                add({"content": piece})
+                yield open_ + b'{"content":' + compact(piece) + b"}" + close, bool(piece)
         else:
             # A tool-call-only answer carries the first fragment in the role chunk.
-            add({"role": "assistant", "content": None, "tool_calls": [calls.pop(0)], "refusal": None})
+            next(calls)
+            first = _call_start(0, choice.tool_calls[0])
+            yield entry({"role": "assistant", "content": None, "tool_calls": [first], "refusal": None})
         for fragment in calls:
-            add({"tool_calls": [fragment]})
-    add({}, choice.finish_reason)
-    return entries
+            yield open_ + b'{"tool_calls":[' + fragment + b"]}" + close, True
+    yield entry({}, choice.finish_reason)
 
 
-def _has_output(delta: dict[str, Any]) -> bool:
-    return bool(delta.get("content") or delta.get("refusal") or delta.get("tool_calls"))
+def _entry_count(choice: ResolvedChoice) -> int:
+    """How many entries `_choice_entries` gives, without rendering them."""
+    if choice.refusal is not None:
+        return len(choice.pieces) + 2
+    fragments = sum(1 + len(call.pieces) for call in choice.tool_calls)
+    if choice.text is not None and (choice.text or not choice.tool_calls):
+        return len(choice.pieces) + fragments + 2
+    return fragments + 1  # the role chunk carries the first fragment
 
 
-def _call_fragments(choice: ResolvedChoice) -> Iterator[dict[str, Any]]:
+def _call_fragments(choice: ResolvedChoice) -> Iterator[bytes]:
+    """Each tool call's fragments, as JSON: the first names the call, the rest carry its arguments."""
     for index, call in enumerate(choice.tool_calls):
-        yield {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
+        yield compact(_call_start(index, call))
+        opening = b'{"index":%d,"function":{"arguments":' % index
         for piece in call.pieces:
-            yield {"index": index, "function": {"arguments": piece}}
+            yield opening + compact(piece) + b"}}"
+
+
+def _call_start(index: int, call: ResolvedToolCall) -> dict[str, Any]:
+    return {"index": index, "id": call.id, "type": "function", "function": {"name": call.name, "arguments": ""}}
 
 
 def _whole_choice(choice: ResolvedChoice) -> dict[str, Any]:

@@ -10,14 +10,16 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from email.utils import formatdate
-from typing import Any
+from typing import Any, TypeVar
 
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.resolve import random_id
+from sparring.fake_server.resolve import random_id, random_text
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
+
+T = TypeVar("T")
 
 # preset: (status, type, code, param, message). `{model}` and `{key}` come from the request.
 PRESETS: dict[str, tuple[int, str, str | int | None, str | None, str]] = {
@@ -205,7 +207,7 @@ def invalid(problem: InvalidRequest) -> HttpError:
 
 def response_headers(rng: random.Random, *, processing_ms: int) -> dict[str, str]:
     return {
-        "x-request-id": "req_" + "".join(rng.choice("0123456789abcdef") for _ in range(32)),
+        "x-request-id": "req_" + rng.randbytes(16).hex(),
         "openai-processing-ms": str(processing_ms),
         "openai-version": "2020-10-01",
         "openai-organization": "user-sparring",
@@ -238,17 +240,47 @@ def require_type(body: dict[str, Any], key: str, expected: type | tuple[type, ..
         )
 
 
-def interleave(per_choice: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
-    """Round-robin across choices, index 0 first, as the API sends `n > 1`."""
-    out: list[dict[str, Any]] = []
-    for step in range(max(len(entries) for entries in per_choice)):
-        out.extend(entries[step] for entries in per_choice if step < len(entries))
-    return out
+def interleave(per_choice: Sequence[Iterable[T]]) -> Iterator[T]:
+    """Round-robin across choices, index 0 first, as the API sends `n > 1`; lazily."""
+    if len(per_choice) == 1:  # the usual case, without a step per entry
+        return iter(per_choice[0])
+    return _round_robin([iter(entries) for entries in per_choice])
 
 
-def obfuscation(rng: random.Random) -> str:
-    """The random padding current traffic adds to deltas (so sizes leak nothing)."""
-    return random_id(rng, "", rng.randint(1, 16))
+def _round_robin(running: list[Iterator[T]]) -> Iterator[T]:
+    while running:
+        still: list[Iterator[T]] = []
+        for entries in running:
+            for entry in entries:  # its next entry, if it has one left
+                yield entry
+                still.append(entries)
+                break
+        running = still
+
+
+class Padding:
+    """The random `obfuscation` padding current traffic adds to deltas (so sizes leak
+    nothing): 1 to 16 letters and digits a call, as JSON string content. One per stream,
+    seeded from the server's generator when the stream starts; its own generator then draws
+    lengths and characters in blocks, so a padding costs a few slices."""
+
+    _BLOCK = 4096
+
+    def __init__(self, rng: random.Random) -> None:
+        self._rng = random.Random(rng.getrandbits(64))
+        self._lengths, self._chars = b"", b""
+        self._next_length = self._next_char = 0
+
+    def __call__(self) -> bytes:
+        if self._next_length == len(self._lengths):
+            self._lengths, self._next_length = self._rng.randbytes(self._BLOCK), 0
+        length = (self._lengths[self._next_length] & 15) + 1  # 16 divides 256: all equally likely
+        self._next_length += 1
+        start = self._next_char
+        if start + length > len(self._chars):
+            self._chars, start = self._chars[start:] + random_text(self._rng, self._BLOCK), 0
+        self._next_char = start + length
+        return self._chars[start : start + length]
 
 
 def object_with_model(body: object, required: str) -> dict[str, Any]:
@@ -290,17 +322,21 @@ class OpenAIDialect(Dialect):
     def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
         return rate_limit_headers(limits)
 
-    def error(self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None) -> HttpError:
+    def error(
+        self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
+    ) -> HttpError:
         return scripted_error(reply, request.model if request else None, api_key)
 
-    def invalid(self, problem: InvalidRequest) -> HttpError:
+    def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
         return invalid(problem)
 
-    def unmatched(self, message: str) -> HttpError:
+    def unmatched(self, message: str, rng: random.Random | None = None) -> HttpError:
         body = error_body(message, "sparring_unmatched_request", code="sparring_no_reply")
         return HttpError(404, body, {"x-should-retry": "false"})
 
-    def failed(self, message: str, code: str = "sparring_callback_error") -> HttpError:
+    def failed(
+        self, message: str, code: str = "sparring_callback_error", rng: random.Random | None = None
+    ) -> HttpError:
         body = error_body(message, "server_error", code=code)
         return HttpError(500, body, {"x-should-retry": "false"})
 

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
 from sparring.fake_server.dialects.openai_chat import DONE
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.text import count_tokens
@@ -27,11 +29,18 @@ from sparring.scenario.text import count_tokens
 _FINISH_REASONS = ("stop", "length", "content_filter")
 
 
+@dataclass(frozen=True)
+class CompletionsRequest(ParsedRequest):
+    """What Completions reads besides: `stream_options.include_usage`."""
+
+    include_usage: bool = False
+
+
 class Completions(common.OpenAIDialect):
     name = "completions"
     path = "/v1/completions"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> CompletionsRequest:
         body = common.object_with_model(body, "prompt")
         texts, prompt_tokens = prompts(body["prompt"], "prompt")
         stream = body.get("stream")
@@ -47,41 +56,46 @@ class Completions(common.OpenAIDialect):
                     param="stream_options",
                 )
             common.require_type(body, "stream_options", dict, "an object")
-        return ParsedRequest(
+        return CompletionsRequest(
             body=body,
             model=body["model"],
             # One user message per prompt: rules match on the last prompt, as on Chat's last user message.
             messages=[{"role": "user", "content": text} for text in texts],
             stream=bool(stream),
             n=n * len(texts),  # a batch answers every prompt with its own n choices
-            options=options or {},
             prompt_tokens=sum(prompt_tokens),
+            include_usage=(options or {}).get("include_usage") is True,
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        include_usage = request.options.get("include_usage") is True
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        include_usage = specific(request, CompletionsRequest).include_usage
         head: dict[str, Any] = {
             "id": common.new_id(rng, "cmpl-"),
             "object": "text_completion",
             "created": int(time.time()),
+            "choices": [],
+            "model": resolved.model,
         }
-
-        def chunk(choices: list[dict[str, Any]], **extra: Any) -> bytes:
-            data = {**head, "choices": choices, "model": resolved.model, **extra}
-            if include_usage:
-                data.setdefault("usage", None)
-            return b"data: " + compact(data) + b"\n\n"
-
-        per_choice = [
-            # `pieces` are the text's, or the refusal's; a tool-call-only reply has none.
-            [_entry(c, piece, None) for piece in c.pieces] + [_entry(c, "", _finish(c))]
-            for c in resolved.choices
-        ]
-        frames = [Frame(chunk([entry]), content=bool(entry["text"])) for entry in common.interleave(per_choice)]
         if include_usage:
-            frames.append(Frame(chunk([], usage=usage(resolved, request)), paced=False))
-        frames.append(Frame(DONE, paced=False, terminal=True))
-        return frames
+            head["usage"] = None
+        # Every chunk is `head` with one choice entry: `head` is rendered once, around the entry.
+        before, after = around(head, "choices")
+        prefix, suffix = b"data: " + before + b"[", b"]" + after + b"\n\n"
+        # `pieces` are the text's, or the refusal's; a tool-call-only reply has none.
+        per_choice = [_entries(c) for c in resolved.choices]
+
+        def frames() -> Iterator[Frame]:
+            for entry, shows in common.interleave(per_choice):
+                yield Frame(prefix + entry + suffix, content=shows)
+            if include_usage:
+                last = {**head, "usage": usage(resolved, request)}
+                yield Frame(b"data: " + compact(last) + b"\n\n", paced=False)
+            yield Frame(DONE, paced=False, terminal=True)
+
+        return frames()
+
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        return sum(len(c.pieces) + 1 for c in resolved.choices)  # the pieces, then the finish
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         return {
@@ -160,6 +174,15 @@ def _text(choice: ResolvedChoice) -> str:
 
 def _finish(choice: ResolvedChoice) -> str:
     return choice.finish_reason if choice.finish_reason in _FINISH_REASONS else "stop"
+
+
+def _entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
+    """Every chunk's choice entry for one choice, as JSON, and whether it carries text: one
+    per piece (only the piece is serialized for each), then the finish entry."""
+    after = b',"index":%d,"logprobs":null,"finish_reason":null}' % choice.index
+    for piece in choice.pieces:
+        yield b'{"text":' + compact(piece) + after, bool(piece)
+    yield compact(_entry(choice, "", _finish(choice))), False
 
 
 def _entry(choice: ResolvedChoice, text: str, finish: str | None) -> dict[str, Any]:

@@ -17,11 +17,12 @@ import math
 import random
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, specific
 from sparring.fake_server.dialects.openai_completions import bounded_int, prompts
 from sparring.fake_server.resolve import Resolved
 from sparring.scenario.delivery import Fault
@@ -38,11 +39,22 @@ _WORDS = re.compile(r"\w+")
 _NOISE = 0.3  # the text's own share of a vector, relative to its n-gram part (see `embed`)
 
 
+@dataclass(frozen=True)
+class EmbeddingsRequest(ParsedRequest):
+    """What Embeddings reads besides: each input's text and token count, the vectors' form
+    and size (`None`: the model's native size)."""
+
+    inputs: tuple[str, ...] = ()
+    input_tokens: tuple[int, ...] = ()
+    encoding_format: str = "float"
+    dimensions: int | None = None
+
+
 class Embeddings(common.OpenAIDialect):
     name = "embeddings"
     path = "/v1/embeddings"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> EmbeddingsRequest:
         body = common.object_with_model(body, "input")
         model: str = body["model"]
         texts, tokens = prompts(body["input"], "input")
@@ -72,27 +84,33 @@ class Embeddings(common.OpenAIDialect):
         dimensions = bounded_int(body, "dimensions", 1, NATIVE_DIMENSIONS.get(model, MAX_DIMENSIONS))
         if dimensions is not None and model in _FIXED_SIZE:
             raise InvalidRequest("This model does not support specifying dimensions.", param="dimensions")
-        return ParsedRequest(
+        return EmbeddingsRequest(
             body=body,
             model=model,
             # One user message per input, so rules match on the last input's text.
             messages=[{"role": "user", "content": text} for text in texts],
             stream=False,
-            options={"texts": texts, "tokens": tokens, "encoding_format": encoding, "dimensions": dimensions},
+            inputs=tuple(texts),
+            input_tokens=tuple(tokens),
+            encoding_format=encoding,
+            dimensions=dimensions,
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
-        return []  # never streamed: `parse` makes every request a whole answer
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        return iter(())  # never streamed: `parse` makes every request a whole answer
+
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        return 0
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
-        options = request.options
-        size = options["dimensions"] or NATIVE_DIMENSIONS.get(request.model, DEFAULT_DIMENSIONS)
-        as_base64 = options["encoding_format"] == "base64"
+        options = specific(request, EmbeddingsRequest)
+        size = options.dimensions or NATIVE_DIMENSIONS.get(request.model, DEFAULT_DIMENSIONS)
+        as_base64 = options.encoding_format == "base64"
         data = [
             {"object": "embedding", "index": i, "embedding": _encode(embed(request.model, text, size), as_base64)}
-            for i, text in enumerate(options["texts"])
+            for i, text in enumerate(options.inputs)
         ]
-        tokens = sum(options["tokens"])
+        tokens = sum(options.input_tokens)
         return {
             "object": "list",
             "data": data,

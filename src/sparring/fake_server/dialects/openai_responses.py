@@ -17,29 +17,35 @@ Errors, presets and headers are OpenAI's, shared with Chat Completions (`openai_
 
 from __future__ import annotations
 
-import json
+import itertools
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, compact
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.delivery import Fault
 
 _ROLES = ("assistant", "system", "developer", "user")
 _TEXT_PARTS = ("input_text", "output_text", "text")
 _INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
-# Live traffic pads these with random `obfuscation` unless `stream_options.include_obfuscation` is false.
-_OBFUSCATED = ("response.output_text.delta", "response.function_call_arguments.delta")
+
+
+@dataclass(frozen=True)
+class ResponsesRequest(ParsedRequest):
+    """What Responses reads besides: `stream_options.include_obfuscation`."""
+
+    include_obfuscation: bool = True
 
 
 class Responses(common.OpenAIDialect):
     name = "responses"
     path = "/v1/responses"
 
-    def parse(self, body: object) -> ParsedRequest:
+    def parse(self, body: object) -> ResponsesRequest:
         if not isinstance(body, dict):
             raise InvalidRequest(
                 f"Invalid type for body: expected an object, but got {common.type_name(body)} instead.",
@@ -80,36 +86,43 @@ class Responses(common.OpenAIDialect):
         if body.get("instructions"):
             messages.insert(0, {"role": "system", "content": body["instructions"]})
         options = body.get("stream_options") or {}
-        return ParsedRequest(
+        return ResponsesRequest(
             body=body,
             model=body["model"],
             messages=messages,
             stream=bool(body.get("stream")),
             has_tools=bool(tools),
-            options={"obfuscate": options.get("include_obfuscation", True) is not False},
+            include_obfuscation=options.get("include_obfuscation", True) is not False,
         )
 
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> list[Frame]:
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
         response = _response(resolved, request, rng)
         choice = resolved.choices[0]
         items = _items(choice, rng)
         has_message = len(items) > len(choice.tool_calls)
         pieces = [choice.pieces] * has_message + [call.pieces for call in choice.tool_calls]
-        events: list[tuple[str, dict[str, Any]]] = [("response.created", {"response": response})]
-        events.append(("response.in_progress", {"response": response}))
-        for index, (item, item_pieces) in enumerate(zip(items, pieces, strict=True)):
-            events.extend(_item_events(index, item, item_pieces))
         final = _finished(response, resolved, items)
-        events.append((f"response.{final['status']}", {"response": final}))
-        frames: list[Frame] = []
-        for seq, (type_, data) in enumerate(events):
-            delta = type_.endswith(".delta")
-            if request.options["obfuscate"] and type_ in _OBFUSCATED:
-                data["obfuscation"] = common.obfuscation(rng)
-            # A function call's added item names the call: output, as Chat's first tool-call fragment is.
-            shows = delta or (type_ == "response.output_item.added" and data["item"]["type"] == "function_call")
-            frames.append(_event(type_, seq, data, paced=delta, content=shows, terminal=seq == len(events) - 1))
-        return frames
+        started = b'"response":' + compact(response)  # `created` and `in_progress` carry the same
+        # Live traffic pads text and argument deltas (not refusal ones) with random `obfuscation`,
+        # unless `stream_options.include_obfuscation` is false.
+        pad = common.Padding(rng) if specific(request, ResponsesRequest).include_obfuscation else None
+
+        def frames() -> Iterator[Frame]:
+            seq = itertools.count()
+            yield _event("response.created", next(seq), started, source=response)
+            yield _event("response.in_progress", next(seq), started)
+            for index, (item, item_pieces) in enumerate(zip(items, pieces, strict=True)):
+                yield from _item_events(index, item, item_pieces, seq, pad)
+            fields = compact({"response": final})[1:-1]
+            yield _event(f"response.{final['status']}", next(seq), fields, terminal=True)
+
+        return frames()
+
+    def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
+        # The deltas: the message's (text or refusal), when there is one, and each call's.
+        choice = resolved.choices[0]
+        has_message = choice.refusal is not None or bool(choice.text) or not choice.tool_calls
+        return len(choice.pieces) * has_message + sum(len(call.pieces) for call in choice.tool_calls)
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
         response = _response(resolved, request, rng)
@@ -123,30 +136,58 @@ class Responses(common.OpenAIDialect):
         error = common.in_band_error(fault, request.model)["error"]
         code = str(error["code"]) if error["code"] is not None else error["type"]
         nested = {"type": error["type"], "code": code, "message": error["message"], "param": error["param"]}
-        failed = _response_so_far(sent) or {"id": _hex_id(rng, "resp_"), "object": "response", "output": []}
+        # The response of the stream's first event (`response.created`), if it went out.
+        created = sent[0].source if sent else None
+        failed = dict(created) if isinstance(created, dict) else _failed_early(rng)
         failed.update(status="failed", error={"code": code, "message": error["message"]})
         return [
-            _event("error", seq, {"error": nested}, paced=True),
-            _event("response.failed", seq + 1, {"response": failed}),
+            _event("error", seq, _fields({"error": nested}), paced=True),
+            _event("response.failed", seq + 1, _fields({"response": failed}), paced=True),
         ]
 
 
-def _response_so_far(sent: Sequence[Frame]) -> dict[str, Any] | None:
-    """The response object of the stream's first event (`response.created`), if it went out."""
-    if not sent:
-        return None
-    payload = json.loads(sent[0].data.split(b"data: ", 1)[1])
-    response: dict[str, Any] = payload["response"]
-    return response
+def _failed_early(rng: random.Random) -> dict[str, Any]:
+    return {"id": _hex_id(rng, "resp_"), "object": "response", "output": []}
 
 
-def _event(type_: str, seq: int, data: dict[str, Any], **flags: bool) -> Frame:
-    payload = compact({"type": type_, "sequence_number": seq, **data})
-    return Frame(b"event: " + type_.encode() + b"\ndata: " + payload + b"\n\n", **flags)
+def _fields(data: dict[str, Any]) -> bytes:
+    """An event's own fields, as JSON without its braces."""
+    return compact(data)[1:-1]
+
+
+def _opening(type_: str) -> bytes:
+    """An event up to its sequence number."""
+    return b"event: " + type_.encode() + b'\ndata: {"type":' + compact(type_) + b',"sequence_number":'
+
+
+def _event(
+    type_: str,
+    seq: int,
+    fields: bytes,
+    *,
+    paced: bool = False,
+    content: bool = False,
+    terminal: bool = False,
+    source: object = None,
+) -> Frame:
+    data = _opening(type_) + b"%d," % seq + fields + b"}\n\n"
+    return Frame(data, paced=paced, content=content, terminal=terminal, source=source)
+
+
+def _deltas(
+    type_: str, fields: dict[str, Any], pieces: Iterable[str], seq: Iterator[int], pad: Callable[[], bytes] | None
+) -> Iterator[Frame]:
+    """One delta event per piece, paced output: the fields around `delta` rendered once, only
+    the piece (and the padding, when on) for each."""
+    before, after = around(fields, "delta")
+    opening, middle, closing = _opening(type_), b"," + before[1:], after[:-1]
+    for piece in pieces:
+        end = b',"obfuscation":"' + pad() + b'"}\n\n' if pad is not None else b"}\n\n"
+        yield Frame(opening + b"%d" % next(seq) + middle + compact(piece) + closing + end, content=True)
 
 
 def _hex_id(rng: random.Random, prefix: str) -> str:
-    return prefix + "".join(rng.choice("0123456789abcdef") for _ in range(48))
+    return prefix + rng.randbytes(24).hex()
 
 
 # -- the request ----------------------------------------------------------------------------------
@@ -287,26 +328,31 @@ def _items(choice: ResolvedChoice, rng: random.Random) -> list[dict[str, Any]]:
     return items
 
 
-def _item_events(index: int, item: dict[str, Any], pieces: tuple[str, ...]) -> list[tuple[str, dict[str, Any]]]:
+def _item_events(
+    index: int, item: dict[str, Any], pieces: tuple[str, ...], seq: Iterator[int], pad: Callable[[], bytes] | None
+) -> Iterator[Frame]:
     """One output item's events, from `output_item.added` to `output_item.done`."""
     where = {"item_id": item["id"], "output_index": index}
-    events = [("response.output_item.added", {"output_index": index, "item": _started(item)})]
+    added = _fields({"output_index": index, "item": _started(item)})
+    # A function call's added item names the call: output, as Chat's first tool-call fragment is.
+    yield _event("response.output_item.added", next(seq), added, content=item["type"] == "function_call")
     if item["type"] == "function_call":
-        events += [("response.function_call_arguments.delta", {**where, "delta": p}) for p in pieces]
-        events.append(("response.function_call_arguments.done", {**where, "arguments": item["arguments"]}))
+        yield from _deltas("response.function_call_arguments.delta", where, pieces, seq, pad)
+        done = _fields({**where, "arguments": item["arguments"]})
+        yield _event("response.function_call_arguments.done", next(seq), done)
     else:
         part = item["content"][0]
         at = {**where, "content_index": 0}
-        events.append(("response.content_part.added", {**at, "part": _empty(part)}))
+        yield _event("response.content_part.added", next(seq), _fields({**at, "part": _empty(part)}))
         if part["type"] == "output_text":
-            events += [("response.output_text.delta", {**at, "delta": p, "logprobs": []}) for p in pieces]
-            events.append(("response.output_text.done", {**at, "text": part["text"], "logprobs": []}))
+            yield from _deltas("response.output_text.delta", {**at, "delta": "", "logprobs": []}, pieces, seq, pad)
+            done = _fields({**at, "text": part["text"], "logprobs": []})
+            yield _event("response.output_text.done", next(seq), done)
         else:
-            events += [("response.refusal.delta", {**at, "delta": p}) for p in pieces]
-            events.append(("response.refusal.done", {**at, "refusal": part["refusal"]}))
-        events.append(("response.content_part.done", {**at, "part": part}))
-    events.append(("response.output_item.done", {"output_index": index, "item": item}))
-    return events
+            yield from _deltas("response.refusal.delta", at, pieces, seq, None)
+            yield _event("response.refusal.done", next(seq), _fields({**at, "refusal": part["refusal"]}))
+        yield _event("response.content_part.done", next(seq), _fields({**at, "part": part}))
+    yield _event("response.output_item.done", next(seq), _fields({"output_index": index, "item": item}))
 
 
 def _started(item: dict[str, Any]) -> dict[str, Any]:

@@ -52,6 +52,11 @@ __all__ = ["WAYS_OUT", "CleanupError", "CleanupReport", "WayResult", "check_clea
 # The scripted stream: long enough that every early exit leaves it mid-way, short enough
 # that a client which never closes is seen reaching the end soon.
 _CHUNKS = tuple(f"word{i} " for i in range(12))
+# Ways that leave after the first event get a longer stream: chunks go out at fixed times from
+# the stream's start, so a consumer slowed by a busy machine must still leave well before the
+# end (1.5 s), or a client that never closes could not be told from one that did.
+_LONG_CHUNKS = tuple(f"word{i} " for i in range(30))
+_LEAVE_EARLY = ("break", "cancel", "consumer_error", "abandon")
 _GAP = 0.05
 _POLL = 0.01
 
@@ -150,7 +155,8 @@ class _Fake:
 def _answer(way: str) -> Answer:
     fault = Fault("reset", after_chunk=3) if way == "server_fault" else None
     # optional: a way that fails before its request must not add "never used" at teardown
-    return reply(chunks=_CHUNKS, timing=Timing(gap=_GAP), fault=fault, optional=True)
+    chunks = _LONG_CHUNKS if way in _LEAVE_EARLY else _CHUNKS
+    return reply(chunks=chunks, timing=Timing(gap=_GAP), fault=fault, optional=True)
 
 
 async def check_cleanup(
@@ -231,7 +237,7 @@ async def _take(
     first_index = len(fake.journal())
     watch.begin()
     run = Run(first=asyncio.get_running_loop().create_future())
-    await drive(way, make, watch, run, limit=len(_CHUNKS) * _GAP + bound + 1.0, bound=bound)
+    await drive(way, make, watch, run, limit=len(_LONG_CHUNKS) * _GAP + bound + 1.0, bound=bound)
     left = run.left if run.left is not None else time.monotonic()
     entry = await _settle(fake, first_index, watch, run, left + bound)
     problems = judge(way, run, watch, entry, rule, left, bound)

@@ -75,15 +75,15 @@ class Exchange:
     def headers_sent(self, headers: Mapping[str, str], status: int | None = None) -> None:
         self.journal.record_headers(self.entry, headers, status)
 
-    def events(self, sizes: Iterable[int], content: Iterable[bool]) -> None:
-        """Events about to be written: their sizes on the wire, and which carry output."""
-        self.journal.record_events(self.entry, sizes, content)
-
     def frames(self, frames: Iterable[Frame], extra_per_line: int = 0) -> None:
-        """`events` for frames, with `extra_per_line` bytes added to each line's ending."""
+        """Events about to be written: their sizes on the wire (`extra_per_line` bytes added to
+        each line's ending), and which carry output."""
         taken = list(frames)
-        sizes = (len(f.data) + f.data.count(b"\n") * extra_per_line for f in taken)
-        self.events(sizes, (f.content for f in taken))
+        if extra_per_line:
+            sizes = [len(f.data) + f.data.count(b"\n") * extra_per_line for f in taken]
+        else:
+            sizes = [len(f.data) for f in taken]
+        self.journal.record_events(self.entry, sizes, [f.content for f in taken])
 
     def wrote(self, nbytes: int, kind: str = "event") -> None:
         self.journal.chunk(self.entry, nbytes, kind)

@@ -78,12 +78,12 @@ class Exchange:
     def frames(self, frames: Iterable[Frame], extra_per_line: int = 0) -> None:
         """Events about to be written: their sizes on the wire (`extra_per_line` bytes added to
         each line's ending), and which carry output."""
-        taken = list(frames)
-        if extra_per_line:
-            sizes = [len(f.data) + f.data.count(b"\n") * extra_per_line for f in taken]
-        else:
-            sizes = [len(f.data) for f in taken]
-        self.journal.record_events(self.entry, sizes, [f.content for f in taken])
+        sizes: list[int] = []
+        content: list[bool] = []
+        for f in frames:
+            sizes.append(len(f.data) + f.data.count(b"\n") * extra_per_line if extra_per_line else len(f.data))
+            content.append(f.content)
+        self.journal.record_events(self.entry, sizes, content)
 
     def wrote(self, nbytes: int, kind: str = "event") -> None:
         self.journal.chunk(self.entry, nbytes, kind)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import bisect
 import copy
 import dataclasses
-import itertools
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -272,9 +271,11 @@ class Journal:
         """Events about to go out, in order: each one's size on the wire and whether it carries
         output. Appended as a stream goes, so `events_sent` needs no list made up front."""
         with self._lock:
-            first = len(entry.event_ends)
-            entry.event_ends.extend(itertools.accumulate(sizes, initial=entry.event_ends[-1] if first else 0))
-            del entry.event_ends[first]  # the initial offset, already there (or 0)
+            ends, first = entry.event_ends, len(entry.event_ends)
+            at = ends[-1] if first else 0
+            for size in sizes:
+                at += size
+                ends.append(at)
             entry.content_events.extend(first + i for i, shows in enumerate(content) if shows)
 
     def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:

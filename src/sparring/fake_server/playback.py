@@ -40,7 +40,7 @@ _CATCH_UP = 0.5
 ErrorFrames = faults.ErrorFrames
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Write:
     data: bytes
     wait: float = 0.0  # seconds before it goes out, after the write before it was due
@@ -175,7 +175,13 @@ class Player:
         the whole body always finds it final. ("Completed" means every byte was handed to the
         socket.)"""
         for write in writes:
-            if write.wait:
+            if write.wait and self.keepalive is None:  # wait(), inlined: the common case
+                self.due += write.wait
+                delay = max(self.due, self.last + write.wait * _CATCH_UP) - self.loop.time()
+                if delay > 0:
+                    self.unyielded = 0
+                    await asyncio.sleep(delay)
+            elif write.wait:
                 await self.wait(write.wait)
             self.unyielded += max(1, write.events)
             if self.unyielded >= _YIELD_EVERY:

@@ -8,7 +8,8 @@ outcome an exception means, so every step that can be cut short ends the same wa
 
 Each exchange has its own random generator, seeded from the server's at arrival: the ids and
 padding of a response are drawn from it as its events are rendered, so concurrent streams
-cannot interleave their draws and a seeded server stays deterministic.
+cannot interleave their draws, and a seeded server sends the same bytes for the same
+requests in the same order of arrival.
 """
 
 from __future__ import annotations

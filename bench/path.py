@@ -44,9 +44,9 @@ BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "bench"}], "
 
 
 @contextmanager
-def serve(src: Path, extra: list[str], uvloop: bool = False) -> Iterator[str]:
+def serve(src: Path, extra: list[str], uvloop: bool = False) -> Iterator[tuple[str, int]]:
     """`sparring serve --port 0` from `src` (on uvloop's event loop with `uvloop`); yields its
-    root URL."""
+    root URL and process id."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONPATH=str(src))
     start = ["-c", _ON_UVLOOP] if uvloop else ["-m", "sparring"]
     proc = subprocess.Popen(
@@ -73,7 +73,7 @@ def serve(src: Path, extra: list[str], uvloop: bool = False) -> Iterator[str]:
     try:
         if not ready.wait(30) or not url:
             raise SystemExit("sparring serve did not start")
-        yield url[0]
+        yield url[0], proc.pid
     finally:
         proc.terminate()
         proc.wait(10)
@@ -114,12 +114,19 @@ async def paced_stream(session: aiohttp.ClientSession, url: str) -> tuple[list[f
     return relative, scheduled
 
 
+def cpu_ms(pid: int) -> float:
+    """CPU time the process has used so far (user and system), in ms: a figure a busy machine
+    changes far less than the wall-clock ones."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
 def pct(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
 
 
-async def measure(url: str, runs: int, streams: list[int]) -> dict[str, Any]:
+async def measure(url: str, pid: int, runs: int, streams: list[int]) -> dict[str, Any]:
     figures: dict[str, Any] = {}
     connector = aiohttp.TCPConnector(limit=0)
     timeout = aiohttp.ClientTimeout(total=300)
@@ -127,6 +134,7 @@ async def measure(url: str, runs: int, streams: list[int]) -> dict[str, Any]:
         await put_scenario(session, url, {"replies": [{"chunks": ["x"] * BIG_CHUNKS, "repeat": True}]})
         await one_long_stream(session, url)  # warm-up
         heads, totals = [], []
+        cpu = cpu_ms(pid)
         for _ in range(runs):
             head, total, events = await one_long_stream(session, url)
             if events != BIG_CHUNKS:
@@ -138,11 +146,14 @@ async def measure(url: str, runs: int, streams: list[int]) -> dict[str, Any]:
             "headers_ms": statistics.median(heads),
             "total_ms": total_ms,
             "chunks_per_s": BIG_CHUNKS / total_ms * 1000,
+            "server_cpu_ms": (cpu_ms(pid) - cpu) / runs,
         }
         paced = {"chunks": ["w"] * C2_CHUNKS, "timing": {"gap": C2_GAP}, "repeat": True}
         await put_scenario(session, url, {"replies": [paced]})
         for n in streams:
+            cpu = cpu_ms(pid)
             got = await asyncio.gather(*(paced_stream(session, url) for _ in range(n)))
+            figures[f"cpu_{n}"] = cpu_ms(pid) - cpu
             for name, late in (("c2", [x for r, _ in got for x in r]), ("sched", [x for _, s in got for x in s])):
                 figures[f"{name}_{n}"] = {"p50_ms": pct(late, 50), "p99_ms": pct(late, 99), "max_ms": max(late)}
     return figures
@@ -157,16 +168,18 @@ def main() -> None:
     parser.add_argument("--uvloop", action="store_true", help="serve on uvloop's event loop (pip install uvloop)")
     parser.add_argument("--json", action="store_true", help="also print the figures as JSON")
     args = parser.parse_args()
-    with serve(args.src, args.serve_arg, args.uvloop) as url:
-        figures = asyncio.run(measure(url, args.runs, args.streams))
+    with serve(args.src, args.serve_arg, args.uvloop) as (url, pid):
+        figures = asyncio.run(measure(url, pid, args.runs, args.streams))
     long = figures["long"]
     loop = "uvloop" if args.uvloop else "asyncio"
     print(f"sparring serve from {args.src} on {loop} {' '.join(args.serve_arg)}".rstrip())
     print(
         f"one {BIG_CHUNKS:,}-chunk stream: headers after {long['headers_ms']:.1f} ms, "
-        f"last byte after {long['total_ms']:.0f} ms, {long['chunks_per_s']:,.0f} chunks/s"
+        f"last byte after {long['total_ms']:.0f} ms, {long['chunks_per_s']:,.0f} chunks/s; "
+        f"server CPU {long['server_cpu_ms']:.0f} ms"
     )
     for n in args.streams:
+        print(f"{n} streams x {C2_CHUNKS} chunks: server CPU {figures[f'cpu_{n}']:.0f} ms")
         for name, against in (("c2", "the first chunk"), ("sched", "the headers")):
             late = figures[f"{name}_{n}"]
             print(

@@ -5,6 +5,7 @@ fault kinds as one registry."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 import re
@@ -70,15 +71,16 @@ def test_shaped_streams_keep_their_event_grouping(server: FakeServer) -> None:
 
 
 def test_a_late_write_does_not_delay_the_ones_after_it(server: FakeServer) -> None:
-    """The server's loop is held up for 0.5 s early in a 0.6 s stream (a callback that blocks,
-    answering another request): the chunks due meanwhile go out late, and the rest on time, so
-    the stream ends about when scripted, not 0.5 s later as relative sleeps would make it."""
+    """The server's loop is held up for 0.5 s early in a 1.3 s stream (a callback that blocks,
+    answering another request): the chunks due meanwhile go out late, then catch up, half a
+    gap at a time, so the stream ends about when scripted, not 0.5 s later as relative sleeps
+    would make it; and they go out paced, not in a burst."""
 
     def blocking(request: Request) -> str:
         time.sleep(0.5)  # on the server's loop: every stream waits meanwhile
         return "done"
 
-    server.set_scenario(Scenario.of(reply(chunks=["a"] * 6, timing=Timing(gap=0.1)), respond(blocking)))
+    server.set_scenario(Scenario.of(reply(chunks=["a"] * 12, timing=Timing(gap=0.1)), respond(blocking)))
     with (
         httpx.Client(timeout=BOUND) as client,
         client.stream("POST", f"{server.base_url}/chat/completions", json=BODY) as response,
@@ -91,9 +93,12 @@ def test_a_late_write_does_not_delay_the_ones_after_it(server: FakeServer) -> No
         other.join(BOUND)
     entry = server.wait_until(lambda j: len(j) == 2 and all(e.outcome for e in j))[0]
     assert entry.outcome == "completed"
-    took = entry.chunks[-1].at - entry.chunks[0].at
-    # Scripted: 0.6 s. Relative sleeps: at least 0.6 + 0.5. The bound between is loose both ways.
-    assert took < 0.95, f"the stream took {took:.2f} s: the blocked half second added up"
+    times = [c.at for c in entry.chunks]
+    took = times[-1] - times[0]
+    # Scripted: 1.3 s (12 words and the finish chunk). Relative sleeps: at least 1.8 s.
+    assert took < 1.55, f"the stream took {took:.2f} s: the blocked half second added up"
+    # Catching up, each write still waited at least half its gap (less timer granularity).
+    assert min(b - a for a, b in itertools.pairwise(times)) >= 0.05 - 0.015
 
 
 @pytest.mark.asyncio

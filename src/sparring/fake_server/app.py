@@ -1,7 +1,15 @@
-"""The aiohttp application: API routes, the control routes, and errors in the API's shape.
+"""The aiohttp application: the path an API request takes, the control routes, and errors
+in the API's shape.
 
-Every API request is journaled from the moment it arrives, including the ones rejected
-before any scenario is consulted (bad JSON, unknown path, wrong method, oversized body).
+request -> exchange -> rule -> dialect -> playback -> journal:
+- the middleware makes the request's `Exchange` (`exchange.py`) on arrival: its namespace,
+  API key, generator and journal entry, so every request is journaled, even one rejected
+  before any scenario is consulted (bad JSON, unknown path, wrong method, oversized body);
+- `_answer` has the route's dialect parse the body, and a rule answer it (`callbacks.choose`);
+- `_play` resolves the reply's content, and hands the dialect's events (a stream) or its
+  response object (a whole answer) to `playback.py`, which sends them on schedule with the
+  fault (`faults.py`);
+- the exchange records each step in the journal, and its ending once (`Exchange.finish`).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@ outcome an exception means, so every step that can be cut short ends the same wa
 
 Each exchange has its own random generator, seeded from the server's at arrival: the ids and
 padding of a response are drawn from it as its events are rendered, so concurrent streams
-cannot interleave their draws and a seeded server stays deterministic.
+cannot interleave their draws, and a seeded server sends the same bytes for the same
+requests in the same order of arrival.
 """
 
 from __future__ import annotations
@@ -75,15 +76,15 @@ class Exchange:
     def headers_sent(self, headers: Mapping[str, str], status: int | None = None) -> None:
         self.journal.record_headers(self.entry, headers, status)
 
-    def events(self, sizes: Iterable[int], content: Iterable[bool]) -> None:
-        """Events about to be written: their sizes on the wire, and which carry output."""
-        self.journal.record_events(self.entry, sizes, content)
-
     def frames(self, frames: Iterable[Frame], extra_per_line: int = 0) -> None:
-        """`events` for frames, with `extra_per_line` bytes added to each line's ending."""
-        taken = list(frames)
-        sizes = (len(f.data) + f.data.count(b"\n") * extra_per_line for f in taken)
-        self.events(sizes, (f.content for f in taken))
+        """Events about to be written: their sizes on the wire (`extra_per_line` bytes added to
+        each line's ending), and which carry output."""
+        sizes: list[int] = []
+        content: list[bool] = []
+        for f in frames:
+            sizes.append(len(f.data) + f.data.count(b"\n") * extra_per_line if extra_per_line else len(f.data))
+            content.append(f.content)
+        self.journal.record_events(self.entry, sizes, content)
 
     def wrote(self, nbytes: int, kind: str = "event") -> None:
         self.journal.chunk(self.entry, nbytes, kind)

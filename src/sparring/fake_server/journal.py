@@ -16,7 +16,7 @@ import copy
 import dataclasses
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -267,17 +267,16 @@ class Journal:
         with self._lock:
             entry.detail = detail
 
-    def record_events(self, entry: Entry, sizes: Iterable[int], content: Iterable[bool]) -> None:
+    def record_events(self, entry: Entry, sizes: Sequence[int], content: Sequence[bool]) -> None:
         """Events about to go out, in order: each one's size on the wire and whether it carries
         output. Appended as a stream goes, so `events_sent` needs no list made up front."""
         with self._lock:
-            at = entry.event_ends[-1] if entry.event_ends else 0
-            first = len(entry.event_ends)
-            for i, (size, shows) in enumerate(zip(sizes, content, strict=True)):
+            ends, first = entry.event_ends, len(entry.event_ends)
+            at = ends[-1] if first else 0
+            for size in sizes:
                 at += size
-                entry.event_ends.append(at)
-                if shows:
-                    entry.content_events.append(first + i)
+                ends.append(at)
+            entry.content_events.extend(first + i for i, shows in enumerate(content) if shows)
 
     def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:
         with self._lock:

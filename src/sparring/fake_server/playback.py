@@ -6,7 +6,7 @@ its events are rendered. Unshaped events with no wait between them share a write
 mid-stream fault needs the events' sizes, so its stream is rendered whole first; the fault's
 kind (`faults.KINDS`) changes the events, or splits the writes at its byte offset and acts
 there. Writes go out against absolute deadlines from the stream's start, so a write that went
-out late does not delay the ones after it.
+out late does not delay the ones after it (they catch up, at half their waits at most).
 
 The server runs with handler cancellation on, so a client that goes away cancels this
 coroutine at once, even while it sleeps; the exchange records the disconnect then.
@@ -33,10 +33,14 @@ SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
 _YIELD_EVERY = 64  # events (or writes) sent back to back before other tasks get a turn
 _COALESCE_BYTES = 64 * 1024  # the most unshaped events one write carries, in bytes...
 _COALESCE_EVENTS = _YIELD_EVERY  # ...and in events
+# A late write catches up with its deadline, but goes out at least this part of its wait
+# after the write before it: after the process stalled (a garbage collection in the test
+# process, a blocked loop), a stream resumes paced instead of rushing out what it owed.
+_CATCH_UP = 0.5
 ErrorFrames = faults.ErrorFrames
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Write:
     data: bytes
     wait: float = 0.0  # seconds before it goes out, after the write before it was due
@@ -162,6 +166,7 @@ class Player:
         self.at_boundary = True  # the last write ended between two events
         self.loop = asyncio.get_running_loop()
         self.due = self.loop.time()  # when the next write is due, before its own wait
+        self.last = self.due  # when the last write of the body went out (keep-alives aside)
         self.unyielded = 0  # events sent since other tasks last had a turn
 
     async def send(self, writes: Iterable[Write], *, last: bool = False) -> None:
@@ -170,7 +175,13 @@ class Player:
         the whole body always finds it final. ("Completed" means every byte was handed to the
         socket.)"""
         for write in writes:
-            if write.wait:
+            if write.wait and self.keepalive is None:  # wait(), inlined: the common case
+                self.due += write.wait
+                delay = max(self.due, self.last + write.wait * _CATCH_UP) - self.loop.time()
+                if delay > 0:
+                    self.unyielded = 0
+                    await asyncio.sleep(delay)
+            elif write.wait:
                 await self.wait(write.wait)
             self.unyielded += max(1, write.events)
             if self.unyielded >= _YIELD_EVERY:
@@ -178,6 +189,7 @@ class Player:
                 await asyncio.sleep(0)  # a write seldom waits for the socket: let other clients in
             await self.put(write.data, ends=last and write.final)
             self.at_boundary = write.boundary
+            self.last = self.loop.time()
         if last and self.exchange.entry.outcome is None:  # nothing was final: an empty body
             self.exchange.finish("completed")
 
@@ -219,7 +231,7 @@ class Player:
             for k in range(1, math.ceil(seconds / keepalive - 1e-9)):
                 await self.until(start + k * keepalive)
                 await self.put(self.comment, "keepalive")
-        await self.until(self.due)
+        await self.until(max(self.due, self.last + seconds * _CATCH_UP))
 
     async def until(self, deadline: float) -> None:
         delay = deadline - self.loop.time()

@@ -12,7 +12,7 @@ import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sparring.fake_server.resolve import Resolved
 from sparring.scenario.delivery import Fault, RateLimits
@@ -38,13 +38,15 @@ def around(value: Mapping[str, Any], key: str) -> tuple[bytes, bytes]:
     return before, after
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One SSE event, ready to write. `paced` frames wait the scripted gap before going out;
     the rest (usage, terminator) follow the previous frame at once, as the real APIs do.
     `terminal` marks the event that says "the stream is complete" (`[DONE]`, `message_stop`),
     which the `no_done` fault leaves out. `content` marks events with output in them, which
-    the journal counts so retry checks can tell whether a client retried after output."""
+    the journal counts so retry checks can tell whether a client retried after output.
+
+    A named tuple: immutable, and made in half the time of a frozen dataclass, which counts
+    at one frame per event of a stream of thousands."""
 
     data: bytes
     paced: bool = True
@@ -52,7 +54,7 @@ class Frame:
     content: bool = False  # carries output a client would show: text, refusal, a tool call
     # What the event announced, for a dialect's later error events to continue from (the
     # Responses API's `response.failed` repeats the response of `response.created`).
-    source: Any = field(default=None, compare=False, repr=False)
+    source: Any = None
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import random
 import statistics
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
 
@@ -89,27 +90,26 @@ def stream_section(runs: int, chunks: int = MAX_CHUNKS) -> None:
         )
 
 
-def with_orjson_pieces() -> bool:
-    """Encode each event's text piece with `orjson` (byte-identical for strings), for a
-    measurement; False when orjson is not installed."""
+@contextlib.contextmanager
+def orjson_pieces() -> Iterator[bool]:
+    """Within: each event's text piece encoded by `orjson` (the same bytes for a string), for
+    a measurement. Yields False, changing nothing, when orjson is not installed."""
     try:
         import orjson
     except ImportError:
-        return False
-    from sparring.fake_server.dialects import (
-        anthropic_messages,
-        base,
-        openai_chat,
-        openai_completions,
-        openai_responses,
-    )
+        yield False
+        return
+    from sparring.fake_server.dialects import anthropic_messages, openai_chat, openai_completions, openai_responses
 
-    def compact(value: object) -> bytes:
-        return orjson.dumps(value) if type(value) is str else base.compact(value)
-
-    for module in (openai_chat, openai_completions, openai_responses, anthropic_messages):
-        module.compact = compact  # type: ignore[attr-defined]
-    return True
+    modules = (openai_chat, openai_completions, openai_responses, anthropic_messages)
+    saved = [module.string for module in modules]
+    for module in modules:
+        module.string = orjson.dumps  # type: ignore[assignment]
+    try:
+        yield True
+    finally:
+        for module, string in zip(modules, saved, strict=True):
+            module.string = string  # type: ignore[assignment]
 
 
 def render_ms(api: str, answer: Answer) -> float:
@@ -151,9 +151,10 @@ def main() -> None:
     parser.add_argument("--only", choices=["stream"], help="only the stream-rendering figures (section 0)")
     args = parser.parse_args()
     stream_section(max(args.runs, 5))
-    if with_orjson_pieces():
-        print("\nWith orjson for each event's text piece:")
-        stream_section(max(args.runs, 5))
+    with orjson_pieces() as installed:
+        if installed:
+            print("\nWith orjson for each event's text piece:")
+            stream_section(max(args.runs, 5))
     if args.only == "stream":
         return
     print()

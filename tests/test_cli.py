@@ -461,14 +461,15 @@ def test_log_line_names_a_fault_the_response_survived() -> None:
 
 @pytest.mark.parametrize("argv", [["--version"], ["validate", "tool-call"], ["--help"], ["serve", "--help"]])
 def test_commands_that_do_not_serve_do_not_load_the_server(argv: list[str]) -> None:
-    """Start-up cost: `--version` and help never import aiohttp, the server or faker; the
-    commands that read scenarios load the YAML reader, and nothing more."""
+    """Start-up cost: `--version` and help never import aiohttp, the server (not even its
+    journal) or faker; the commands that read scenarios load the YAML reader, and nothing more."""
     code = (
         "import sys, contextlib, io\n"
         "from sparring.cli import main\n"
         "with contextlib.suppress(SystemExit), contextlib.redirect_stdout(io.StringIO()):\n"
         f"    main({argv!r})\n"
-        "heavy = ('aiohttp', 'yaml', 'faker', 'sparring.fake_server.app', 'sparring.fake_server.runner')\n"
+        "heavy = ('aiohttp', 'yaml', 'faker', 'sparring.fake_server.app', 'sparring.fake_server.runner',\n"
+        "         'sparring.fake_server.journal')\n"
         "print(sorted(m for m in sys.modules if m in heavy))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

@@ -10,9 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from sparring._version import __version__
-from sparring.errors import ScenarioError, closest
-from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
-from sparring.fake_server.journal import JOURNAL_LIMIT
+from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT, JOURNAL_LIMIT
 
 if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when a command needs them
     from sparring.fake_server.journal import Entry
@@ -161,6 +159,7 @@ def _load_all(specs: Sequence[str]) -> Scenario:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from sparring.errors import ScenarioError
     from sparring.fake_server.connections import ConnectionLimits
     from sparring.fake_server.runner import serve
     from sparring.fake_server.security import remote_binding
@@ -243,6 +242,7 @@ def request_line(entry: Entry) -> str:
 
 
 def _validate(args: argparse.Namespace, out: TextIO | None = None) -> int:
+    from sparring.errors import ScenarioError
     from sparring.scenario.library import load_scenario
 
     out = out or sys.stdout
@@ -268,6 +268,8 @@ def _count(n: int, noun: str) -> str:
 def _demo(args: argparse.Namespace) -> int:
     unknown = [p for p in args.parts if p not in PART_NAMES]
     if unknown:
+        from sparring.errors import closest
+
         hint = closest(unknown[0], PART_NAMES)
         suggestion = f" (did you mean {hint!r}?)" if hint else ""
         print(f"sparring demo: no part {unknown[0]!r}{suggestion}; parts: {', '.join(PART_NAMES)}", file=sys.stderr)

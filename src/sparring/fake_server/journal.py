@@ -20,11 +20,11 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sparring.fake_server.defaults import JOURNAL_LIMIT as JOURNAL_LIMIT  # re-exported, as before
 from sparring.fake_server.security import redact_headers
 from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
 from sparring.fake_server.writes import Writes
 
-JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes
 WRITES_KEPT = 2_000  # write records an entry keeps; later writes only add to its totals
 EVENTS_KEPT = 2_000  # event offsets an ended entry keeps; its event counts stay exact
 

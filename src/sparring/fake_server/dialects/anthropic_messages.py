@@ -43,7 +43,16 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, around, compact
+from sparring.fake_server.dialects.base import (
+    Dialect,
+    Frame,
+    HttpError,
+    InvalidRequest,
+    ParsedRequest,
+    around,
+    compact,
+    string,
+)
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
 from sparring.scenario.delivery import Fault, RateLimits
 from sparring.scenario.model import ErrorReply
@@ -141,7 +150,7 @@ class AnthropicMessages(Dialect):
                 inner_before, inner_after = around({"type": "text_delta" if key == "text" else "input_json_delta"}, key)
                 opening, closing = b"event: content_block_delta\ndata: " + before + inner_before, inner_after + after
                 for piece in pieces:
-                    yield Frame(opening + compact(piece) + closing + b"\n\n", content=bool(piece))
+                    yield Frame(opening + string(piece) + closing + b"\n\n", content=bool(piece))
                 yield Frame(_event("content_block_stop", index=index), paced=False)
             stop = {"stop_reason": _stop_reason(choice), "stop_sequence": None}
             usage = {"output_tokens": resolved.completion_tokens}

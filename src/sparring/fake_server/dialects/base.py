@@ -8,11 +8,12 @@ API means one module with one `Dialect` subclass, and a route.
 from __future__ import annotations
 
 import json
+import json.encoder
 import random
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sparring.fake_server.resolve import Resolved
 from sparring.scenario.delivery import Fault, RateLimits
@@ -24,6 +25,14 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # `json.
 def compact(value: object) -> bytes:
     """JSON as the real APIs send it: no spaces, non-ASCII kept as UTF-8."""
     return _ENCODER.encode(value).encode()
+
+
+_STRING = json.encoder.encode_basestring  # what `_ENCODER` does with a string, called directly
+
+
+def string(value: str) -> bytes:
+    """`compact` of a string (a stream's text piece, one per event), a step shorter."""
+    return _STRING(value).encode()
 
 
 _HOLE = "\x00sparring\x00"  # no JSON a dialect renders holds it: its NULs are escaped
@@ -38,13 +47,15 @@ def around(value: Mapping[str, Any], key: str) -> tuple[bytes, bytes]:
     return before, after
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One SSE event, ready to write. `paced` frames wait the scripted gap before going out;
     the rest (usage, terminator) follow the previous frame at once, as the real APIs do.
     `terminal` marks the event that says "the stream is complete" (`[DONE]`, `message_stop`),
     which the `no_done` fault leaves out. `content` marks events with output in them, which
-    the journal counts so retry checks can tell whether a client retried after output."""
+    the journal counts so retry checks can tell whether a client retried after output.
+
+    A named tuple: immutable, and made in half the time of a frozen dataclass, which counts
+    at one frame per event of a stream of thousands."""
 
     data: bytes
     paced: bool = True
@@ -52,7 +63,7 @@ class Frame:
     content: bool = False  # carries output a client would show: text, refusal, a tool call
     # What the event announced, for a dialect's later error events to continue from (the
     # Responses API's `response.failed` repeats the response of `response.created`).
-    source: Any = field(default=None, compare=False, repr=False)
+    source: Any = None
 
 
 @dataclass(frozen=True)

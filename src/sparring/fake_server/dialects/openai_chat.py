@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific, string
 from sparring.fake_server.resolve import Resolved, ResolvedChoice, ResolvedToolCall
 
 DONE = b"data: [DONE]\n\n"
@@ -170,13 +170,13 @@ def _choice_entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
     if choice.refusal is not None:
         yield entry({"role": "assistant", "content": None, "refusal": ""})
         for piece in choice.pieces:
-            yield open_ + b'{"refusal":' + compact(piece) + b"}" + close, bool(piece)
+            yield open_ + b'{"refusal":' + string(piece) + b"}" + close, bool(piece)
     else:
         calls = _call_fragments(choice)
         if choice.text is not None and (choice.text or not choice.tool_calls):
             yield entry({"role": "assistant", "content": "", "refusal": None})
             for piece in choice.pieces:
-                yield open_ + b'{"content":' + compact(piece) + b"}" + close, bool(piece)
+                yield open_ + b'{"content":' + string(piece) + b"}" + close, bool(piece)
         else:
             # A tool-call-only answer carries the first fragment in the role chunk.
             next(calls)
@@ -203,7 +203,7 @@ def _call_fragments(choice: ResolvedChoice) -> Iterator[bytes]:
         yield compact(_call_start(index, call))
         opening = b'{"index":%d,"function":{"arguments":' % index
         for piece in call.pieces:
-            yield opening + compact(piece) + b"}}"
+            yield opening + string(piece) + b"}}"
 
 
 def _call_start(index: int, call: ResolvedToolCall) -> dict[str, Any]:

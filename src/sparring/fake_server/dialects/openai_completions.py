@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific, string
 from sparring.fake_server.dialects.openai_chat import DONE
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.text import count_tokens
@@ -181,7 +181,7 @@ def _entries(choice: ResolvedChoice) -> Iterator[tuple[bytes, bool]]:
     per piece (only the piece is serialized for each), then the finish entry."""
     after = b',"index":%d,"logprobs":null,"finish_reason":null}' % choice.index
     for piece in choice.pieces:
-        yield b'{"text":' + compact(piece) + after, bool(piece)
+        yield b'{"text":' + string(piece) + after, bool(piece)
     yield compact(_entry(choice, "", _finish(choice))), False
 
 

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sparring.fake_server.dialects import openai_common as common
-from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific
+from sparring.fake_server.dialects.base import Frame, InvalidRequest, ParsedRequest, around, compact, specific, string
 from sparring.fake_server.resolve import Resolved, ResolvedChoice
 from sparring.scenario.delivery import Fault
 
@@ -183,7 +183,7 @@ def _deltas(
     opening, middle, closing = _opening(type_), b"," + before[1:], after[:-1]
     for piece in pieces:
         end = b',"obfuscation":"' + pad() + b'"}\n\n' if pad is not None else b"}\n\n"
-        yield Frame(opening + b"%d" % next(seq) + middle + compact(piece) + closing + end, content=True)
+        yield Frame(opening + b"%d" % next(seq) + middle + string(piece) + closing + end, content=True)
 
 
 def _hex_id(rng: random.Random, prefix: str) -> str:

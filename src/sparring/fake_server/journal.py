@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from sparring.fake_server import packed
 from sparring.fake_server.security import redact_headers
 from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
 from sparring.fake_server.writes import Writes
@@ -110,6 +111,7 @@ class Entry:
 
     def _seal(self) -> None:
         """Fix the event counts and cut the event lists, once nothing more is written."""
+        self.chunks.freeze()
         if len(self.event_ends) > EVENTS_KEPT or len(self.content_events) > EVENTS_KEPT:
             self.events_total, self.content_total = self.events_sent, self.content_sent
             self.event_ends = self.event_ends[:EVENTS_KEPT]
@@ -120,6 +122,16 @@ class Entry:
         whole and only ever appends to `chunks`, so that list is the one to copy."""
         twin = copy.copy(self)
         twin.chunks = self.chunks.copy()
+        return twin
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Entry:
+        """The cheap copy, with anything mutable in it copied deeply (packed fields are not:
+        they are read fresh each time)."""
+        twin = self._copy()
+        stored = vars(twin)
+        for name, value in stored.items():
+            if not isinstance(value, _UNCHANGING):
+                stored[name] = copy.deepcopy(value, memo)
         return twin
 
     def describe(self) -> str:
@@ -153,13 +165,8 @@ class Entry:
         """Every field (copies: the caller's to change), plus the derived counts;
         `Entry.from_json` reads it back. Built field by field: `asdict` is many times slower
         on an entry with thousands of write records."""
-        data = {name: getattr(self, name) for name in _FIELDS}
-        data["headers"] = dict(self.headers)
-        data["response_headers"] = dict(self.response_headers)
-        data["body"] = copy.deepcopy(self.body)
+        data = {name: getattr(self, name) for name in _FIELDS}  # packed fields read fresh
         data["chunks"] = self.chunks.to_json()
-        data["event_ends"] = list(self.event_ends)
-        data["content_events"] = list(self.content_events)
         data["bytes_sent"] = self.bytes_sent
         data["events_sent"] = self.events_sent
         data["content_sent"] = self.content_sent
@@ -176,7 +183,21 @@ class Entry:
         return cls(**values)
 
 
+# Stored packed, read as the types declared above (sparring.fake_server.packed): the request's
+# and response's headers and body, the event lists; labels interned.
+packed.install(
+    Entry,
+    {
+        "headers": packed.Packed(packed.pack_headers, packed.unpack_headers),
+        "response_headers": packed.Packed(packed.pack_headers, packed.unpack_headers),
+        "body": packed.Packed(packed.pack_json, packed.unpack_json),
+        "event_ends": packed.Packed(packed.pack_ints, packed.unpack_ints),
+        "content_events": packed.Packed(packed.pack_ints, packed.unpack_ints),
+        **{name: packed.Packed(packed.pack_name, packed.same) for name in ("namespace", "method", "path", "answered_by", "fault")},
+    },
+)
 _FIELDS = tuple(f.name for f in dataclasses.fields(Entry))
+_UNCHANGING = (str, bytes, int, float, type(None), Writes, packed.Kept)
 
 
 def dropped_from(entries: Sequence[Entry]) -> int:

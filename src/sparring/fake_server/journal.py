@@ -25,7 +25,7 @@ from sparring.fake_server.security import redact_headers
 from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
 from sparring.fake_server.writes import Writes
 
-JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes
+JOURNAL_LIMIT = 1_000  # entries a namespace keeps by default: more than a test makes (docs: Limits)
 WRITES_KEPT = 2_000  # write records an entry keeps; later writes only add to its totals
 EVENTS_KEPT = 2_000  # event offsets an ended entry keeps; its event counts stay exact
 

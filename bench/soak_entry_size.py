@@ -88,9 +88,8 @@ def measure(count: int) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     with FakeServer() as server:
-        put = urllib.request.Request(
-            f"{server.url}/_sparring/scenario", json.dumps(SCENARIO).encode(), {"Content-Type": "application/json"}, method="PUT"
-        )
+        scenario, headers = json.dumps(SCENARIO).encode(), {"Content-Type": "application/json"}
+        put = urllib.request.Request(f"{server.url}/_sparring/scenario", scenario, headers, method="PUT")
         urllib.request.urlopen(put, timeout=30).close()
         journal = server.store.space("default").journal
         for kind, (endpoint, model, stream) in KINDS.items():

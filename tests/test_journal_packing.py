@@ -32,18 +32,27 @@ def test_an_entry_reads_back_what_was_written_as_fresh_copies() -> None:
         event_ends=[120, 250, 100_000, 100_010],
         content_events=[1, 2],
     )
-    assert made.body == body and type(made.body["n"]) is float and made.body["s"] is True
+    assert made.body == body
+    assert type(made.body["n"]) is float
+    assert made.body["s"] is True
     assert made.headers["authorization"] == "Bearer sk-tes…[redacted 3fa9c2]"
     assert (made.event_ends, made.content_events) == ([120, 250, 100_000, 100_010], [1, 2])
     made.body["model"] = "changed"  # a reader's copy: the entry keeps what was journaled
     made.headers.clear()
     made.event_ends.append(5)
-    assert made.body["model"] == "gpt-4o" and made.headers and made.event_ends[-1] == 100_010
+    assert made.body["model"] == "gpt-4o"
+    assert made.headers
+    assert made.event_ends[-1] == 100_010
     assert made == entry(
-        headers=made.headers, body=body, response_headers={"x-request-id": "req_1"}, event_ends=made.event_ends, content_events=[1, 2]
+        headers=made.headers,
+        body=body,
+        response_headers={"x-request-id": "req_1"},
+        event_ends=made.event_ends,
+        content_events=[1, 2],
     )
     assert Entry.from_json(made.to_json()) == made
-    assert copy.deepcopy(made) == made and "héllo" in repr(made)
+    assert copy.deepcopy(made) == made
+    assert "héllo" in repr(made)
 
 
 @pytest.mark.parametrize(
@@ -61,7 +70,8 @@ def test_an_entry_reads_back_what_was_written_as_fresh_copies() -> None:
 )
 def test_what_a_packing_cannot_give_back_is_kept_as_given(field: str, value: Any) -> None:
     made = entry(**{field: value})
-    assert getattr(made, field) == value and type(getattr(made, field)) is type(value)
+    assert getattr(made, field) == value
+    assert type(getattr(made, field)) is type(value)
 
 
 def test_a_nan_in_a_body_survives() -> None:

@@ -183,6 +183,7 @@ class Entry:
         return cls(**values)
 
 
+_LABELS = ("namespace", "method", "path", "answered_by", "fault")
 # Stored packed, read as the types declared above (sparring.fake_server.packed): the request's
 # and response's headers and body, the event lists; labels interned.
 packed.install(
@@ -193,7 +194,7 @@ packed.install(
         "body": packed.Packed(packed.pack_json, packed.unpack_json),
         "event_ends": packed.Packed(packed.pack_ints, packed.unpack_ints),
         "content_events": packed.Packed(packed.pack_ints, packed.unpack_ints),
-        **{name: packed.Packed(packed.pack_name, packed.same) for name in ("namespace", "method", "path", "answered_by", "fault")},
+        **{name: packed.Packed(packed.pack_name, packed.same) for name in _LABELS},
     },
 )
 _FIELDS = tuple(f.name for f in dataclasses.fields(Entry))

@@ -22,16 +22,20 @@ sys.path.insert(0, str(BENCH))
 import soak  # noqa: E402
 from soak_targets import InProcess, Serve  # noqa: E402
 
-# The journal keeps every request of a run this short whole, write records included (a
-# 1-byte-write stream records each byte): about 110 KiB a mixed request today. These bounds
-# catch a leak of the server's own size per request, not the journal's growth, which the
-# long form measures against a capped journal.
-RSS_GROWTH_MIB = 250.0
-SERVE_RSS_MIB = 300.0
+# Memory bounds for runs this short. The journal keeps every request of them (packed: 1 to 2
+# KB a request, 17 KB for a stream of 1-byte writes), about 1 MiB in all; the rest is the
+# allocator's high-water mark at 32 requests under way, and in-process the clients' own
+# allocations too. Measured on 2 busy cores: serve grew 3.6 MiB (45.7 -> 49.3), in-process
+# 17 MiB (103 -> 120, in a pytest process that had run other tests). The bounds are twice to
+# ten times that; what they catch is a leak of tens of KiB a request (the journal of before
+# it was packed and capped kept about 110 KiB a mixed request of runs this short).
+RSS_GROWTH_MIB = {"inprocess": 60.0, "serve": 40.0}
+SERVE_RSS_MIB = 100.0  # the issue's bound for a long-running server, met by the long form too
 
 
 def run(target: Any, *argv: str) -> dict[str, Any]:
-    args = soak.parser().parse_args([*argv, "--max-rss-growth", str(RSS_GROWTH_MIB), "--max-rss", str(SERVE_RSS_MIB)])
+    growth = RSS_GROWTH_MIB[target.name]
+    args = soak.parser().parse_args([*argv, "--max-rss-growth", str(growth), "--max-rss", str(SERVE_RSS_MIB)])
     try:
         return soak.soak(target, args)
     finally:

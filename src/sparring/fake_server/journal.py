@@ -6,7 +6,9 @@ and every read goes through the journal's lock, and readers get copies.
 Bounded, so a server left running stays small: a journal keeps at most `limit` entries (the
 oldest ended ones go first, counted in `dropped`), an entry at most `WRITES_KEPT` write
 records and `EVENTS_KEPT` event offsets, with its byte and event totals kept exact. Bodies
-are bounded where they are parsed (`sparring.fake_server.bodies`).
+are bounded where they are parsed (`sparring.fake_server.bodies`). And small: an entry keeps
+its headers, body and event lists packed (`sparring.fake_server.packed`) and its write
+records in one buffer (`sparring.fake_server.writes`), about 1.6 KB for a clean stream.
 """
 
 from __future__ import annotations

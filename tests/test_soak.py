@@ -114,9 +114,9 @@ def rss():
 
 if sys.argv[1] == "tuned":
     assert give_back_large_buffers()
-del bytearray(300_000)[:]  # one large buffer freed: glibc would now raise its mmap threshold
+del bytearray(1_000_000)[:]  # one large buffer freed: glibc would now raise its mmap threshold
 start = rss()
-blocks = [bytearray(300_000) for _ in range(200)]  # 60 MB of large buffers, each touched
+blocks = [bytearray(1_000_000) for _ in range(60)]  # 60 MB of large buffers, each touched
 kept = blocks.pop()  # the last one stays, as a live buffer would: the heap cannot shrink past it
 del blocks
 print(rss() - start)
@@ -126,7 +126,7 @@ print(rss() - start)
 @pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="glibc's allocator")
 def test_serve_gives_freed_large_buffers_back() -> None:
     """What `sparring serve` sets (sparring.fake_server.memory): without it, 60 MB of freed
-    300 KB buffers stay with the process behind one that lives on; with it, they leave."""
+    1 MB buffers stay with the process behind one that lives on; with it, they leave."""
     import subprocess
 
     def grown(mode: str) -> int:

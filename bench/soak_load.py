@@ -13,7 +13,7 @@ from typing import Any
 
 import aiohttp
 import fuzz
-from soak_targets import Target
+from soak_targets import Target, rss_mib
 
 JSON = {"Content-Type": "application/json"}
 TEXT = "The quick brown fox jumps over the lazy dog again and again."
@@ -106,6 +106,7 @@ class Tally:
     dropped_by_namespace: list[int] = field(default_factory=list)
     dropped_journal: list[dict[str, Any]] = field(default_factory=list)
     misshaped: list[str] = field(default_factory=list)  # errors not in the API's shape
+    rss_over_run: list[float] = field(default_factory=list)  # MiB at each tenth of the run
 
 
 def schedule(rng: random.Random, requests: int, namespaces: list[str]) -> list[Plan]:
@@ -301,11 +302,15 @@ class Soak:
         for item in enumerate(plans):
             queue.put_nowait(item)
 
+        tenths = {len(plans) * k // 10 for k in range(1, 10)}
+
         async def worker() -> None:
             while not queue.empty():
                 i, plan = queue.get_nowait()
                 if i in drop_at:
                     await self.drop(drop_at[i])
+                if i in tenths:  # is memory flat over a long run, or does it climb?
+                    self.tally.rss_over_run.append(round(rss_mib(self.target.pid), 1))
                 await self.one(plan)
 
         timeout = aiohttp.ClientTimeout(total=20)

@@ -104,12 +104,13 @@ def test_a_journal_read_under_way_holds_up_no_client(server: FakeServer) -> None
     assert server.journal()[501].outcome == "completed"  # the stream, journaled meanwhile
 
 
-def test_the_remote_backend_reads_every_page(server: FakeServer) -> None:
-    fill(server, 2_500)
-    remote = Remote(server.url).connect()
-    try:
-        assert [e.index for e in remote.journal("default")] == list(range(2_500))
-        waited = remote.wait_until("default", lambda j: len(j) == 2_500, 5.0)
-        assert len(waited) == 2_500
-    finally:
-        remote.close()
+def test_the_remote_backend_reads_every_page() -> None:
+    with FakeServer(journal_limit=2_500) as server:  # past the default limit: three pages
+        fill(server, 2_500)
+        remote = Remote(server.url).connect()
+        try:
+            assert [e.index for e in remote.journal("default")] == list(range(2_500))
+            waited = remote.wait_until("default", lambda j: len(j) == 2_500, 5.0)
+            assert len(waited) == 2_500
+        finally:
+            remote.close()

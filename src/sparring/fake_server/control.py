@@ -72,7 +72,7 @@ async def _scenario_of(request: web.Request) -> Scenario:
     try:
         return await off_loop(lambda: _parse(data))
     except ScenarioError as exc:
-        raise _invalid(exc) from None
+        raise _invalid(_untraced(exc)) from None
 
 
 def _parse(data: bytes) -> Scenario:
@@ -81,6 +81,19 @@ def _parse(data: bytes) -> Scenario:
     from sparring.scenario.loader import parse_scenario
 
     return parse_scenario(decode(data, "<control API>"), source="<control API>")
+
+
+def _untraced(exc: ScenarioError) -> ScenarioError:
+    """The error without its tracebacks: aiohttp keeps a 400 in a reference cycle, and the
+    parser's frames (a big document's every node, tens of MiB) would wait with it for the
+    cyclic collector."""
+    link: BaseException | None = exc
+    seen = set()
+    while link is not None and id(link) not in seen:
+        seen.add(id(link))
+        link.__traceback__ = None
+        link = link.__context__
+    return exc
 
 
 def _invalid(exc: ScenarioError) -> web.HTTPBadRequest:

@@ -3,4 +3,4 @@
 
 HEADER_TIMEOUT = 10.0  # a real client sends its request head in the packet after connecting
 IDLE_TIMEOUT = 75.0  # longer than any client pool keeps an idle connection (httpx: 5 s)
-JOURNAL_LIMIT = 10_000  # entries a namespace keeps by default; far more than a test makes
+JOURNAL_LIMIT = 1_000  # entries a namespace keeps by default: more than a test makes (docs: Limits)

@@ -23,6 +23,7 @@ from sparring.fake_server.connections import ConnectionLimits, GuardedRunner
 from sparring.fake_server.context import STATE
 from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT
 from sparring.fake_server.journal import JOURNAL_LIMIT, Entry
+from sparring.fake_server.memory import give_back_large_buffers
 from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
@@ -276,5 +277,6 @@ def serve(
             runner.app[STATE].closing = True
             await runner.cleanup()
 
+    give_back_large_buffers()  # a process of its own, left running: see memory.py
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main())

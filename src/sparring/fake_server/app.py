@@ -32,13 +32,9 @@ from sparring.fake_server.context import (
     api_path,
     namespace_of,
 )
-from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
+from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.dialects.openai_chat import ChatCompletions
 from sparring.fake_server.dialects.openai_common import error_body
-from sparring.fake_server.dialects.openai_completions import Completions
-from sparring.fake_server.dialects.openai_embeddings import Embeddings
-from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.journal import Entry, Journal
 from sparring.fake_server.miss import request_facts
 from sparring.fake_server.offload import off_loop
@@ -56,7 +52,6 @@ log = logging.getLogger("sparring.server")
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
 ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 

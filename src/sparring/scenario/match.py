@@ -20,20 +20,13 @@ from typing import TYPE_CHECKING, Any
 # `(a|aa)+$` takes time exponential in the text it searches; `re` cannot be stopped.
 import regex
 
+from sparring.apis import ENDPOINTS as ENDPOINTS  # the registry's: `match: {endpoint: ...}` names
 from sparring.errors import ScenarioError
 from sparring.scenario._validate import closest, fail
 
 if TYPE_CHECKING:
     from sparring.scenario.request import Request
 
-# `match: {endpoint: ...}` names, and the route each answers.
-ENDPOINTS: dict[str, str] = {
-    "chat": "/v1/chat/completions",
-    "responses": "/v1/responses",
-    "messages": "/v1/messages",
-    "completions": "/v1/completions",
-    "embeddings": "/v1/embeddings",
-}
 # What `last_role` can say (sparring.scenario.request.ROLES, repeated to keep this module light).
 ROLES = ("system", "developer", "user", "assistant", "tool")
 _TEXT_KEYS = ("path", "model", "message", "system", "tool_call_id", "tool_name", "tool_result")

@@ -36,16 +36,16 @@ from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_common import error_body
 from sparring.fake_server.journal import Entry, Journal
-from sparring.fake_server.miss import request_facts
+from sparring.fake_server.miss import asked_of, explain_miss
 from sparring.fake_server.offload import off_loop
 from sparring.fake_server.resolve import Resolved, resolve
 from sparring.fake_server.security import control_refusal
-from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
+from sparring.fake_server.store import ENDED, Store
 from sparring.scenario import _cost
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing, Wire
 from sparring.scenario.match import RegexTimeout
-from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
+from sparring.scenario.model import Answer, ErrorReply, FakerText
 from sparring.scenario.request import Request
 
 log = logging.getLogger("sparring.server")
@@ -200,6 +200,7 @@ async def _answer(request: web.Request, dialect: Dialect) -> web.StreamResponse:
         retry_count=retry_count,
         index=entry.index,
     )
+    journal.update(entry, asked=info.describe(request.method))
     namespace = namespace_of(request)
     choice = await choose(state.store, namespace, info)
     chosen: Answer | ErrorReply
@@ -351,6 +352,7 @@ async def _ended(request: web.Request, journal: Journal, entry: Entry, namespace
     with contextlib.suppress(ValueError):  # the body, for the report: what was asked, and where
         raw = await request.read()
         journal.update(entry, body=bodies.journaled(raw, bodies.parse(raw)))
+    journal.update(entry, asked=asked_of(entry, request.headers))
     dialect = next((d for d in DIALECTS if d.path == path), None) or _dialect_for(request)
     message = (
         f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "
@@ -385,29 +387,6 @@ def _scenario_failed(
     journal.update(entry, answered_by=f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
     journal.end(entry, "scenario_error", message, status=500)
     return _json(dialect.failed(message, code="sparring_scenario_error"), request, dialect)
-
-
-def explain_miss(
-    method: str,
-    info: Request,
-    summary: list[dict[str, object]],
-    namespace: str,
-    *,
-    scenario: Scenario | None = None,
-    declined: tuple[int, ...] = (),
-) -> str:
-    said = ", ".join(request_facts(info, scenario))
-    where = "" if namespace == DEFAULT_NAMESPACE else f" in namespace {namespace!r}"
-    head = f"sparring: no scripted reply answers {method} {info.path} ({said}){where}."
-    if declined:
-        head += " Callbacks handed it on: " + ", ".join(f"rule {r + 1}" for r in declined) + "."
-    if not summary:
-        return head + " Nothing is scripted: add replies or load a scenario (see the docs: Scenario files)."
-    lines = [
-        f"rule {s['rule']} [{s['match']}] reply {s['reply']}: {s['reply_text']}, {s['left']} of {s['times']} left"
-        for s in summary
-    ]
-    return head + " Scripted: " + "; ".join(lines) + "."
 
 
 def _int_header(request: web.Request, name: str) -> int | None:

@@ -55,6 +55,7 @@ class Entry:
     body: Any = None
     stream: bool = False
     retry_count: int | None = None
+    asked: str | None = None  # the request in one line (`Request.describe`), once parsed
     answered_by: str | None = None
     rule: int | None = None
     reply: int | None = None

@@ -572,7 +572,10 @@ def test_unmatched_request_is_a_404_naming_sparring(server: FakeServer, kind: st
     assert exc.type == "not_found_error"
     message = exc.body["error"]["message"]
     assert "sparring" in message
-    assert f"rule 1 [model='claude-opus-4-1']: model is {MODEL!r}, the rule wants 'claude-opus-4-1'" in message
+    assert (
+        f"rule 1 [model='claude-opus-4-1'] (text 'Only for opus'): model is {MODEL!r}, the rule wants 'claude-opus-4-1'"
+        in message
+    )
     assert exc.response.headers["x-should-retry"] == "false"
     assert [e.outcome for e in server.journal()] == ["unmatched"]
 

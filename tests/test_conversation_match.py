@@ -516,9 +516,9 @@ def test_the_miss_says_why_each_rule_did_not_answer(server: FakeServer) -> None:
     assert "1 message, the last from user, system prompt 'Be a parrot.'" in message
     assert message.endswith(
         " Why no rule answered:"
-        " rule 1 [body={'temperature': 0, 'response_format': {'type': 'json_object'}}]:"
+        " rule 1 [body={'temperature': 0, 'response_format': {'type': 'json_object'}}] (text 'cold'):"
         " body temperature is 0.5, the rule wants 0;"
-        " rule 2 [system='pirate']: system prompt 'Be a parrot.' does not contain 'pirate'."
+        " rule 2 [system='pirate'] (text 'pirate'): system prompt 'Be a parrot.' does not contain 'pirate'."
     )
 
 

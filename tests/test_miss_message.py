@@ -127,9 +127,9 @@ def test_the_miss_message_says_why_each_rule_did_not_answer(server: FakeServer) 
     assert message == (
         "sparring: no scripted reply answers POST /v1/chat/completions (model='gpt-4o', stream=False,"
         " last user message='hi', 1 message, the last from user). Why no rule answered:"
-        " rule 3 [any request]: used up: 2 of 2 replies sent;"
-        " rule 1 'the big model' [model='gpt-4.1']: model is 'gpt-4o', the rule wants 'gpt-4.1';"
-        " rule 2 [message='weather']: last user message 'hi' does not contain 'weather'."
+        " rule 3 [any request] (text 'once', then 1 more): used up: 2 of 2 replies sent;"
+        " rule 1 'the big model' [model='gpt-4.1'] (text 'for 4.1'): model is 'gpt-4o', the rule wants 'gpt-4.1';"
+        " rule 2 [message='weather'] (text 'weather'): last user message 'hi' does not contain 'weather'."
     )
     assert server.journal()[-1].detail == message
 
@@ -138,7 +138,9 @@ def test_many_rules_are_capped(server: FakeServer) -> None:
     server.set_scenario(Scenario.of(*(rule(reply("x"), model=f"model-{i}") for i in range(10))))
     message = post(server).json()["error"]["message"]
     assert message.count("the rule wants 'model-") == 6
-    assert message.endswith("rule 6 [model='model-5']: model is 'gpt-4o', the rule wants 'model-5'; and 4 more rules.")
+    assert message.endswith(
+        "rule 6 [model='model-5'] (text 'x'): model is 'gpt-4o', the rule wants 'model-5'; and 4 more rules."
+    )
 
 
 def test_a_callback_that_handed_it_on(server: FakeServer) -> None:
@@ -147,7 +149,9 @@ def test_a_callback_that_handed_it_on(server: FakeServer) -> None:
 
     server.set_scenario(Scenario.of(respond(decide, repeat=True)))
     message = post(server).json()["error"]["message"]
-    assert message.endswith("Why no rule answered: rule 1 [any request]: callback decide handed the request on.")
+    assert message.endswith(
+        "Why no rule answered: rule 1 [any request] (callback decide): its callback handed the request on."
+    )
 
 
 def test_every_api_describes_the_last_user_message(server: FakeServer) -> None:

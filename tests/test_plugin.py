@@ -800,8 +800,9 @@ def test_reading_what_happened(fake_llm, sparring_server):
     problems = fake_llm.problems()
     assert problems.startswith("sparring: 1 request had no scripted reply, and 2 scripted replies were never used.")
     assert (
-        "    why no rule answered: rule 1 [model='gpt-4o']: model is 'gpt-3.5-turbo', the rule wants 'gpt-4o';"
-        " rule 2 [model='gpt-4o-mini']: model is 'gpt-3.5-turbo', the rule wants 'gpt-4o-mini'\\n"
+        "    why no rule answered:"
+        " rule 1 [model='gpt-4o'] (text 'Hello'): model is 'gpt-3.5-turbo', the rule wants 'gpt-4o';"
+        " rule 2 [model='gpt-4o-mini'] (text 'for mini'): model is 'gpt-3.5-turbo', the rule wants 'gpt-4o-mini'\\n"
     ) in problems
     assert fake_llm.url == f"{sparring_server.url}/ns/{fake_llm.namespace}"
     assert fake_llm.base_url == f"{fake_llm.url}/v1"

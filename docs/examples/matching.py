@@ -49,8 +49,13 @@ def main() -> None:
         explanation = miss.body["message"]
         assert explanation.startswith("sparring: no scripted reply answers POST /v1/chat/completions")
         # For each rule, why it did not answer: the first key that does not hold, or used up.
-        assert "Why no rule answered: rule 3 [any request]: used up: 1 of 1 reply sent;" in explanation
-        assert "rule 1 [message='weather', tools=True]: last user message 'Are you still there?'" in explanation
+        assert (
+            "Why no rule answered: rule 3 [any request] (text 'Anything else?'): used up: 1 of 1 reply sent;"
+            in explanation
+        )
+        assert (
+            "rule 1 [message='weather', tools=True] (tool calls get_weather): last user message 'Are you" in explanation
+        )
 
         missed = server.journal()[-1]
     assert missed.outcome == "unmatched"

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from sparring.fake_server.dialects import DIALECTS
 from sparring.fake_server.dialects.base import InvalidRequest
 from sparring.fake_server.journal import Entry
-from sparring.fake_server.store import DEFAULT_NAMESPACE
+from sparring.fake_server.store import DEFAULT_NAMESPACE, describe_reply
 from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Rule, Scenario
 from sparring.scenario.request import Request
@@ -40,14 +40,20 @@ def explain_miss(
         return head + " Nothing is scripted: add replies or load a scenario (see the docs: Scenario files)."
     # Rules whose match holds first (used up, or handed on): they are the likely answer.
     found = sorted(_reasons(info, rules, summary, declined), key=lambda found: not found[2])
-    reasons = [
-        f"rule {r + 1}{f' {rule.name!r}' if rule.name else ''} [{rule.match.describe()}]: {why}"
-        for r, rule, _, why in found[:RULES_SHOWN]
-    ]
+    reasons = [f"{_rule(r, rule)}: {why}" for r, rule, _, why in found[:RULES_SHOWN]]
     more = len(found) - RULES_SHOWN
     if more > 0:
         reasons.append(f"and {more} more rule{'' if more == 1 else 's'}")
     return head + WHY + "; ".join(reasons) + "."
+
+
+def _rule(r: int, rule: Rule) -> str:
+    """`rule 2 'greeting' [message='hi'] (text 'Hello!', then 1 more)`: its place, name, match
+    and what it would answer, so a rule reads as the test wrote it."""
+    name = f" {rule.name!r}" if rule.name else ""
+    more = len(rule.replies) - 1
+    answers = describe_reply(rule.replies[0]) + (f", then {more} more" if more else "")
+    return f"rule {r + 1}{name} [{rule.match.describe()}] ({answers})"
 
 
 def _reasons(
@@ -62,13 +68,7 @@ def _reasons(
         if why is not None:
             yield r, rule, False, why
         else:
-            yield r, rule, True, _handed_on(r + 1, summary) if r in declined else _used_up(r + 1, summary)
-
-
-def _handed_on(rule: int, summary: list[dict[str, object]]) -> str:
-    """`callback decide handed the request on`: a `respond(...)` callback returned no reply."""
-    names = [str(s["reply_text"]) for s in summary if s["rule"] == rule and str(s["reply_text"]).startswith("callback")]
-    return f"{', '.join(names) or 'its callback'} handed the request on"
+            yield r, rule, True, "its callback handed the request on" if r in declined else _used_up(r + 1, summary)
 
 
 def _used_up(rule: int, summary: list[dict[str, object]]) -> str:

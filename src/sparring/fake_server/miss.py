@@ -39,7 +39,7 @@ def explain_miss(
     if not rules:
         return head + " Nothing is scripted: add replies or load a scenario (see the docs: Scenario files)."
     # Rules whose match holds first (used up, or handed on): they are the likely answer.
-    found = sorted(_reasons(info, rules, summary, declined), key=lambda found: not found[2])
+    found = sorted(_reasons(info, rules, summary, declined), key=lambda item: not item[2])
     reasons = [f"{_rule(r, rule)}: {why}" for r, rule, _, why in found[:RULES_SHOWN]]
     more = len(found) - RULES_SHOWN
     if more > 0:

@@ -186,8 +186,8 @@ DOCS: dict[str, dict[str, Doc]] = {
         "name": Doc("A name for the scenario. When not set, a file's name without its extension.", "name: weather-bot"),
         "description": Doc("Free text, for readers.", 'description: "Two rate limits, then the answer."'),
         "fallback": Doc(
-            "What a request that nothing answers gets: with `miss`, sparring's `404` that lists what is"
-            " scripted; with `default`, a generated answer.",
+            "What a request that nothing answers gets: with `miss`, sparring's `404` that says why each"
+            " rule did not answer; with `default`, a generated answer.",
             "fallback: default",
         ),
         "rules": Doc(

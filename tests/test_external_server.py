@@ -117,6 +117,7 @@ def test_journal_entries_are_entries(fake_llm):
     assert (entry.outcome, entry.status, entry.namespace) == ("completed", 200, fake_llm.namespace)
     assert entry.events_sent == 1 and entry.bytes_sent > 0
     assert entry.body["messages"] == MESSAGES
+    assert entry.asked.startswith("POST /v1/chat/completions (model='gpt-4o', stream=False, last user message='Hi'")
     assert len(fake_llm.scenario.rules) == 2
     assert fake_llm.unused() == []
     assert "-> 200 · rule 1, reply 1: text 'Hello' · completed" in fake_llm.exchange()

@@ -185,5 +185,5 @@ def test_a_failing_tests_report_says_how_many_requests_were_dropped() -> None:
                 assert client.post("/chat/completions", json=chat()).status_code == 200
         first, *rest = fake.exchange().splitlines()
         assert first == "(1 earlier ended requests dropped: the journal keeps its newest entries)"
-        assert [line.split()[0] for line in rest] == ["#2", "#3"]
+        assert [line.split()[0] for line in rest] == ["#2", "asked:", "#3", "asked:"]
         fake.close()

@@ -17,6 +17,7 @@ LAYERS = {
     "_version": 0,
     "_optional": 0,
     "errors": 0,
+    "apis": 0,  # the registry of APIs: the model and the server both read it
     "scenario": 1,
     "fake_server": 2,
     "checks": 3,

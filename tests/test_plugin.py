@@ -55,6 +55,8 @@ def ask(client, model="gpt-4o"):
 """
 
 EXCHANGE = "sparring: exchange with the fake LLM server"
+# What the server recorded of `ask(...)`'s request: the teardown and the report show it.
+ASKED = "(model='gpt-4o', stream=False, last user message='Hi', retry count 0, 1 message, the last from user)"
 QUIET = "sparring: also (not failing the test, which already failed)"
 ADVICE = (
     "Script what is missing with fake_llm.add(...), mark spare replies optional=True, "
@@ -303,9 +305,9 @@ def test_a_client_kept_from_an_earlier_test_fails_the_test_using_it(pytester: py
             "*ERROR at teardown of test_2_uses_the_first_tests_client*",
             "sparring: 1 request had no scripted reply.",
             "Requests nothing answered:",
-            "  #1 POST /v1/chat/completions (model='gpt-4o', last message='Hi'), sent to test-*, "
-            "the namespace of a test that is over",
+            f"  #1 POST /v1/chat/completions {ASKED}, sent to test-*, the namespace of a test that is over",
             "*#1 POST /v1/chat/completions -> 404 · nothing: sent to an ended namespace: test-* · unmatched · *",
+            lit(f"    asked: POST /v1/chat/completions {ASKED}"),
         ]
     )
 
@@ -374,10 +376,11 @@ def test_strict_teardown_fails_on_unused_replies_and_unanswered_requests(pyteste
             "*_ ERROR at teardown of test_unanswered_though_swallowed _*",
             "sparring: 1 request had no scripted reply.",
             "Requests nothing answered:",
-            lit("  #1 POST /v1/chat/completions (model='gpt-4o', last message='Hi')"),
+            lit(f"  #1 POST /v1/chat/completions {ASKED}"),
             lit(ADVICE),
             section(EXCHANGE),
             lit("#1 POST /v1/chat/completions -> 404 · nothing scripted: sparring's 404 · unmatched · ") + "*s",
+            lit(f"    asked: POST /v1/chat/completions {ASKED}"),
             "*_ ERROR at teardown of test_partly_used _*",
             "sparring: 1 scripted reply was never used.",
             "Scripted replies never used:",
@@ -385,7 +388,7 @@ def test_strict_teardown_fails_on_unused_replies_and_unanswered_requests(pyteste
             "*_ ERROR at teardown of test_both_problems_at_once _*",
             "sparring: 1 request had no scripted reply, and 1 scripted reply was never used.",
             "Requests nothing answered:",
-            lit("  #1 POST /v1/chat/completions (model='gpt-4o', last message='Hi')"),
+            lit(f"  #1 POST /v1/chat/completions {ASKED}"),
             "Scripted replies never used:",
             lit("  rule 1 [model='gpt-4o-mini'] reply 1: text 'for mini', never used"),
         ]
@@ -789,13 +792,18 @@ def test_reading_what_happened(fake_llm, sparring_server):
         "rule 2 [model='gpt-4o-mini'] reply 1: text 'for mini', never used",
     ]
     lines = fake_llm.exchange().splitlines()
-    assert [line.split(" · ")[0] for line in lines] == [
+    assert [line.split(" · ")[0] for line in lines if line.startswith("#")] == [
         "#1 POST /v1/chat/completions -> 200",
         "#2 POST /v1/chat/completions -> 404",
     ]
-    assert fake_llm.problems().startswith(
-        "sparring: 1 request had no scripted reply, and 2 scripted replies were never used."
-    )
+    assert lines[3].startswith("    asked: POST /v1/chat/completions (model='gpt-3.5-turbo', stream=False, ")
+    problems = fake_llm.problems()
+    assert problems.startswith("sparring: 1 request had no scripted reply, and 2 scripted replies were never used.")
+    assert (
+        "    why no rule answered:"
+        " rule 1 [model='gpt-4o'] (text 'Hello'): model is 'gpt-3.5-turbo', the rule wants 'gpt-4o';"
+        " rule 2 [model='gpt-4o-mini'] (text 'for mini'): model is 'gpt-3.5-turbo', the rule wants 'gpt-4o-mini'\\n"
+    ) in problems
     assert fake_llm.url == f"{sparring_server.url}/ns/{fake_llm.namespace}"
     assert fake_llm.base_url == f"{fake_llm.url}/v1"
 """

@@ -49,6 +49,29 @@ async def test_async_anthropic_client(fake_llm: FakeLLM) -> None:
     assert [e.path for e in fake_llm.journal] == ["/v1/messages"]
 
 
+@pytest.mark.asyncio
+@pytest.mark.parametrize("sdk", ["openai", "anthropic"])
+async def test_async_clients_know_their_platform_without_a_thread(fake_llm: FakeLLM, sdk: str) -> None:
+    """Left to itself, an async SDK client finds the OS for its `X-Stainless-OS` header in a
+    worker thread of the event loop, which pytest-asyncio then shuts down with the loop at the
+    end of every test. The clients made here are told it, and send the same header."""
+    import asyncio
+
+    fake_llm.add(reply("one"))
+    loop = asyncio.get_running_loop()
+    assert loop._default_executor is None  # type: ignore[attr-defined]
+    if sdk == "openai":
+        async with fake_llm.async_openai(max_retries=0) as client:
+            await client.chat.completions.create(model="gpt-4o", messages=MESSAGES)
+    else:
+        async with fake_llm.async_anthropic(max_retries=0) as claude:
+            await claude.messages.create(model="claude-sparring-1", max_tokens=100, messages=MESSAGES)
+    assert loop._default_executor is None  # type: ignore[attr-defined]
+    module = openai if sdk == "openai" else anthropic
+    own = str(module._base_client.get_platform())  # what a client left to itself finds
+    assert fake_llm.journal[0].headers["x-stainless-os"] == own
+
+
 def test_the_clients_share_one_tls_context(fake_llm: FakeLLM) -> None:
     """Building a TLS context costs about 20 ms; every client made here reuses one."""
     made = [fake_llm.openai(), fake_llm.anthropic()]

@@ -70,7 +70,7 @@ def main() -> None:
             raise AssertionError("expected sparring's 404")
     assert "3 messages, the last from tool" in miss
     assert "(get_weather) 'error: the weather service is down'" in miss
-    assert "[tool_name='get_weather', tool_result='sunny']" in miss
+    assert "[tool_name='get_weather', tool_result='sunny'] (tool calls get_time): the tool result 'error:" in miss
 
 
 if __name__ == "__main__":

@@ -48,7 +48,14 @@ def main() -> None:
         assert miss.body["code"] == "sparring_no_reply"
         explanation = miss.body["message"]
         assert explanation.startswith("sparring: no scripted reply answers POST /v1/chat/completions")
-        assert "reply 1: text 'Hello!', 0 of 2 left" in explanation
+        # For each rule, why it did not answer: the first key that does not hold, or used up.
+        assert (
+            "Why no rule answered: rule 3 [any request] (text 'Anything else?'): used up: 1 of 1 reply sent;"
+            in explanation
+        )
+        assert (
+            "rule 1 [message='weather', tools=True] (tool calls get_weather): last user message 'Are you" in explanation
+        )
 
         missed = server.journal()[-1]
     assert missed.outcome == "unmatched"

@@ -28,31 +28,26 @@ from aiohttp import web
 from sparring.fake_server import bodies, control, faults, playback
 from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
-from sparring.fake_server.dialects.anthropic_messages import AnthropicMessages
+from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
-from sparring.fake_server.dialects.openai_chat import ChatCompletions
 from sparring.fake_server.dialects.openai_common import error_body
-from sparring.fake_server.dialects.openai_completions import Completions
-from sparring.fake_server.dialects.openai_embeddings import Embeddings
-from sparring.fake_server.dialects.openai_responses import Responses
 from sparring.fake_server.exchange import Exchange
-from sparring.fake_server.miss import request_facts
+from sparring.fake_server.miss import asked_of, explain_miss
 from sparring.fake_server.offload import off_loop
 from sparring.fake_server.resolve import Resolved, resolve
 from sparring.fake_server.security import control_refusal
-from sparring.fake_server.store import DEFAULT_NAMESPACE, ENDED, Store
+from sparring.fake_server.store import ENDED, Store
 from sparring.scenario import _cost
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing
 from sparring.scenario.match import RegexTimeout
-from sparring.scenario.model import Answer, ErrorReply, FakerText, Scenario
+from sparring.scenario.model import Answer, ErrorReply, FakerText
 from sparring.scenario.request import Request
 
 log = logging.getLogger("sparring.server")
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-DIALECTS: tuple[Dialect, ...] = (ChatCompletions(), Completions(), Embeddings(), Responses(), AnthropicMessages())
 _BY_PATH = {d.path: d for d in DIALECTS}
 ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
@@ -186,6 +181,7 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
         retry_count=exchange.retry_count,
         index=exchange.entry.index,
     )
+    exchange.asked(info.describe(request.method))
     choice = await choose(exchange.state.store, exchange.namespace, info)
     chosen: Answer | ErrorReply
     if choice.failure is not None:
@@ -311,6 +307,7 @@ async def _ended(exchange: Exchange) -> web.Response:
     with contextlib.suppress(ValueError):  # the body, for the report: what was asked, and where
         raw = await request.read()
         exchange.body(bodies.journaled(raw, bodies.parse(raw)))
+    exchange.asked(asked_of(exchange.entry, request.headers))
     dialect = exchange.dialect or _dialect_for(request)
     message = (
         f"sparring: {request.method} {path} was sent to namespace {namespace!r}, which has ended: "
@@ -341,29 +338,6 @@ def _scenario_failed(exchange: Exchange, dialect: Dialect, broken: RegexTimeout)
     exchange.answered(f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
     exchange.finish("scenario_error", message, status=500)
     return _json(exchange, dialect.failed(message, code="sparring_scenario_error", rng=exchange.rng), dialect)
-
-
-def explain_miss(
-    method: str,
-    info: Request,
-    summary: list[dict[str, object]],
-    namespace: str,
-    *,
-    scenario: Scenario | None = None,
-    declined: tuple[int, ...] = (),
-) -> str:
-    said = ", ".join(request_facts(info, scenario))
-    where = "" if namespace == DEFAULT_NAMESPACE else f" in namespace {namespace!r}"
-    head = f"sparring: no scripted reply answers {method} {info.path} ({said}){where}."
-    if declined:
-        head += " Callbacks handed it on: " + ", ".join(f"rule {r + 1}" for r in declined) + "."
-    if not summary:
-        return head + " Nothing is scripted: add replies or load a scenario (see the docs: Scenario files)."
-    lines = [
-        f"rule {s['rule']} [{s['match']}] reply {s['reply']}: {s['reply_text']}, {s['left']} of {s['times']} left"
-        for s in summary
-    ]
-    return head + " Scripted: " + "; ".join(lines) + "."
 
 
 def _int_header(request: web.Request, name: str) -> int | None:

@@ -70,6 +70,10 @@ class Exchange:
         self.retry_count = retry_count
         self.journal.record_request(self.entry, stream=stream, retry_count=retry_count)
 
+    def asked(self, description: str | None) -> None:
+        """The request in one line (`Request.describe`): what reports and teardown show."""
+        self.journal.record_asked(self.entry, description)
+
     def answered(self, label: str | None, rule: int | None = None, reply: int | None = None) -> None:
         self.journal.record_answer(self.entry, label, rule, reply)
 

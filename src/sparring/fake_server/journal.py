@@ -58,6 +58,7 @@ class Entry:
     body: Any = None
     stream: bool = False
     retry_count: int | None = None
+    asked: str | None = None  # the request in one line (`Request.describe`), once parsed
     answered_by: str | None = None
     rule: int | None = None
     reply: int | None = None
@@ -266,6 +267,11 @@ class Journal:
         """What the parsed request asked for: a stream or not, and which attempt it says it is."""
         with self._lock:
             entry.stream, entry.retry_count = stream, retry_count
+
+    def record_asked(self, entry: Entry, description: str | None) -> None:
+        """The request in one line, as the miss message, teardown and report describe it."""
+        with self._lock:
+            entry.asked = description
 
     def record_answer(
         self, entry: Entry, answered_by: str | None, rule: int | None = None, reply: int | None = None

@@ -7,6 +7,7 @@ extra installs it.
 from __future__ import annotations
 
 import functools
+import importlib
 import ssl
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ def async_openai_client(base_url: str, api_key: str, options: dict[str, Any]) ->
     sdk = require("openai", feature="fake_llm.async_openai()")
     options = _http(sdk.DefaultAsyncHttpxClient, options)
     client: openai.AsyncOpenAI = sdk.AsyncOpenAI(base_url=base_url, api_key=api_key, **options)
+    _give_platform(client, sdk.__name__)
     return client
 
 
@@ -42,6 +44,7 @@ def async_anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> 
     sdk = require("anthropic", feature="fake_llm.async_anthropic()")
     options = _http(sdk.DefaultAsyncHttpxClient, options)
     client: anthropic.AsyncAnthropic = sdk.AsyncAnthropic(base_url=root, api_key=api_key, **options)
+    _give_platform(client, sdk.__name__)
     return client
 
 
@@ -50,6 +53,28 @@ def _http(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
     if "http_client" in options:
         return options
     return {**options, "http_client": factory(verify=tls())}
+
+
+def _give_platform(client: Any, sdk: str) -> None:
+    """Tell a new async client the OS it runs on, found once per process. Left to find it
+    itself (for its `X-Stainless-OS` header), it does so on its first request in a worker
+    thread: that starts the event loop's thread pool, which pytest-asyncio then shuts down
+    with the loop at the end of every test, a few ms a test. Only where the SDK keeps the
+    answer where we expect (`_platform`, unset); otherwise the client finds it as before."""
+    if getattr(client, "_platform", False) is None:
+        found = _platform(sdk)
+        if found is not None:
+            client._platform = found
+
+
+@functools.cache
+def _platform(sdk: str) -> object:
+    """The SDK's own answer (`get_platform()` in its `_base_client`), or None without one."""
+    try:
+        get_platform = importlib.import_module(f"{sdk}._base_client").get_platform
+        return get_platform()
+    except (ImportError, AttributeError):
+        return None
 
 
 def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]:

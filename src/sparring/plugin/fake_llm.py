@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from sparring.fake_server.journal import Entry, dropped_from
+from sparring.fake_server.miss import WHY
 from sparring.fake_server.runner import FakeServer
 from sparring.fake_server.store import ENDED
 from sparring.plugin import clients
@@ -133,11 +134,11 @@ class FakeLLM:
         return [e for e in self.journal if e.outcome == "unmatched"]
 
     def exchange(self) -> str:
-        """The whole exchange, a line per request: what a failing test's report shows."""
+        """The whole exchange, a line per request and what it asked: what a failing test's report shows."""
         entries = self.journal
         if not entries:
             return "no requests reached the fake server"
-        lines = [e.describe() for e in entries]
+        lines = [f"{e.describe()}\n    asked: {e.asked}" if e.asked else e.describe() for e in entries]
         dropped = dropped_from(entries)
         if dropped:
             lines.insert(0, f"({dropped} earlier ended requests dropped: the journal keeps its newest entries)")
@@ -210,7 +211,11 @@ class FakeLLM:
         lines = ["sparring: " + _headline(len(unanswered), len(failed), len(unused), len(broken))]
         if unanswered:
             lines.append("Requests nothing answered:")
-            lines.extend(f"  {_request(e)}" for e in unanswered)
+            for entry in unanswered:
+                lines.append(f"  {_request(entry)}")
+                why = (entry.detail or "").partition(WHY)[2].removesuffix(".")
+                if why:  # the miss message's reasons, one per rule
+                    lines.append(f"    why no rule answered: {why}")
         if failed:
             lines.append("Callbacks that failed (the client got a 500):")
             lines.extend(f"  {_request(e)}: {(e.detail or '').removeprefix('sparring: ')}" for e in failed)
@@ -251,12 +256,10 @@ def _headline(unanswered: int, failed: int, unused: int, broken: int = 0) -> str
 
 
 def _request(entry: Entry) -> str:
-    body = entry.body if isinstance(entry.body, dict) else {}
-    messages = body.get("messages")
-    last = ""
-    if isinstance(messages, list) and messages and isinstance(messages[-1], dict):
-        last = str(messages[-1].get("content", ""))[:60]
-    said = f"#{entry.index + 1} {entry.method} {entry.path} (model={body.get('model')!r}, last message={last!r})"
+    """`#1 POST /v1/chat/completions (model='gpt-4o', ...)`: the description the server recorded
+    (`Entry.asked`, what the miss message says too); method and path for a request it could not
+    read."""
+    said = f"#{entry.index + 1} {entry.asked or f'{entry.method} {entry.path}'}"
     if entry.answered_by and entry.answered_by.startswith(ENDED):  # a client kept from an earlier test
         said += f", sent to {entry.answered_by[len(ENDED) + 2 :]}, the namespace of a test that is over"
     return said

@@ -12,7 +12,7 @@ import contextlib
 import contextvars
 import functools
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,20 +20,14 @@ from typing import TYPE_CHECKING, Any
 # `(a|aa)+$` takes time exponential in the text it searches; `re` cannot be stopped.
 import regex
 
+from sparring.apis import ENDPOINTS as ENDPOINTS  # the registry's: `match: {endpoint: ...}` names
 from sparring.errors import ScenarioError
 from sparring.scenario._validate import closest, fail
+from sparring.scenario.request import short
 
 if TYPE_CHECKING:
-    from sparring.scenario.request import Request
+    from sparring.scenario.request import Request, RequestMessage
 
-# `match: {endpoint: ...}` names, and the route each answers.
-ENDPOINTS: dict[str, str] = {
-    "chat": "/v1/chat/completions",
-    "responses": "/v1/responses",
-    "messages": "/v1/messages",
-    "completions": "/v1/completions",
-    "embeddings": "/v1/embeddings",
-}
 # What `last_role` can say (sparring.scenario.request.ROLES, repeated to keep this module light).
 ROLES = ("system", "developer", "user", "assistant", "tool")
 _TEXT_KEYS = ("path", "model", "message", "system", "tool_call_id", "tool_name", "tool_result")
@@ -133,24 +127,23 @@ class Match:
 
     def holds(self, request: Request) -> bool:
         """Whether every key given holds for `request`."""
-        r = request
-        return (
-            (self.endpoint is None or ENDPOINTS[self.endpoint] == r.path)
-            and (self.path is None or self.path == r.path)
-            and (self.model is None or self.model == r.model)
-            and (self.message is None or self.message in r.last_user_text)
-            and _search(self, "message_regex", r.last_user_text)
-            and (self.tools is None or self.tools == r.has_tools)
-            and (self.stream is None or self.stream == r.stream)
-            and (self.retry_count is None or self.retry_count == r.retry_count)
-            and all(r.headers.get(k.lower()) == v for k, v in self.headers.items())
-            and (self.system is None or self.system in r.system)
-            and _search(self, "system_regex", r.system)
-            and (self.message_count is None or self.message_count == r.message_count)
-            and (self.last_role is None or self.last_role == r.last_role)
-            and _tool_results_hold(self, r)
-            and (not self.body or body_holds(self.body, r.body))
-        )
+        return all(check(self, request) is None for check in self._checks)
+
+    def explain(self, request: Request) -> str | None:
+        """Why the match does not hold for `request`: the first key given that fails, in words
+        (`model is 'gpt-4.1', the rule wants 'gpt-4o'`); `None` when every key holds. The same
+        checks as `holds`, which only asks whether each found a reason."""
+        for check in self._checks:
+            why = check(self, request)
+            if why is not None:
+                return why
+        return None
+
+    @functools.cached_property
+    def _checks(self) -> tuple[_Check, ...]:
+        """The checks of the keys given, in `_CHECKS` order: an empty match has none to run."""
+        given = (check for key, check in _CHECKS if getattr(self, key) not in (None, {}))
+        return tuple(dict.fromkeys(given))  # the tool keys share one check
 
     def describe(self) -> str:
         parts = [f"{name}={value!r}" for name, value in self._given()]
@@ -261,31 +254,182 @@ def _search(match: Match, key: str, text: str) -> bool:
         raise RegexTimeout(key, pattern, budget) from None
 
 
-def _tool_results_hold(match: Match, request: Request) -> bool:
-    """One tool result the request sends back satisfies every tool key given."""
-    if (match.tool_call_id, match.tool_name, match.tool_result, match.tool_result_regex) == (None,) * 4:
-        return True
-    return any(
-        (match.tool_call_id is None or result.tool_call_id == match.tool_call_id)
-        and (match.tool_name is None or result.tool_name == match.tool_name)
-        and (match.tool_result is None or match.tool_result in result.text)
-        and _search(match, "tool_result_regex", result.text)
-        for result in request.tool_results
-    )
+# -- the checks: one per key, each `None` when the key holds, else why not ------------------------
+
+_Check = Callable[["Match", "Request"], "str | None"]
+
+
+def _endpoint(m: Match, r: Request) -> str | None:
+    if m.endpoint is None or ENDPOINTS[m.endpoint] == r.path:
+        return None
+    return f"endpoint {r.endpoint}, the rule wants {m.endpoint}"
+
+
+def _path(m: Match, r: Request) -> str | None:
+    return None if m.path == r.path else f"path is {r.path!r}, the rule wants {m.path!r}"
+
+
+def _model(m: Match, r: Request) -> str | None:
+    return None if m.model == r.model else f"model is {r.model!r}, the rule wants {m.model!r}"
+
+
+def _message(m: Match, r: Request) -> str | None:
+    if m.message is not None and m.message in r.last_user_text:
+        return None
+    return f"last user message {short(r.last_user_text)} does not contain {m.message!r}"
+
+
+def _message_regex(m: Match, r: Request) -> str | None:
+    if _search(m, "message_regex", r.last_user_text):
+        return None
+    return f"last user message {short(r.last_user_text)} does not match the pattern {m.message_regex!r}"
+
+
+def _tools(m: Match, r: Request) -> str | None:
+    if m.tools == r.has_tools:
+        return None
+    if r.has_tools:
+        return "the request offers tools, the rule wants none"
+    return "the request offers no tools, the rule wants tools"
+
+
+def _stream(m: Match, r: Request) -> str | None:
+    if m.stream == r.stream:
+        return None
+    if r.stream:
+        return "the request streams, the rule wants no stream"
+    return "the request is not streamed, the rule wants a stream"
+
+
+def _retry_count(m: Match, r: Request) -> str | None:
+    if m.retry_count == r.retry_count:
+        return None
+    if r.retry_count is None:
+        return f"no x-stainless-retry-count header, the rule wants retry count {m.retry_count}"
+    return f"retry count is {r.retry_count}, the rule wants {m.retry_count}"
+
+
+def _headers(m: Match, r: Request) -> str | None:
+    for name, want in m.headers.items():
+        got = r.headers.get(name.lower())
+        if got != want:
+            said = f"no {name} header" if got is None else f"header {name} is {short(got)}"
+            return f"{said}, the rule wants {want!r}"
+    return None
+
+
+def _system(m: Match, r: Request) -> str | None:
+    if m.system is not None and m.system in r.system:
+        return None
+    return f"system prompt {short(r.system)} does not contain {m.system!r}"
+
+
+def _system_regex(m: Match, r: Request) -> str | None:
+    if _search(m, "system_regex", r.system):
+        return None
+    return f"system prompt {short(r.system)} does not match the pattern {m.system_regex!r}"
+
+
+def _message_count(m: Match, r: Request) -> str | None:
+    if m.message_count == r.message_count:
+        return None
+    return f"{r.message_count} message{'' if r.message_count == 1 else 's'}, the rule wants {m.message_count}"
+
+
+def _last_role(m: Match, r: Request) -> str | None:
+    if m.last_role == r.last_role:
+        return None
+    said = "no messages" if r.last_role is None else f"the last message is from {r.last_role}"
+    return f"{said}, the rule wants {m.last_role}"
+
+
+def _body(m: Match, r: Request) -> str | None:
+    return body_differs(m.body, r.body)
+
+
+def _tool_results(match: Match, request: Request) -> str | None:
+    """One tool result the request sends back must satisfy every tool key given."""
+    wanted = {
+        key: value
+        for key in ("tool_call_id", "tool_name", "tool_result", "tool_result_regex")
+        if (value := getattr(match, key)) is not None
+    }
+    if not wanted:
+        return None
+    keys = ", ".join(f"{key}={value!r}" for key, value in wanted.items())
+    results = request.tool_results
+    if not results:
+        return f"no tool results sent back, the rule wants one with {keys}"
+    reasons = [_tool_result(match, result) for result in results]
+    if None in reasons:
+        return None
+    if len(results) == 1:
+        return reasons[0]
+    sent = "; ".join(f"{r.tool_call_id} ({r.tool_name}) {short(r.text)}" for r in results)
+    return f"none of the {len(results)} tool results sent back has {keys} (sent: {sent})"
+
+
+def _tool_result(m: Match, result: RequestMessage) -> str | None:
+    said = f"the tool result {short(result.text)}"
+    if m.tool_call_id is not None and result.tool_call_id != m.tool_call_id:
+        return f"the tool result answers call {result.tool_call_id!r}, the rule wants {m.tool_call_id!r}"
+    if m.tool_name is not None and result.tool_name != m.tool_name:
+        return f"the tool result is from {result.tool_name!r}, the rule wants {m.tool_name!r}"
+    if m.tool_result is not None and m.tool_result not in result.text:
+        return f"{said} does not contain {m.tool_result!r}"
+    if not _search(m, "tool_result_regex", result.text):
+        return f"{said} does not match the pattern {m.tool_result_regex!r}"
+    return None
+
+
+# Each key's check, in the order they are tried: the cheap ones first.
+_CHECKS: tuple[tuple[str, _Check], ...] = (
+    ("endpoint", _endpoint),
+    ("path", _path),
+    ("model", _model),
+    ("message", _message),
+    ("message_regex", _message_regex),
+    ("tools", _tools),
+    ("stream", _stream),
+    ("retry_count", _retry_count),
+    ("headers", _headers),
+    ("system", _system),
+    ("system_regex", _system_regex),
+    ("message_count", _message_count),
+    ("last_role", _last_role),
+    ("tool_call_id", _tool_results),
+    ("tool_name", _tool_results),
+    ("tool_result", _tool_results),
+    ("tool_result_regex", _tool_results),
+    ("body", _body),
+)
 
 
 def body_holds(expected: Mapping[str, Any], actual: object) -> bool:
     """Whether `actual` has every field of `expected`: keys are dotted paths (a number indexes a
     list), a mapping matches a subset of the fields, a list matches item by item, and `null`
     matches a field that is null or missing."""
+    return body_differs(expected, actual) is None
+
+
+def body_differs(expected: Mapping[str, Any], actual: object, prefix: str = "") -> str | None:
+    """The first field of `expected` that `actual` lacks or has otherwise, in words; `None`
+    when it has them all (see `body_holds`)."""
     for key, want in expected.items():
+        path = prefix + key
         found, got = lookup(actual, key)
         if want is None:
             if found and got is not None:
-                return False
-        elif not found or not _value_holds(want, got):
-            return False
-    return True
+                return f"body {path} is {short(got)}, the rule wants null or missing"
+        elif not found:
+            return f"body {path} is missing, the rule wants {short(want)}"
+        elif isinstance(want, Mapping) and isinstance(got, Mapping):
+            why = body_differs(want, got, f"{path}.")
+            if why is not None:
+                return why
+        elif not _value_holds(want, got):
+            return f"body {path} is {short(got)}, the rule wants {short(want)}"
+    return None
 
 
 def lookup(value: object, path: str) -> tuple[bool, object]:

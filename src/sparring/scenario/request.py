@@ -123,6 +123,43 @@ class Request:
                 found.append(message)
         return tuple(reversed(found))
 
+    def facts(self) -> list[str]:
+        """What the rules can match on, briefly: `model='gpt-4o'`, `stream=False`, the last user
+        message, the retry count, and what the conversation holds: how many messages, who spoke
+        last, the system prompt, the tool results sent back, the tools offered."""
+        said = short(self.last_user_text, 60)
+        facts = [f"model={self.model!r}", f"stream={self.stream}", f"last user message={said}"]
+        if self.retry_count is not None:
+            facts.append(f"retry count {self.retry_count}")
+        if self.messages:
+            count = self.message_count
+            facts.append(f"{count} message{'' if count == 1 else 's'}, the last from {self.last_role}")
+        if self.system:
+            facts.append(f"system prompt {short(self.system)}")
+        for result in self.tool_results:
+            name = f" ({result.tool_name})" if result.tool_name else ""
+            facts.append(f"tool result {result.tool_call_id}{name} {short(result.text)}")
+        if self.tools:
+            facts.append(f"tools {short(', '.join(self.tools), 60, quote=False)}")
+        elif self.has_tools:
+            facts.append("tools")
+        return facts
+
+    def describe(self, method: str = "POST") -> str:
+        """One line: `POST /v1/chat/completions (model='gpt-4o', stream=False, ...)`. What the
+        journal keeps as `Entry.asked`, and what the miss message and the teardown show."""
+        return f"{method} {self.path} ({', '.join(self.facts())})"
+
+
+def short(value: object, limit: int = 40, *, quote: bool = True) -> str:
+    """A text cut to `limit` characters (`…` saying so), quoted unless `quote=False`; any
+    other value's repr, cut the same way."""
+    if isinstance(value, str):
+        text = value if len(value) <= limit else value[: limit - 1] + "…"
+        return repr(text) if quote else text
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 def conversation(messages: Sequence[object]) -> tuple[RequestMessage, ...]:
     """Chat-shaped message dicts as `RequestMessage`s; a tool result gets the name of its call."""

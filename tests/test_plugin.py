@@ -418,6 +418,7 @@ def test_a_failed_body_is_the_failure_and_teardown_problems_come_quietly(pyteste
     )
 
 
+@pytest.mark.timeout(180)  # two pytest runs in subprocesses, one under xdist: 21-25 s on a loaded machine
 def test_files_pass_under_xdist_and_failing_reports_keep_their_sections(pytester: pytest.Pytester) -> None:
     pytester.makeini(INI)
     pytester.makepyfile(

@@ -38,6 +38,8 @@ def masked(lines: list[str]) -> list[str]:
     return [re.sub(r" in \d+\.\d+s", " in T", line) for line in lines if line.strip()]
 
 
+# A pytest run in a subprocess: 5-6 s alone, up to 28 s on a loaded 2-core machine: 180 s keeps 6x spare.
+@pytest.mark.timeout(180)
 def test_the_first_test_runs_as_the_readme_shows(pytester: pytest.Pytester) -> None:
     """Block 1 is `test_first.py`; the console block after it is the command and what it prints."""
     shown = next(block for block in CONSOLE_BLOCKS if block.startswith("$ pytest"))
@@ -50,6 +52,7 @@ def test_the_first_test_runs_as_the_readme_shows(pytester: pytest.Pytester) -> N
     assert masked(result.outlines)[-len(output) :] == masked(output)
 
 
+@pytest.mark.timeout(180)  # as above
 @pytest.mark.parametrize("number", range(1, len(PYTHON_BLOCKS)), ids=lambda n: f"block {n + 1}")
 def test_readme_test_runs_as_written(pytester: pytest.Pytester, number: int) -> None:
     code = PYTHON_BLOCKS[number]

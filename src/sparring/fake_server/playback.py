@@ -212,6 +212,9 @@ class Player:
         self.exchange.wrote(len(data), kind)
         if ends:
             self.exchange.finish("completed")
+            if self.response.content_length is None:  # chunked: the last chunk and the terminator in one send
+                await self.response.write_eof(data)
+                return
         await self.response.write(data)
 
     async def wait(self, seconds: float | None) -> None:

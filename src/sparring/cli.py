@@ -191,7 +191,7 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"sparring: warning: {warning}", file=sys.stderr, flush=True)
     try:
         store = Store(
-            on_end=lambda entry: print(request_line(entry), flush=True),
+            on_end=_log_soon,
             fallback=scenario.fallback,
             loop=args.loop,
             redact=args.redact,
@@ -223,6 +223,21 @@ def _serve(args: argparse.Namespace) -> int:
         return 1
     print("sparring: stopped", flush=True)
     return 0
+
+
+def _log_soon(entry: Entry) -> None:
+    """Log a request's line once the server's loop is free: a stream is journaled as ended just
+    before its last write, and the line (a write to stdout) must not hold that write back."""
+    import asyncio
+
+    try:
+        asyncio.get_running_loop().call_soon(_log, entry)
+    except RuntimeError:  # ended outside the loop
+        _log(entry)
+
+
+def _log(entry: Entry) -> None:
+    print(request_line(entry), flush=True)
 
 
 def request_line(entry: Entry) -> str:

@@ -56,7 +56,7 @@ class Gaps:
 
     def __init__(self, timing: Timing) -> None:
         self.timing = timing
-        self.rng = random.Random(timing.seed)
+        self.rng: random.Random | None = None  # made at the first draw: most timings draw none
         self.taken = 0
 
     def before(self, frame: Frame) -> float:
@@ -67,11 +67,13 @@ class Gaps:
 
     def gap(self) -> float:
         timing = self.timing
+        if timing.distribution != "lognormal" and not timing.jitter:
+            return timing.gap
+        if self.rng is None:
+            self.rng = random.Random(timing.seed)
         if timing.distribution == "lognormal":
             return timing.gap * self.rng.lognormvariate(0.0, timing.sigma)
-        if timing.jitter:
-            return max(0.0, timing.gap + self.rng.uniform(-timing.jitter, timing.jitter))
-        return timing.gap
+        return max(0.0, timing.gap + self.rng.uniform(-timing.jitter, timing.jitter))
 
 
 def whole_wait(timing: Timing, paced: int) -> float:
@@ -212,6 +214,9 @@ class Player:
         self.exchange.wrote(len(data), kind)
         if ends:
             self.exchange.finish("completed")
+            if self.response.content_length is None:  # chunked: the last chunk and the terminator in one send
+                await self.response.write_eof(data)
+                return
         await self.response.write(data)
 
     async def wait(self, seconds: float | None) -> None:

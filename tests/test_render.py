@@ -86,15 +86,7 @@ def render(api: str, variant: str, content: str, seed: int = 7) -> tuple[Resolve
     d = dialect(api)
     parsed = d.parse(BODIES[api][variant])
     rng = random.Random(seed)
-    resolved = resolve(
-        CONTENTS[content],
-        n=parsed.n,
-        model=parsed.model,
-        messages=parsed.messages,
-        rng=rng,
-        prompt_tokens=parsed.prompt_tokens,
-        call_id=(d.tool_call_prefix, d.tool_call_length),
-    )
+    resolved = d.resolve(CONTENTS[content], parsed, rng)
     return resolved, d.stream(resolved, parsed, rng)
 
 

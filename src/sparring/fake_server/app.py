@@ -34,7 +34,7 @@ from sparring.fake_server.dialects.openai_common import error_body
 from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.miss import asked_of, explain_miss
 from sparring.fake_server.offload import off_loop
-from sparring.fake_server.resolve import Resolved, resolve
+from sparring.fake_server.resolve import Resolved
 from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import ENDED, Store
 from sparring.scenario import _cost
@@ -169,15 +169,10 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     except InvalidRequest as problem:
         return _reject(exchange, dialect, problem)
     exchange.parsed(stream=parsed.stream, retry_count=_int_header(request, "x-stainless-retry-count"))
-    info = Request.of(
-        endpoint=dialect.name,
+    info = dialect.request_of(
+        parsed,
         path=exchange.path,
-        model=parsed.model,
-        messages=parsed.messages,
-        body=body,
         headers=request.headers,
-        stream=parsed.stream,
-        has_tools=parsed.has_tools,
         retry_count=exchange.retry_count,
         index=exchange.entry.index,
     )
@@ -207,15 +202,7 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
     big = _cost.big(answer.content.messages, answer.wire, parsed.n)
 
     def resolved() -> Resolved:
-        return resolve(
-            answer.content,
-            n=parsed.n,
-            model=parsed.model,
-            messages=parsed.messages,
-            rng=rng,
-            prompt_tokens=parsed.prompt_tokens,
-            call_id=(dialect.tool_call_prefix, dialect.tool_call_length),
-        )
+        return dialect.resolve(answer.content, parsed, rng)
 
     content = await _work(big, resolved)
     await playback.pause(answer.timing.headers_delay)

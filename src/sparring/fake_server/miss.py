@@ -96,15 +96,10 @@ def asked_of(entry: Entry, headers: Mapping[str, str]) -> str | None:
     except InvalidRequest:
         return None
     retry = headers.get("x-stainless-retry-count", "")
-    request = Request.of(
-        endpoint=dialect.name,
+    request = dialect.request_of(
+        parsed,
         path=entry.path,
-        model=parsed.model,
-        messages=parsed.messages,
-        body=entry.body,
         headers=headers,
-        stream=parsed.stream,
-        has_tools=parsed.has_tools,
         retry_count=int(retry) if retry.isdigit() else None,
         index=entry.index,
     )

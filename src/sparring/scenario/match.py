@@ -273,16 +273,22 @@ def _model(m: Match, r: Request) -> str | None:
     return None if m.model == r.model else f"model is {r.model!r}, the rule wants {m.model!r}"
 
 
-def _message(m: Match, r: Request) -> str | None:
-    if m.message is not None and m.message in r.last_user_text:
+def _contains(what: str, text: str, want: str | None) -> str | None:
+    return None if want is not None and want in text else f"{what} {short(text)} does not contain {want!r}"
+
+
+def _matches(what: str, text: str, m: Match, key: str) -> str | None:
+    if _search(m, key, text):
         return None
-    return f"last user message {short(r.last_user_text)} does not contain {m.message!r}"
+    return f"{what} {short(text)} does not match the pattern {getattr(m, key)!r}"
+
+
+def _message(m: Match, r: Request) -> str | None:
+    return _contains("last user message", r.last_user_text, m.message)
 
 
 def _message_regex(m: Match, r: Request) -> str | None:
-    if _search(m, "message_regex", r.last_user_text):
-        return None
-    return f"last user message {short(r.last_user_text)} does not match the pattern {m.message_regex!r}"
+    return _matches("last user message", r.last_user_text, m, "message_regex")
 
 
 def _tools(m: Match, r: Request) -> str | None:
@@ -319,15 +325,11 @@ def _headers(m: Match, r: Request) -> str | None:
 
 
 def _system(m: Match, r: Request) -> str | None:
-    if m.system is not None and m.system in r.system:
-        return None
-    return f"system prompt {short(r.system)} does not contain {m.system!r}"
+    return _contains("system prompt", r.system, m.system)
 
 
 def _system_regex(m: Match, r: Request) -> str | None:
-    if _search(m, "system_regex", r.system):
-        return None
-    return f"system prompt {short(r.system)} does not match the pattern {m.system_regex!r}"
+    return _matches("system prompt", r.system, m, "system_regex")
 
 
 def _message_count(m: Match, r: Request) -> str | None:

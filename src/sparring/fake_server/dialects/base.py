@@ -15,9 +15,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, TypeVar
 
-from sparring.fake_server.resolve import Resolved
+from sparring.fake_server.resolve import Resolved, resolve
 from sparring.scenario.delivery import Fault, RateLimits
-from sparring.scenario.model import ErrorReply
+from sparring.scenario.model import Content, ErrorReply
+from sparring.scenario.request import Request
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)  # `json.dumps` makes one a call
 
@@ -136,6 +137,41 @@ class Dialect(ABC):
         when it is taken. The call itself draws from `rng` (ids, and the seed of a generator
         of the stream's own for what its events draw), so a seeded server sends the same
         bytes however its streams' frames are taken and interleaved."""
+
+    def request_of(
+        self,
+        parsed: ParsedRequest,
+        *,
+        path: str,
+        headers: Mapping[str, str],
+        retry_count: int | None,
+        index: int,
+    ) -> Request:
+        """What rules match on, API-neutral: the parsed request with where it came from."""
+        return Request.of(
+            endpoint=self.name,
+            path=path,
+            model=parsed.model,
+            messages=parsed.messages,
+            body=parsed.body,
+            headers=headers,
+            stream=parsed.stream,
+            has_tools=parsed.has_tools,
+            retry_count=retry_count,
+            index=index,
+        )
+
+    def resolve(self, content: Content, request: ParsedRequest, rng: random.Random) -> Resolved:
+        """`content` made concrete for this request, with this API's tool call ids."""
+        return resolve(
+            content,
+            n=request.n,
+            model=request.model,
+            messages=request.messages,
+            rng=rng,
+            prompt_tokens=request.prompt_tokens,
+            call_id=(self.tool_call_prefix, self.tool_call_length),
+        )
 
     def paced_events(self, resolved: Resolved, request: ParsedRequest) -> int:
         return sum(1 for f in self.stream(resolved, request, random.Random(0)) if f.paced)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import enum
+import importlib
 import uuid
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -275,7 +276,10 @@ class Private(Exception):
 
 
 def test_a_collected_stream_ends_with_its_outcome_and_whether_it_was_closed() -> None:
-    request: Any = None  # only stored; its type is httpx's or httpx2's, by SDK major version
+    # The SDK inspects the request's headers (3.60+), so it must be a real one of the HTTP
+    # library this SDK major uses: httpx2 for openai 3.x, httpx for 2.x.
+    http: Any = importlib.import_module("httpx2" if openai.__version__.startswith("3.") else "httpx")
+    request = http.Request("POST", "http://127.0.0.1/v1/chat/completions")
     error = openai.APIError("Connection reset (req_0123456789abcdef)", request=request, body=None)
     assert render(Collected(EVENTS[:1], error, closed=True)) == (
         "# sparring events v1\n"

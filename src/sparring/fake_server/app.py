@@ -41,7 +41,7 @@ from sparring.scenario import _cost
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing
 from sparring.scenario.match import RegexTimeout
-from sparring.scenario.model import Answer, ErrorReply, FakerText
+from sparring.scenario.model import Answer, ErrorReply, FakerText, Recorded
 from sparring.scenario.request import Request
 
 log = logging.getLogger("sparring.server")
@@ -178,7 +178,7 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     )
     exchange.asked(info.describe(request.method))
     choice = await choose(exchange.state.store, exchange.namespace, info)
-    chosen: Answer | ErrorReply
+    chosen: Answer | ErrorReply | Recorded
     if choice.failure is not None:
         return _callback_failed(exchange, dialect, choice)
     if choice.broken is not None:
@@ -194,6 +194,9 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
         return _json(exchange, dialect.error(chosen, parsed, exchange.api_key, exchange.rng), dialect)
+    if isinstance(chosen, Recorded):
+        # TODO(replay): playback of recordings lands with faithful replay (issue 12).
+        return _json(exchange, dialect.failed("replaying recordings is not built yet", rng=exchange.rng), dialect)
     return await _play(exchange, dialect, parsed, chosen)
 
 

@@ -20,7 +20,7 @@ from types import MappingProxyType
 from sparring.fake_server.store import Pick, Store, describe_reply
 from sparring.scenario.builders import reply
 from sparring.scenario.match import RegexTimeout, regex_budget
-from sparring.scenario.model import Answer, Callback, ErrorReply, Scenario
+from sparring.scenario.model import Answer, Callback, ErrorReply, Recorded, Scenario
 from sparring.scenario.request import Request
 
 
@@ -51,7 +51,7 @@ class Choice:
     nothing (`reply` and `failure` both None: a miss, or the fallback)."""
 
     scenario: Scenario
-    reply: Answer | ErrorReply | None = None
+    reply: Answer | ErrorReply | Recorded | None = None
     pick: Pick | None = None
     label: str | None = None
     failure: Failure | None = None

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from sparring.fake_server.journal import JOURNAL_LIMIT, Entry, Journal
 from sparring.fake_server.security import header_names
 from sparring.scenario.match import RegexTimeout
-from sparring.scenario.model import Callback, ErrorReply, Fallback, Reply, Scenario
+from sparring.scenario.model import Callback, ErrorReply, Fallback, Recorded, Reply, Scenario
 from sparring.scenario.request import Request
 
 DEFAULT_NAMESPACE = "default"
@@ -36,6 +36,9 @@ def describe_reply(reply: Reply) -> str:
     if isinstance(reply, ErrorReply):
         what = f"error {reply.preset or reply.status}"
         return what if reply.preset is None or reply.status is None else f"{what} (status {reply.status})"
+    if isinstance(reply, Recorded):
+        what = f"{len(reply.events)} events" if reply.streamed else "a whole body"
+        return f"recording of {reply.api} ({what})"
     first = reply.content.messages[0]
     if first.tool_calls:
         return "tool calls " + ", ".join(c.name for c in first.tool_calls)

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 from sparring.errors import ScenarioError, closest
 
-__all__ = ["check_headers", "closest", "count", "fail", "non_negative", "positive_int"]
+__all__ = ["check_headers", "check_uses", "closest", "count", "fail", "non_negative", "positive_int"]
 
 MAX_WAIT = 86_400.0  # one day: timing and stall/hang durations; no test waits longer
 MAX_HEADER_SECONDS = 366 * 86_400.0  # a year: retry-after and rate-limit resets only go in headers
@@ -55,3 +55,11 @@ def check_headers(path: str, headers: object) -> None:
             raise fail(f"{path}.{name}", f"must be a string, got {type(value).__name__} {value!r}")
         if any(c in value for c in "\r\n\0"):
             raise fail(f"{path}.{name}", "a header value cannot hold a line break or NUL")
+
+
+def check_uses(times: int, repeat: bool, optional: bool) -> None:
+    """`times` uses, or any number with `repeat`; `optional` ones may go unused in a strict test."""
+    positive_int("times", times)
+    for name, value in (("repeat", repeat), ("optional", optional)):
+        if not isinstance(value, bool):
+            raise fail(name, f"must be true or false, got {value!r}")

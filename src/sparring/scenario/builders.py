@@ -23,6 +23,8 @@ from sparring.scenario.model import (
     FakerText,
     Match,
     Message,
+    Recorded,
+    RecordedEvent,
     Reply,
     Rule,
     Split,
@@ -223,6 +225,44 @@ def respond(
     for any reply.
     """
     return Callback(function, times=times, repeat=repeat, optional=optional)
+
+
+def recorded(
+    api: str,
+    *,
+    events: Sequence[RecordedEvent] = (),
+    body: RecordedEvent | str | None = None,
+    status: int = 200,
+    headers: Mapping[str, str] | None = None,
+    headers_at: float = 0.0,
+    speed: float = 1.0,
+    timing: Timing | None = None,
+    wire: Wire | None = None,
+    fault: Fault | str | None = None,
+    rate_limits: RateLimits | None = None,
+    times: int = 1,
+    repeat: bool = False,
+    optional: bool = False,
+) -> Recorded:
+    """An answer as `api` sent it, replayed byte for byte at its recorded pace (`speed`
+    scales it); `timing`, `wire` and `fault` replace that part of the recorded delivery.
+    `body` is a whole answer's exact text."""
+    return Recorded(
+        api=api,
+        events=tuple(events),
+        body=RecordedEvent(raw=body, at=headers_at) if isinstance(body, str) else body,
+        status=status,
+        headers=_headers(headers),
+        headers_at=headers_at,
+        speed=speed,
+        timing=timing,
+        wire=wire or Wire(),
+        fault=Fault(fault) if isinstance(fault, str) else fault,
+        rate_limits=rate_limits,
+        times=times,
+        repeat=repeat,
+        optional=optional,
+    )
 
 
 def rule(

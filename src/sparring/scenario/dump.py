@@ -17,7 +17,19 @@ import yaml
 
 from sparring.errors import SparringError
 from sparring.scenario.delivery import Fault, RateLimits, Timing, Wire
-from sparring.scenario.model import Answer, ErrorReply, FakerText, Match, Message, Rule, Scenario, Split, ToolCall
+from sparring.scenario.model import (
+    Answer,
+    ErrorReply,
+    FakerText,
+    Match,
+    Message,
+    Recorded,
+    RecordedEvent,
+    Rule,
+    Scenario,
+    Split,
+    ToolCall,
+)
 
 
 class NotPortableError(SparringError, ValueError):
@@ -29,7 +41,8 @@ def dump_scenario(scenario: Scenario, *, fmt: Literal["json", "yaml"] = "json") 
     """`scenario` as scenario-file text (JSON or YAML) that loads back to an equal scenario."""
     data = scenario_data(scenario)
     if fmt == "yaml":
-        return str(yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+        # One line per recorded event, however long: a recording reads as a list of events.
+        return str(yaml.dump(data, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=1_000_000))
     return json.dumps(data, ensure_ascii=False)
 
 
@@ -64,9 +77,31 @@ def _match(match: Match, where: str) -> dict[str, Any]:
     return data
 
 
+class _Flow(dict[str, Any]):
+    """A mapping written on one line in YAML (a recorded event)."""
+
+
+class _Dumper(yaml.SafeDumper):
+    pass
+
+
+def _text(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    """A string with line breaks in double quotes, escapes and all: exact, and on one line."""
+    style = '"' if any(c in data for c in "\r\n") else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
+_Dumper.add_representer(str, _text)
+_Dumper.add_representer(
+    _Flow, lambda dumper, data: dumper.represent_mapping("tag:yaml.org,2002:map", data, flow_style=True)
+)
+
+
 def _reply(reply: object, where: str) -> dict[str, Any]:
     if isinstance(reply, Answer):
         return _answer(reply, where)
+    if isinstance(reply, Recorded):
+        return _recorded(reply, where)
     if isinstance(reply, ErrorReply):
         return _error(reply, where)
     raise NotPortableError(
@@ -74,6 +109,32 @@ def _reply(reply: object, where: str) -> dict[str, Any]:
         "sent to an external sparring server (Python code does not travel over HTTP). Script it with "
         "reply(...) or error(...), or run this test on the plugin's own server (without --sparring-url)."
     )
+
+
+def _recorded(recorded: Recorded, where: str) -> dict[str, Any]:
+    data: dict[str, Any] = {"recorded": recorded.api}
+    if recorded.status != 200:
+        data["status"] = recorded.status
+    data["headers_at"] = recorded.headers_at
+    if recorded.speed != 1:
+        data["speed"] = recorded.speed
+    if recorded.body is not None:
+        body = _event(recorded.body)
+        whole = list(body) == ["at", "raw"] and body["at"] == recorded.headers_at
+        data["body"] = body["raw"] if whole else body
+    else:
+        data["events"] = [_event(e) for e in recorded.events]
+    data.update(_delivery(recorded, where))
+    return data
+
+
+def _event(event: RecordedEvent) -> _Flow:
+    data = _Flow()
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if f.name == "at" or value != _default(f):
+            data[f.name] = [list(piece) for piece in value] if f.name == "torn" else value
+    return data
 
 
 def _answer(answer: Answer, where: str) -> dict[str, Any]:
@@ -145,7 +206,7 @@ def _error(error: ErrorReply, where: str) -> dict[str, Any]:
     return data
 
 
-def _delivery(reply: Answer | ErrorReply, where: str) -> dict[str, Any]:
+def _delivery(reply: Answer | ErrorReply | Recorded, where: str) -> dict[str, Any]:
     """What answers and errors share: timing, wire, fault, rate limits, headers, uses."""
     data: dict[str, Any] = {}
     nested: tuple[tuple[str, Timing | Wire | Fault | RateLimits | None], ...] = (

@@ -26,6 +26,7 @@ from sparring.scenario.delivery import FAULT_KINDS, Fault, RateLimits, Timing, W
 from sparring.scenario.model import (
     FakerText,
     Match,
+    RecordedEvent,
     Reply,
     Rule,
     Scenario,
@@ -161,6 +162,8 @@ def _keys_of(builder: Callable[..., object], *, rename: Mapping[str, str] | None
 
 REPLY_KEYS = _keys_of(builders.reply)
 ERROR_KEYS = _keys_of(builders.error, rename={"preset": "error"})
+RECORDED_KEYS = _keys_of(builders.recorded, rename={"api": "recorded"})
+EVENT_KEYS = tuple(RecordedEvent.__dataclass_fields__)
 MESSAGE_KEYS = _keys_of(builders.message)
 TOOL_CALL_KEYS = _keys_of(builders.tool_call)
 MATCH_KEYS = tuple(f for f in Match.__dataclass_fields__)
@@ -301,6 +304,8 @@ class _Builder:
     def reply(self, raw: object, path: PathKey) -> Reply:
         if isinstance(raw, dict) and "error" in raw:
             return self.error(raw, path)
+        if isinstance(raw, dict) and "recorded" in raw:
+            return self.recorded(raw, path)
         problems: list[Problem] = []
         data = self.known(raw, path, REPLY_KEYS, "a reply", problems)
         self.each(
@@ -339,6 +344,35 @@ class _Builder:
                 dataclasses.replace(p, path=_dotted((*path, "error"))) if p.path == status else p for p in exc.problems
             ]
             raise ScenarioError(renamed) from None
+
+    def recorded(self, raw: dict[str, Any], path: PathKey) -> Reply:
+        problems: list[Problem] = []
+        data = self.known(raw, path, RECORDED_KEYS, "a recorded reply", problems)
+        api = data.pop("recorded")
+        self.common(data, path, problems)
+        self.each(
+            data,
+            problems,
+            "events",
+            lambda v: [
+                self.recorded_event(e, (*path, "events", i))
+                for i, e in enumerate(self.listing(v, (*path, "events"), "events"))
+            ],
+        )
+        self.each(
+            data,
+            problems,
+            "body",
+            lambda v: v if isinstance(v, str) else self.recorded_event(v, (*path, "body"), ("raw", "at", "torn")),
+        )
+        return self.finish(problems, lambda: self.call(path, builders.recorded, api, **data))
+
+    def recorded_event(self, raw: object, path: PathKey, keys: tuple[str, ...] = EVENT_KEYS) -> RecordedEvent:
+        data = dict(self.mapping(raw, path, keys, "a recorded event"))
+        if "torn" in data:
+            pieces = self.listing(data["torn"], (*path, "torn"), "torn")
+            data["torn"] = tuple(tuple(p) if isinstance(p, list) else p for p in pieces)
+        return self.call(path, RecordedEvent, **data)
 
     def known(
         self, raw: object, path: PathKey, allowed: tuple[str, ...], what: str, problems: list[Problem]

@@ -20,10 +20,20 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 
 from sparring.errors import ScenarioError
 from sparring.scenario import _cost
-from sparring.scenario._validate import MAX_HEADER_SECONDS, check_headers, closest, fail, non_negative, positive_int
+from sparring.scenario._validate import (
+    MAX_HEADER_SECONDS,
+    check_headers,
+    check_uses,
+    closest,
+    fail,
+    non_negative,
+    positive_int,
+)
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
 from sparring.scenario.match import ENDPOINTS as ENDPOINTS  # re-exported: its home was here
 from sparring.scenario.match import Match as Match
+from sparring.scenario.recording import Recorded as Recorded
+from sparring.scenario.recording import RecordedEvent as RecordedEvent
 
 if TYPE_CHECKING:
     from sparring.scenario.request import Request
@@ -181,7 +191,7 @@ class Answer:
 
     def __post_init__(self) -> None:
         check_headers("headers", self.headers)
-        _check_uses(self.times, self.repeat, self.optional)
+        check_uses(self.times, self.repeat, self.optional)
         _cost.check_answer(self.content.messages, self.wire)
 
 
@@ -246,7 +256,7 @@ class ErrorReply:
             raise fail("retry_after_format", f"must be 'seconds' or 'date', got {self.retry_after_format!r}")
         if self.retry_after_format == "date" and not isinstance(self.retry_after, (int, float)):
             raise fail("retry_after_format", "'date' needs retry_after in seconds, to turn into an HTTP date")
-        _check_uses(self.times, self.repeat, self.optional)
+        check_uses(self.times, self.repeat, self.optional)
 
 
 CallbackResult: TypeAlias = Answer | ErrorReply | str | None
@@ -271,22 +281,14 @@ class Callback:
     def __post_init__(self) -> None:
         if not callable(self.function):
             raise fail("respond", f"needs a function of the request, got {self.function!r}")
-        _check_uses(self.times, self.repeat, self.optional)
+        check_uses(self.times, self.repeat, self.optional)
 
     @property
     def name(self) -> str:
         return str(getattr(self.function, "__name__", None) or repr(self.function))
 
 
-Reply = Answer | ErrorReply | Callback
-
-
-def _check_uses(times: int, repeat: bool, optional: bool) -> None:
-    """`times` uses, or any number with `repeat`; `optional` ones may go unused in a strict test."""
-    positive_int("times", times)
-    for name, value in (("repeat", repeat), ("optional", optional)):
-        if not isinstance(value, bool):
-            raise fail(name, f"must be true or false, got {value!r}")
+Reply = Answer | ErrorReply | Callback | Recorded
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,15 @@ class Rule:
     def __post_init__(self) -> None:
         if not self.replies:
             raise fail("replies", "a rule needs at least one reply")
+        apis = {reply.api for reply in self.replies if isinstance(reply, Recorded)}
+        if len(apis) > 1:
+            raise fail("replies", f"recordings of different APIs ({', '.join(sorted(apis))}) cannot share a rule")
+        if apis:
+            (api,) = apis
+            if self.match.endpoint not in (None, api):
+                raise fail("match.endpoint", f"is {self.match.endpoint!r}, but the rule replays a recording of {api!r}")
+            # A recording is one API's bytes: it answers only that API's requests.
+            object.__setattr__(self, "match", dataclasses.replace(self.match, endpoint=api))
 
 
 @dataclass(frozen=True)

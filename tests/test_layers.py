@@ -21,6 +21,7 @@ LAYERS = {
     "scenario": 1,
     "fake_server": 2,
     "checks": 3,
+    "recorder": 3,  # proxies to an upstream and writes what it sent as scenarios
     "plugin": 4,
     "pytest_plugin": 4,
     "cli": 5,

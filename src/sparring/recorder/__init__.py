@@ -1,0 +1,1 @@
+"""Recording what an upstream API sends, chunk for chunk, as ordinary scenarios."""

@@ -8,7 +8,7 @@ request -> exchange -> rule -> dialect -> playback -> journal:
 - `_answer` has the route's dialect parse the body, and a rule answer it (`callbacks.choose`);
 - `_play` resolves the reply's content, and hands the dialect's events (a stream) or its
   response object (a whole answer) to `playback.py`, which sends them on schedule with the
-  fault (`faults.py`);
+  fault (`faults.py`); a recorded reply is replayed through the same playback (`replay.py`);
 - the exchange records each step in the journal, and its ending once (`Exchange.finish`).
 """
 
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sparring.fake_server import bodies, control, faults, playback
+from sparring.fake_server import bodies, control, faults, playback, replay
 from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
 from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
@@ -195,9 +195,23 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
         await playback.pause(chosen.timing.headers_delay)
         return _json(exchange, dialect.error(chosen, parsed, exchange.api_key, exchange.rng), dialect)
     if isinstance(chosen, Recorded):
-        # TODO(replay): playback of recordings lands with faithful replay (issue 12).
-        return _json(exchange, dialect.failed("replaying recordings is not built yet", rng=exchange.rng), dialect)
+        return await _replay(exchange, dialect, parsed, chosen)
     return await _play(exchange, dialect, parsed, chosen)
+
+
+async def _replay(
+    exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, recorded: Recorded
+) -> web.StreamResponse:
+    """A recording, as its upstream sent it (`replay.py`); to a request it cannot answer (a
+    stream asked of a whole recording, or the reverse), sparring's 500, which no SDK retries."""
+    problem = replay.mismatch(recorded, dialect.name, parsed.stream)
+    if problem is not None:
+        exchange.finish("scenario_error", problem, status=500)
+        return _json(exchange, dialect.failed(problem, code="sparring_recording_mismatch", rng=exchange.rng), dialect)
+    await replay.until_headers(exchange, recorded)
+    if recorded.fault is not None and recorded.fault.before_headers:
+        return await _fault_before_headers(exchange, recorded.fault)
+    return await replay.play(exchange, dialect, parsed, recorded)
 
 
 async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, answer: Answer) -> web.StreamResponse:

@@ -89,26 +89,31 @@ def unshaped(wire: Wire) -> bool:
 
 
 def plan(
-    frames: Iterable[Frame], timing: Timing, wire: Wire, taken: Callable[[list[Frame]], None] | None = None
+    frames: Iterable[Frame],
+    timing: Timing,
+    wire: Wire,
+    taken: Callable[[list[Frame]], None] | None = None,
+    waits: Callable[[Frame], float] | None = None,
 ) -> Iterator[Write]:
     """The writes that carry `frames`, made as they are taken: groups of `events_per_write`
     events (unshaped, every run of events with no wait between them, up to a cap), cut into
     pieces of `write_size` bytes (cycling through a list of sizes), each group after the
-    wait before its first event. `taken` hears of each group's events before its writes."""
+    wait before its first event. `taken` hears of each group's events before its writes.
+    `waits` gives the wait before each event (a recording's pace) in place of the timing's."""
     ending = LINE_ENDINGS[wire.line_ending]
     coalesce = unshaped(wire)
     per_write = _COALESCE_EVENTS if coalesce else wire.events_per_write
     sizes = wire.sizes
-    gaps = Gaps(timing)
+    before = waits if waits is not None else Gaps(timing).before
     source = iter(frames)
     turn = 0
     ahead = next(source, None)
-    wait_ahead = gaps.before(ahead) if ahead is not None else 0.0
+    wait_ahead = before(ahead) if ahead is not None else 0.0
     while ahead is not None:
         group, wait, nbytes = [ahead], wait_ahead, len(ahead.data)
         ahead = next(source, None)
         while ahead is not None:
-            wait_ahead = gaps.before(ahead)  # drawn for every event, grouped or not: the same draws
+            wait_ahead = before(ahead)  # drawn for every event, grouped or not: the same draws
             if len(group) == per_write or (coalesce and (wait_ahead or nbytes >= _COALESCE_BYTES)):
                 break
             group.append(ahead)
@@ -246,13 +251,19 @@ class Player:
 
 
 def shape(
-    frames: list[Frame], timing: Timing, wire: Wire, fault: Fault, error_frames: ErrorFrames
+    frames: list[Frame],
+    timing: Timing,
+    wire: Wire,
+    fault: Fault,
+    error_frames: ErrorFrames,
+    writes_of: Callable[[list[Frame]], Iterable[Write]] | None = None,
 ) -> tuple[list[Frame], list[Write], list[Write]]:
-    """The events sent, the writes before the fault strikes, and the writes after it."""
+    """The events sent, the writes before the fault strikes, and the writes after it.
+    `writes_of` makes the writes of the events sent (a recording's reads) in place of `plan`."""
     kind = faults.kind_of(fault)
     sizes = faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1)
     frames = kind.events(frames, fault, sizes, error_frames)
-    writes = list(plan(frames, timing, wire))
+    writes = list(writes_of(frames) if writes_of is not None else plan(frames, timing, wire))
     if not kind.cuts_in:
         return frames, writes, []
     return frames, *split(writes, kind.offset(fault, sizes))
@@ -268,21 +279,30 @@ async def stream(
     error_frames: ErrorFrames,
     headers: Mapping[str, str],
     big: bool = False,
+    writes_of: Callable[[list[Frame]], Iterable[Write]] | None = None,
+    status: int = 200,
+    content_type: str = SSE_CONTENT_TYPE,
 ) -> web.StreamResponse:
-    """Send `frames` as the body of a 200 event stream, as scripted. Without a fault, events
+    """Send `frames` as the body of an event stream, as scripted. Without a fault, events
     are taken (and rendered) as they go out; a fault needs them all first, in a worker thread
-    for a `big` reply."""
+    for a `big` reply. `writes_of` makes the writes of the events sent in place of `plan`
+    (a recording's reads, at their recorded times)."""
     extra = len(LINE_ENDINGS[wire.line_ending]) - 1
-    if fault is None:
+    if fault is None and writes_of is None:
         writes = plan(frames, timing, wire, lambda group: exchange.frames(group, extra))
-        return await _send(exchange, writes, None, headers, SSE_CONTENT_TYPE, timing, wire)
+        return await _send(exchange, writes, None, headers, content_type, timing, wire, status=status)
 
     def shaped() -> tuple[list[Frame], list[Write], list[Write]]:
-        return shape(list(frames), timing, wire, fault, error_frames)
+        if fault is None:
+            assert writes_of is not None
+            events = list(frames)
+            return events, list(writes_of(events)), []
+        return shape(list(frames), timing, wire, fault, error_frames, writes_of)
 
     sent, head, tail = await off_loop(shaped) if big else shaped()
     exchange.frames(sent, extra)
-    return await _send(exchange, head, (fault, tail), headers, SSE_CONTENT_TYPE, timing, wire)
+    cut = (fault, tail) if fault is not None else None
+    return await _send(exchange, head, cut, headers, content_type, timing, wire, status=status)
 
 
 async def whole(
@@ -293,9 +313,13 @@ async def whole(
     fault: Fault | None,
     write_size: int | tuple[int, ...] | list[int] | None,
     headers: Mapping[str, str],
+    status: int = 200,
+    content_type: str = "application/json",
+    writes_of: Callable[[list[Frame]], Iterable[Write]] | None = None,
 ) -> web.StreamResponse:
-    """Send a whole (non-streamed) answer's JSON `body`, cut in `write_size` pieces, with what
-    the fault does to a whole body (`faults.Kind.whole`)."""
+    """Send a whole (non-streamed) answer's JSON `body`, cut in `write_size` pieces (or as
+    `writes_of` cuts it: a recording's reads), with what the fault does to a whole body
+    (`faults.Kind.whole`)."""
     if fault is not None:
         done = faults.kind_of(fault).whole(fault, body)
         body, fault = done.body, done.fault
@@ -307,10 +331,10 @@ async def whole(
     exchange.frames([frame])
     length = len(body) + (faults.kind_of(fault).extra_bytes(fault) if fault is not None else 0)
     if fault is None:
-        writes = plan([frame], timing, wire)
-        return await _send(exchange, writes, None, headers, "application/json", timing, wire, length)
-    _, head, tail = shape([frame], timing, wire, fault, lambda sent: [])
-    return await _send(exchange, head, (fault, tail), headers, "application/json", timing, wire, length)
+        writes = writes_of([frame]) if writes_of is not None else plan([frame], timing, wire)
+        return await _send(exchange, writes, None, headers, content_type, timing, wire, length, status)
+    _, head, tail = shape([frame], timing, wire, fault, lambda sent: [], writes_of)
+    return await _send(exchange, head, (fault, tail), headers, content_type, timing, wire, length, status)
 
 
 async def _send(
@@ -322,6 +346,7 @@ async def _send(
     timing: Timing,
     wire: Wire,
     content_length: int | None = None,
+    status: int = 200,
 ) -> web.StreamResponse:
     """Send the headers, then `head`; with a fault, let it strike and send the writes after
     it (`cut`) if the connection is still there; journal how it ended."""
@@ -330,13 +355,13 @@ async def _send(
     if cut is not None:
         exchange.fault(cut[0].describe())
     all_headers = {"Content-Type": content_type, **headers}
-    response = web.StreamResponse(status=200, headers=all_headers)
+    response = web.StreamResponse(status=status, headers=all_headers)
     if content_length is not None:
         response.content_length = content_length
     player: Player | None = None
     try:
         await response.prepare(request)
-        exchange.headers_sent(all_headers, status=200)
+        exchange.headers_sent(all_headers, status=status)
         player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending])
         cuts_in = kind is not None and kind.cuts_in
         await player.send(head, last=not cuts_in)

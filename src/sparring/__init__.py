@@ -57,6 +57,8 @@ _EXPORTS: dict[str, str] = {
     "Wire": "sparring.scenario.delivery",
     "Fault": "sparring.scenario.delivery",
     "RateLimits": "sparring.scenario.delivery",
+    "Recorded": "sparring.scenario.recording",
+    "RecordedEvent": "sparring.scenario.recording",
     "ToolCall": "sparring.scenario.model",
     "Usage": "sparring.scenario.model",
     "builtin_names": "sparring.scenario.library",
@@ -64,6 +66,7 @@ _EXPORTS: dict[str, str] = {
     "load_scenario": "sparring.scenario.library",
     "message": "sparring.scenario.builders",
     "parse_scenario": "sparring.scenario.loader",
+    "recorded": "sparring.scenario.builders",
     "dump_scenario": "sparring.scenario.dump",
     "reply": "sparring.scenario.builders",
     "respond": "sparring.scenario.builders",
@@ -83,7 +86,7 @@ if TYPE_CHECKING:
     from sparring.fake_server.journal import Chunk, Entry
     from sparring.fake_server.runner import FakeServer
     from sparring.plugin.fake_llm import FakeLLM
-    from sparring.scenario.builders import error, message, reply, respond, rule, tool_call
+    from sparring.scenario.builders import error, message, recorded, reply, respond, rule, tool_call
     from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
     from sparring.scenario.dump import dump_scenario
     from sparring.scenario.library import builtin_names, load_scenario
@@ -103,6 +106,7 @@ if TYPE_CHECKING:
         ToolCall,
         Usage,
     )
+    from sparring.scenario.recording import Recorded, RecordedEvent
     from sparring.scenario.request import Request, RequestMessage, RequestToolCall
 
 

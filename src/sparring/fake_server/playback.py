@@ -163,7 +163,16 @@ async def pause(seconds: float) -> None:
 class Player:
     """Sends writes on one prepared response, each at its deadline, and journals each."""
 
-    def __init__(self, exchange: Exchange, response: web.StreamResponse, timing: Timing, line_ending: bytes) -> None:
+    def __init__(
+        self,
+        exchange: Exchange,
+        response: web.StreamResponse,
+        timing: Timing,
+        line_ending: bytes,
+        start: float | None = None,
+    ) -> None:
+        """`start`: the loop time the first write's wait counts from (now by default; a replay
+        counts from when its recorded headers were due, so a late start is caught up)."""
         self.exchange = exchange
         self.request = exchange.request
         self.response = response
@@ -172,7 +181,7 @@ class Player:
         self.stalled = False
         self.at_boundary = True  # the last write ended between two events
         self.loop = asyncio.get_running_loop()
-        self.due = self.loop.time()  # when the next write is due, before its own wait
+        self.due = self.loop.time() if start is None else start  # when the next write is due, before its own wait
         self.last = self.due  # when the last write of the body went out (keep-alives aside)
         self.unyielded = 0  # events sent since other tasks last had a turn
 
@@ -282,6 +291,7 @@ async def stream(
     writes_of: Callable[[list[Frame]], Iterable[Write]] | None = None,
     status: int = 200,
     content_type: str = SSE_CONTENT_TYPE,
+    start: float | None = None,
 ) -> web.StreamResponse:
     """Send `frames` as the body of an event stream, as scripted. Without a fault, events
     are taken (and rendered) as they go out; a fault needs them all first, in a worker thread
@@ -302,7 +312,7 @@ async def stream(
     sent, head, tail = await off_loop(shaped) if big else shaped()
     exchange.frames(sent, extra)
     cut = (fault, tail) if fault is not None else None
-    return await _send(exchange, head, cut, headers, content_type, timing, wire, status=status)
+    return await _send(exchange, head, cut, headers, content_type, timing, wire, status=status, start=start)
 
 
 async def whole(
@@ -316,6 +326,7 @@ async def whole(
     status: int = 200,
     content_type: str = "application/json",
     writes_of: Callable[[list[Frame]], Iterable[Write]] | None = None,
+    start: float | None = None,
 ) -> web.StreamResponse:
     """Send a whole (non-streamed) answer's JSON `body`, cut in `write_size` pieces (or as
     `writes_of` cuts it: a recording's reads), with what the fault does to a whole body
@@ -332,9 +343,9 @@ async def whole(
     length = len(body) + (faults.kind_of(fault).extra_bytes(fault) if fault is not None else 0)
     if fault is None:
         writes = writes_of([frame]) if writes_of is not None else plan([frame], timing, wire)
-        return await _send(exchange, writes, None, headers, content_type, timing, wire, length, status)
+        return await _send(exchange, writes, None, headers, content_type, timing, wire, length, status, start)
     _, head, tail = shape([frame], timing, wire, fault, lambda sent: [], writes_of)
-    return await _send(exchange, head, (fault, tail), headers, content_type, timing, wire, length, status)
+    return await _send(exchange, head, (fault, tail), headers, content_type, timing, wire, length, status, start)
 
 
 async def _send(
@@ -347,6 +358,7 @@ async def _send(
     wire: Wire,
     content_length: int | None = None,
     status: int = 200,
+    start: float | None = None,
 ) -> web.StreamResponse:
     """Send the headers, then `head`; with a fault, let it strike and send the writes after
     it (`cut`) if the connection is still there; journal how it ended."""
@@ -362,7 +374,7 @@ async def _send(
     try:
         await response.prepare(request)
         exchange.headers_sent(all_headers, status=status)
-        player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending])
+        player = Player(exchange, response, timing, LINE_ENDINGS[wire.line_ending], start)
         cuts_in = kind is not None and kind.cuts_in
         await player.send(head, last=not cuts_in)
         if cut is not None and kind is not None and cuts_in:

@@ -21,6 +21,7 @@ parse, so it gets sparring's 500 instead (`mismatch`), which no SDK retries.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
@@ -64,8 +65,16 @@ async def until_headers(exchange: Exchange, recorded: Recorded) -> None:
     if recorded.timing is not None:
         await playback.pause(recorded.timing.headers_delay)
         return
-    late = time.monotonic() - exchange.entry.arrived
-    await playback.pause(recorded.headers_at / recorded.speed - late)
+    await playback.pause(exchange.entry.arrived + recorded.headers_at / recorded.speed - time.monotonic())
+
+
+def _origin(exchange: Exchange, recorded: Recorded) -> float | None:
+    """When the recorded headers were due, on the loop's clock: the body's writes are timed
+    from there, so headers that went out late do not make every write late."""
+    if recorded.timing is not None:
+        return None
+    due = exchange.entry.arrived + recorded.headers_at / recorded.speed  # on time.monotonic's clock
+    return asyncio.get_running_loop().time() + (due - time.monotonic())
 
 
 def headers_of(recorded: Recorded, dialect: Dialect) -> tuple[dict[str, str], str]:
@@ -129,6 +138,7 @@ async def _stream(
         writes_of=writes_of,
         status=recorded.status,
         content_type=content_type,
+        start=_origin(exchange, recorded),
     )
 
 
@@ -156,6 +166,7 @@ async def _whole(
         status=recorded.status,
         content_type=content_type,
         writes_of=writes_of if timing is None else None,
+        start=_origin(exchange, recorded),
     )
 
 

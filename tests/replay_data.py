@@ -152,12 +152,13 @@ MESSAGES_BODY = sse(
     {"type": "message_start", "message": _message},
     {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
     {"type": "ping"},
-    *(
-        {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}}
-        for w in MESSAGES_WORDS
-    ),
+    *({"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": w}} for w in MESSAGES_WORDS),
     {"type": "content_block_stop", "index": 0},
-    {"type": "message_delta", "delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": 3}},
+    {
+        "type": "message_delta",
+        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+        "usage": {"output_tokens": 3},
+    },
     {"type": "message_stop"},
     named=True,
 )
@@ -178,7 +179,11 @@ WHOLE_CHAT_READS = cut(WHOLE_CHAT_BODY, [(0, 0.06), (120, 0.09)])
 
 BODIES = {"chat": CHAT_BODY, "responses": RESPONSES_BODY, "messages": MESSAGES_BODY}
 READS = {"chat": CHAT_READS, "responses": RESPONSES_READS, "messages": MESSAGES_READS}
-CONTENT_TYPES = {"chat": "text/event-stream; charset=utf-8", "responses": "text/event-stream", "messages": "text/event-stream"}
+CONTENT_TYPES = {
+    "chat": "text/event-stream; charset=utf-8",
+    "responses": "text/event-stream",
+    "messages": "text/event-stream",
+}
 
 
 def recording(api: str, reads: Sequence[tuple[bytes, float]] | None = None, **options: Any) -> Recorded:
@@ -196,7 +201,8 @@ def recording(api: str, reads: Sequence[tuple[bytes, float]] | None = None, **op
 
 def whole_recording(**options: Any) -> Recorded:
     events, tail = frames_of(WHOLE_CHAT_READS)
-    assert events == [] and tail is not None  # a JSON body has no blank line: all of it is the tail
+    assert events == []  # a JSON body has no blank line: all of it is the tail
+    assert tail is not None
     headers = {"content-type": "application/json", "x-request-id": "req_whole"}
     return recorded("chat", body=tail, headers=headers, headers_at=HEADERS_AT, **options)
 

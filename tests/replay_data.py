@@ -196,7 +196,8 @@ def recording(api: str, reads: Sequence[tuple[bytes, float]] | None = None, **op
         "content-length": "999",  # hop-by-hop and length headers are not replayed
         "transfer-encoding": "chunked",
     }
-    return recorded(api, events=events, headers=headers, headers_at=HEADERS_AT, **options)
+    options.setdefault("headers_at", HEADERS_AT)
+    return recorded(api, events=events, headers=headers, **options)
 
 
 def whole_recording(**options: Any) -> Recorded:

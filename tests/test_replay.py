@@ -24,7 +24,20 @@ import httpx
 import pytest
 from multidict import CIMultiDict
 
-from sparring import Entry, FakeLLM, Fault, RateLimits, Scenario, Timing, Wire, dump_scenario, rule
+from sparring import (
+    Entry,
+    FakeLLM,
+    Fault,
+    RateLimits,
+    RecordedEvent,
+    Scenario,
+    Timing,
+    Wire,
+    dump_scenario,
+    recorded,
+    rule,
+)
+from sparring.recorder.frames import frames_of
 from tests.replay_data import (
     BODIES,
     CHAT_BODY,
@@ -393,3 +406,66 @@ def test_sparring_serve_replays_a_dumped_recording(tmp_path: Path) -> None:
         [len(data) for data, _ in WHOLE_CHAT_READS],
     ]
     assert all(e["outcome"] == "completed" for e in entries)
+
+
+# -- edited recordings, raw events, other APIs, big recordings -----------------------------------
+
+
+@pytest.mark.asyncio
+async def test_a_torn_offset_past_an_edited_event_is_ignored(fake_llm: FakeLLM) -> None:
+    edited = [
+        RecordedEvent(at=0.02, data='{"choices":[{"index":0,"delta":{"content":"Hi"}}]}', torn=((300, 0.03),)),
+        RecordedEvent(at=0.04, raw=": a comment\r\ndata: [DONE]\r\n\r\n"),
+    ]
+    fake_llm.add(recorded("chat", events=edited))
+    got = await read(fake_llm.url + PATHS["chat"], request("chat"))
+    assert got.body == edited[0].frame + edited[1].frame
+    (entry,) = fake_llm.journal
+    assert writes(entry) == [len(edited[0].frame), len(edited[1].frame)]  # the tear at 300 is gone
+    assert (entry.events_sent, entry.content_sent) == (2, 1)
+
+
+@pytest.mark.asyncio
+async def test_rate_limits_replace_the_recorded_headers_of_the_same_name(fake_llm: FakeLLM) -> None:
+    fake_llm.add(
+        recorded(
+            "chat",
+            events=recording("chat").events,
+            headers={"X-RateLimit-Remaining-Requests": "9999", "X-Other": "kept"},
+            rate_limits=RateLimits(remaining_requests=0),
+        )
+    )
+    got = await read(fake_llm.url + PATHS["chat"], request("chat"))
+    assert got.headers.getall("x-ratelimit-remaining-requests") == ["0"]
+    assert got.headers["x-other"] == "kept"
+
+
+@pytest.mark.asyncio
+async def test_a_recorded_legacy_completions_stream(fake_llm: FakeLLM) -> None:
+    chunk = {"id": "cmpl-1", "object": "text_completion", "created": 1, "model": "gpt-3.5-turbo-instruct"}
+    body = b"".join(
+        b"data: " + json.dumps({**chunk, "choices": [{"text": t, "index": 0}]}).encode() + b"\n\n"
+        for t in ["Hello", " there", ""]
+    )
+    events, _ = frames_of([(body + b"data: [DONE]\n\n", 0.02)])
+    fake_llm.add(recorded("completions", events=events, fault="no_done"))
+    got = await read(
+        fake_llm.url + "/v1/completions", {"model": "gpt-3.5-turbo-instruct", "prompt": "Hi", "stream": True}
+    )
+    assert got.body == body
+    (entry,) = fake_llm.journal
+    assert writes(entry) == [len(body)]  # one read, less the [DONE] that no_done left out
+    assert (entry.events_sent, entry.content_sent) == (3, 2)
+
+
+@pytest.mark.asyncio
+async def test_a_big_recording_is_replayed_whole(fake_llm: FakeLLM) -> None:
+    """3,000 events (their classification runs in a worker thread), all read at once."""
+    frame = b'data: {"choices":[{"index":0,"delta":{"content":"x"}}]}\n\n'
+    events, _ = frames_of([(frame * 3_000 + b"data: [DONE]\n\n", 0.01)])
+    fake_llm.add(recorded("chat", events=events, fault=Fault("close", after_chunk=2_500)))
+    got = await read(fake_llm.url + PATHS["chat"], request("chat"))
+    assert got.body == frame * 2_500
+    (entry,) = fake_llm.journal
+    assert writes(entry) == [len(frame) * 2_500]
+    assert entry.content_sent == 2_500

@@ -30,6 +30,7 @@ from aiohttp import web
 from sparring.fake_server import playback
 from sparring.fake_server.dialects.base import Dialect, Frame, ParsedRequest
 from sparring.fake_server.exchange import Exchange
+from sparring.fake_server.offload import off_loop
 from sparring.fake_server.playback import SSE_CONTENT_TYPE, Write
 from sparring.fake_server.recorded_events import body_shows, frame_of
 from sparring.scenario.delivery import Timing, Wire
@@ -79,10 +80,11 @@ def _origin(exchange: Exchange, recorded: Recorded) -> float | None:
 
 def headers_of(recorded: Recorded, dialect: Dialect) -> tuple[dict[str, str], str]:
     """The headers to send, and the content type (kept as recorded)."""
-    headers = {k: v for k, v in recorded.headers.items() if k.lower() not in HOP_BY_HOP}
+    added = dialect.rate_limit_headers(recorded.rate_limits) if recorded.rate_limits is not None else {}
+    replaced = HOP_BY_HOP | {name.lower() for name in added}  # a recorded X-RateLimit-... too
+    headers = {k: v for k, v in recorded.headers.items() if k.lower() not in replaced}
     content_type = next((headers.pop(k) for k in list(headers) if k.lower() == "content-type"), None)
-    if recorded.rate_limits is not None:
-        headers.update(dialect.rate_limit_headers(recorded.rate_limits))
+    headers.update(added)
     return headers, content_type or (SSE_CONTENT_TYPE if recorded.streamed else "application/json")
 
 
@@ -103,7 +105,12 @@ async def _stream(
     content_type: str,
 ) -> web.StreamResponse:
     events, fault, timing, wire = recorded.events, recorded.fault, recorded.timing, recorded.wire
-    frames = [frame_of(recorded.api, e.frame) for e in events]
+    big = len(events) > _BIG
+
+    def classified() -> list[Frame]:
+        return [frame_of(recorded.api, e.frame) for e in events]
+
+    frames = await off_loop(classified) if big else classified()
     known = {id(frame): (e.at, e.torn) for frame, e in zip(frames, events, strict=True)}
 
     def arrivals(sent: list[Frame]) -> list[Arrival]:
@@ -134,7 +141,7 @@ async def _stream(
         fault=fault,
         error_frames=errors,
         headers=headers,
-        big=len(events) > _BIG,
+        big=big,
         writes_of=writes_of,
         status=recorded.status,
         content_type=content_type,

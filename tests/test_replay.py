@@ -469,3 +469,33 @@ async def test_a_big_recording_is_replayed_whole(fake_llm: FakeLLM) -> None:
     (entry,) = fake_llm.journal
     assert writes(entry) == [len(frame) * 2_500]
     assert entry.content_sent == 2_500
+
+
+@pytest.mark.asyncio
+async def test_a_stream_cut_upstream_replays_cut_at_the_same_byte(fake_llm: FakeLLM) -> None:
+    """As the recorder keeps a stream its upstream cut: the events that arrived, the unfinished
+    tail as a last raw event, and a `close` after the bytes received."""
+    received = CHAT_BODY[:1000]  # mid-way through an event
+    events, tail = frames_of([(received[:600], 0.02), (received[600:], 0.04)])
+    assert tail is not None
+    fake_llm.add(recorded("chat", events=[*events, tail], fault=Fault("close", after_byte=len(received))))
+    got = await read(fake_llm.url + PATHS["chat"], request("chat"))
+    assert got.body == received
+    assert got.error is not None
+    (entry,) = fake_llm.journal
+    assert writes(entry) == [600, 400]
+    assert entry.outcome == "fault"
+
+
+@pytest.mark.asyncio
+async def test_timing_or_wire_on_a_whole_recording(fake_llm: FakeLLM) -> None:
+    fake_llm.add(whole_recording(timing=Timing(first_chunk=0.2)))
+    fake_llm.add(whole_recording(wire=Wire(write_size=100)))
+    paced = await read(fake_llm.url + PATHS["chat"], request("chat", stream=False))
+    cut = await read(fake_llm.url + PATHS["chat"], request("chat", stream=False))
+    assert paced.body == cut.body == WHOLE_CHAT_BODY
+    first, second = fake_llm.journal
+    assert writes(first) == [len(WHOLE_CHAT_BODY)]  # the recorded reads are gone with their pace
+    assert first.chunks[0].at >= 0.2 - EARLY
+    assert writes(second) == [100, 100, 100, len(WHOLE_CHAT_BODY) - 300]
+    assert second.chunks[0].at >= WHOLE_CHAT_READS[0][1] - EARLY  # at the recorded time still

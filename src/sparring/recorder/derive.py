@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
 from sparring.scenario.delivery import Fault, Wire
-from sparring.scenario.model import ErrorReply, Reply, Rule, Scenario
+from sparring.scenario.model import ErrorReply, Reply, Scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
 
 Positions = Literal["some", "all"] | Iterable[int]
@@ -27,6 +27,7 @@ POSITIONED = ("close", "reset", "truncate", "stall", "error_event")
 _RESPONSES_END = ("response.completed", "response.failed", "response.incomplete")
 # The in-band error and the 5xx each API's own servers send.
 _SERVER_ERROR = {"messages": "overloaded"}
+_STATUS = {"server_error": 500, "overloaded": 529}
 # Smallest write size looked for when splitting a character or a CRLF: reads of a few bytes,
 # like a proxy's, rather than the byte-by-byte case `torn-1` already covers.
 _SPLIT_FROM = 5
@@ -73,7 +74,9 @@ def fault_sweep(
         )
     sweep: dict[str, Scenario] = {}
     for r, i in targets:
-        prefix = "" if len(targets) == 1 else f"rule-{r + 1}-" + (f"reply-{i + 1}-" if _recordings(scenario, r) > 1 else "")
+        prefix = (
+            "" if len(targets) == 1 else f"rule-{r + 1}-" + (f"reply-{i + 1}-" if _recordings(scenario, r) > 1 else "")
+        )
         target = scenario.rules[r].replies[i]
         assert isinstance(target, Recorded)
         cases = _cases(target, positions, retry_after, slow, first_chunk_delay, stall)
@@ -90,7 +93,7 @@ def _with(scenario: Scenario, r: int, i: int, replies: tuple[Reply, ...], name: 
     """The scenario with reply i of rule r replaced by `replies`."""
     rule = scenario.rules[r]
     changed = dataclasses.replace(rule, replies=rule.replies[:i] + replies + rule.replies[i + 1 :])
-    rules = scenario.rules[:r] + (changed,) + scenario.rules[r + 1 :]
+    rules = (*scenario.rules[:r], changed, *scenario.rules[r + 1 :])
     title = f"{scenario.name}: {name}" if scenario.name else name
     return dataclasses.replace(scenario, rules=rules, name=title, description=description, source=None)
 
@@ -105,12 +108,12 @@ def _cases(
     server_error = _SERVER_ERROR.get(rec.api, "server_error")
     yield (
         "rate-limit-then-ok",
-        f"a 429 with retry-after: {retry_after:g}, then the recording (the retry gets the real answer)",
+        f"a 429 rate_limit error with retry-after: {retry_after:g}, then the recording (the retry gets it)",
         (ErrorReply(preset="rate_limit", retry_after=retry_after), rec),
     )
     yield (
         f"{server_error.replace('_', '-')}-then-ok",
-        f"a {server_error} error (5xx), then the recording (the retry gets the real answer)",
+        f"a {_STATUS[server_error]} {server_error} error, then the recording (the retry gets it)",
         (ErrorReply(preset=server_error), rec),
     )
     yield ("slow-" + f"{1 / slow:g}x", f"the recording at speed {slow:g}", (_replace(rec, speed=rec.speed * slow),))
@@ -125,20 +128,25 @@ def _cases(
     end = _terminator(rec)
     for k in _positions(rec, positions, end):
         for kind in POSITIONED:
-            fault = Fault(
-                kind, after_chunk=k, duration=stall if kind == "stall" else None, error=server_error
-            )
+            fault = Fault(kind, after_chunk=k, duration=stall if kind == "stall" else None, error=server_error)
             what = {
                 "close": "the connection closed (FIN, no terminator)",
                 "reset": "the connection reset (RST)",
                 "truncate": "half of the next event, then the connection closed",
-                "stall": "the stream stalls" + (f" for {stall:g} s" if stall is not None else " until the client gives up"),
-                "error_event": f"an in-band {server_error} error in place of the next event, then a clean end",
+                "stall": "the stream stalls"
+                + (f" for {stall:g} s" if stall is not None else " until the client gives up"),
+                "error_event": f"an in-band {server_error} error event, then a clean end",
             }[kind]
-            yield f"{kind.replace('_', '-')}-after-{k}", f"{_count(k)} of the recording, then {what}", (_replace(rec, fault=fault),)
+            yield (
+                f"{kind.replace('_', '-')}-after-{k}",
+                f"{_count(k)} of the recording, then {what}",
+                (_replace(rec, fault=fault),),
+            )
     if end < len(rec.events):
-        yield "no-done", "the recording without its terminator event: a clean end too soon", (
-            _replace(rec, fault=Fault("no_done")),
+        yield (
+            "no-done",
+            "the recording without its terminator event: a clean end too soon",
+            (_replace(rec, fault=Fault("no_done")),),
         )
     yield from _wire_cases(rec)
 
@@ -154,13 +162,17 @@ def _body_cases(rec: Recorded, stall: float | None) -> Iterator[Case]:
 
 def _wire_cases(rec: Recorded) -> Iterator[Case]:
     frames = [event.frame for event in rec.events]
-    yield "torn-1", "every byte in its own write (splits every character and every CRLF)", (
-        _replace(rec, wire=Wire(write_size=1)),
+    yield (
+        "torn-1",
+        "every byte in its own write (splits every character and every CRLF)",
+        (_replace(rec, wire=Wire(write_size=1)),),
     )
     size = _split_size(frames, lambda frame, at: 0x80 <= frame[at] < 0xC0)  # at a UTF-8 continuation byte
     if size is not None:
-        yield "torn-utf8", f"writes of {size} bytes, some ending inside a UTF-8 character", (
-            _replace(rec, wire=Wire(write_size=size)),
+        yield (
+            "torn-utf8",
+            f"writes of {size} bytes, some ending inside a UTF-8 character",
+            (_replace(rec, wire=Wire(write_size=size)),),
         )
     crlf = any(b"\r\n" in frame for frame in frames)
     if not crlf:
@@ -169,8 +181,10 @@ def _wire_cases(rec: Recorded) -> Iterator[Case]:
     size = _split_size(as_sent, lambda frame, at: frame[at - 1 : at + 1] == b"\r\n")
     if size is not None:
         line_ending: Any = "lf" if crlf else "crlf"
-        yield "torn-crlf", f"CRLF line endings in writes of {size} bytes, some between CR and LF", (
-            _replace(rec, wire=Wire(write_size=size, line_ending=line_ending)),
+        yield (
+            "torn-crlf",
+            f"CRLF line endings in writes of {size} bytes, some between CR and LF",
+            (_replace(rec, wire=Wire(write_size=size, line_ending=line_ending)),),
         )
 
 

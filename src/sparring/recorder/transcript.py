@@ -10,6 +10,7 @@ The API is read from the events (chat chunks, Responses `response.*` events, Ant
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Mapping
@@ -63,7 +64,7 @@ def import_transcript(
     seconds between events (a transcript has no timing: 0 sends them all in one read)."""
     data = transcript.encode() if isinstance(transcript, str) else transcript
     if api is not None and api not in ENDPOINTS:
-        hint = closest(api, ENDPOINTS)
+        hint = closest(api, list(ENDPOINTS))
         raise TranscriptError(
             f"unknown API {api!r}; one of {', '.join(ENDPOINTS)}" + (f" (did you mean {hint!r}?)" if hint else "")
         )
@@ -72,7 +73,9 @@ def import_transcript(
     head, body = _head(data, source)
     reply: Reply
     if not (200 <= head.status <= 299 or 400 <= head.status <= 599):
-        raise TranscriptError(f"{source}:1: status {head.status}: a transcript imports as an answer (2xx) or an error (4xx, 5xx)")
+        raise TranscriptError(
+            f"{source}:1: status {head.status}: a transcript imports as an answer (2xx) or an error (4xx, 5xx)"
+        )
     if head.status >= 400:
         reply = _error(head, body)
     elif _is_sse(head, body):
@@ -194,10 +197,8 @@ def _error(head: _Head, body: bytes) -> ErrorReply:
     """An HTTP error as the upstream sent it: its status, exact body, and retry advice."""
     headers = head.headers
     retry_after: float | str | None = headers.get("retry-after")
-    try:
+    with contextlib.suppress(ValueError):  # an HTTP date stays as it was
         retry_after = float(retry_after) if retry_after is not None else None
-    except ValueError:
-        pass  # an HTTP date: sent as it was
     retry_ms = headers.get("retry-after-ms")
     should = headers.get("x-should-retry")
     return ErrorReply(

@@ -25,6 +25,7 @@ Positions = Literal["some", "all"] | Iterable[int]
 POSITIONED = ("close", "reset", "truncate", "stall", "error_event")
 # What ends a stream in each API: the events after which a client knows it has everything.
 _RESPONSES_END = ("response.completed", "response.failed", "response.incomplete")
+_MESSAGES_END = ("message_delta", "message_stop")
 # The in-band error and the 5xx each API's own servers send.
 _SERVER_ERROR = {"messages": "overloaded"}
 _STATUS = {"server_error": 500, "overloaded": 529}
@@ -217,18 +218,19 @@ def _positions(rec: Recorded, positions: Positions, end: int) -> list[int]:
 
 
 def _terminator(rec: Recorded) -> int:
-    """The index of the event that ends the stream (`[DONE]`, `message_stop`, the Responses
-    end), or the number of events if none does."""
+    """The index of the event that ends the stream (`[DONE]`, the Responses end, Anthropic's
+    closing `message_delta` + `message_stop`), or the number of events if none does."""
+    end = len(rec.events)
     for i in range(len(rec.events) - 1, -1, -1):
         data = payload(rec.events[i])
         if data is None:
             continue
-        if data.strip() == "[DONE]":
-            return i
         kind = _json(data).get("type")
-        if kind == "message_stop" or kind in _RESPONSES_END:
-            return i
-    return len(rec.events)
+        if data.strip() == "[DONE]" or kind in _RESPONSES_END or kind in _MESSAGES_END:
+            end = i
+        if kind != "message_stop":  # before it, Anthropic's message_delta ends the stream too
+            break
+    return end
 
 
 def _is_content(api: str, event: RecordedEvent) -> bool:

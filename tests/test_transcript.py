@@ -4,15 +4,17 @@ as error replies, and junk refused with a located message."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
 import pytest
 
-from sparring import ErrorReply, Fault, FakeServer, Match, TranscriptError, import_transcript, parse_scenario
+from sparring import ErrorReply, FakeServer, Fault, Match, TranscriptError, import_transcript, parse_scenario
 from sparring.cli import main
 from sparring.scenario.dump import dump_scenario
 from sparring.scenario.recording import Recorded
+from tests.sse import post
 
 RECORD = Path(__file__).resolve().parents[1] / "docs" / "examples" / "record"
 # Transcripts in the shape of the reference's (wire-format.md 1.5, 4.2, 6.2); chat.txt is
@@ -197,8 +199,10 @@ def test_an_imported_chat_stream_reaches_the_sdk_unchanged() -> None:
         entry = server.journal()[0]
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello Paris!"
     assert chunks[-1].usage is not None
+        raw = asyncio.run(post(f"{server.base_url}/chat/completions", {"model": "gpt-4o-mini", "stream": True}))
     assert entry.response_headers["x-request-id"] == "req_619548c272db4f1ab380b83de9fdedef"
-    assert b"".join(chunk.data for chunk in entry.chunks) == body_of("chat")
+    assert raw.body == body_of("chat")  # what the raw reader got: the transcript's body, byte for byte
+    assert len(raw.reads) == 1  # no timing in a transcript: all of it in one read
 
 
 @needs_replay
@@ -207,10 +211,10 @@ def test_an_imported_anthropic_stream_reaches_the_sdk() -> None:
 
     scenario = import_transcript((RECORD / "messages.txt").read_bytes())
     with FakeServer(scenario) as server, Anthropic(base_url=server.url, api_key="sk-test", max_retries=0) as client:
-        with client.messages.stream(
-            model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Hi"}]
-        ) as stream:
-            message = stream.get_final_message()
+        question = [{"role": "user", "content": "Hi"}]
+        stream = client.messages.stream(model="claude-sonnet-4-5", max_tokens=64, messages=question)  # type: ignore[arg-type]
+        with stream as events:
+            message = events.get_final_message()
     assert message.content[0].text == "Bonjour à vous, ça va ? 👋"  # type: ignore[union-attr]
     assert message.stop_reason == "end_turn"
 
@@ -221,7 +225,8 @@ def test_an_imported_responses_stream_reaches_the_sdk() -> None:
 
     scenario = import_transcript((RECORD / "responses.txt").read_bytes())
     with FakeServer(scenario) as server, OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
-        with client.responses.stream(model="gpt-4.1-nano", input="Hi") as stream:
-            final = stream.get_final_response()
+        stream = client.responses.stream(model="gpt-4.1-nano", input="Hi")
+        with stream as events:
+            final = events.get_final_response()
     assert final.output_text == "Hi!"
     assert json.loads(final.to_json())["status"] == "completed"

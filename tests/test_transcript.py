@@ -197,7 +197,9 @@ def test_an_imported_chat_stream_reaches_the_sdk_unchanged() -> None:
         )
         chunks = list(stream)
         entry = server.journal()[0]
-        raw = asyncio.run(post(f"{server.base_url}/chat/completions", {"model": "gpt-4o-mini", "stream": True}))
+    question = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
+    with FakeServer(scenario) as server:
+        raw = asyncio.run(post(f"{server.base_url}/chat/completions", question))
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == "Hello Paris!"
     assert chunks[-1].usage is not None
     assert entry.response_headers["x-request-id"] == "req_619548c272db4f1ab380b83de9fdedef"

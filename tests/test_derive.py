@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import json
 from pathlib import Path
 
-import aiohttp
 import pytest
 
 from sparring import (
@@ -233,14 +233,34 @@ CHAT_BODY = b"".join(e.frame for e in the_recording(CHAT).events)
 
 
 async def read_raw(url: str) -> tuple[list[bytes], str | None]:
-    """The reads a raw aiohttp reader gets, and the error that ended them, if one did."""
-    reads: list[bytes] = []
-    async with aiohttp.ClientSession() as session, session.post(url, json=QUESTION) as response:
-        try:
-            reads.extend([piece async for piece in response.content.iter_any()])
-        except aiohttp.ClientPayloadError as exc:
-            return reads, type(exc).__name__
-    return reads, None
+    """The body's pieces (chunked framing taken off) a socket reader gets, and why it ended
+    early if it did: a raw socket, since an HTTP client may drop what came with the cut."""
+    host, port = url.split("//")[1].split("/")[0].split(":")
+    path = "/" + url.split("//")[1].split("/", 1)[1]
+    reader, writer = await asyncio.open_connection(host, int(port))
+    body = json.dumps(QUESTION).encode()
+    head = f"POST {path} HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    writer.write(head.encode() + b"Connection: close\r\n\r\n" + body)
+    data = b""
+    failure = None
+    try:
+        while piece := await reader.read(65536):
+            data += piece
+    except ConnectionResetError:
+        failure = "reset"
+    writer.close()
+    rest = data.split(b"\r\n\r\n", 1)[1]
+    pieces: list[bytes] = []
+    while True:  # chunked transfer: size line, bytes, CRLF; a 0 size ends the body
+        line, _, rest = rest.partition(b"\r\n")
+        size = int(line, 16) if line else -1
+        if size == 0:
+            return pieces, failure
+        if size < 0 or len(rest) < size:
+            pieces.append(rest[: max(size, 0)])
+            return pieces, failure or "cut"
+        pieces.append(rest[:size])
+        rest = rest[size + 2 :]
 
 
 SERVED = fault_sweep(CHAT, retry_after=0.1)

@@ -85,7 +85,9 @@ def import_transcript(
     endpoint = reply.api if isinstance(reply, Recorded) else api
     rule = Rule(replies=(reply,), match=Match(endpoint=endpoint, model=model, message=message))
     name = source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if source != "<transcript>" else None
-    return Scenario(rules=(rule,), name=name, description=f"imported from {source} by sparring import")
+    pace = "every event in one read" if gap == 0 else f"events {gap:g} s apart"
+    description = f"imported from {source} by sparring import; a transcript has no timing: {pace}"
+    return Scenario(rules=(rule,), name=name, description=description)
 
 
 def _head(data: bytes, source: str) -> tuple[_Head, bytes]:

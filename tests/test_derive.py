@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -361,3 +364,34 @@ def test_responses_sdk_through_torn_crlf() -> None:
         client.responses.stream(model="gpt-4.1-nano", input="Hi") as stream,
     ):
         assert stream.get_final_response().output_text == "Hi!"
+
+
+# The how-to's examples (docs/how-to/record-and-replay.md), as it shows them.
+
+
+def test_the_derive_output_the_docs_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "capital.yaml").write_bytes((RECORD / "capital.yaml").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    assert main(["derive", "capital.yaml", "--out", "faults"]) == 0
+    assert capsys.readouterr().out == (RECORD / "derive.txt").read_text(encoding="utf-8")
+
+
+@needs_replay
+@pytest.mark.timeout(240)
+def test_the_sweep_example_passes_every_case() -> None:
+    """The how-to's test file, run by pytest as a user's would be: 1 replay and 23 cases."""
+    root = RECORD.parents[2]
+    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "docs/examples/record/test_fault_sweep.py"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=200,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "24 passed" in result.stdout

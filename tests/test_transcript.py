@@ -232,3 +232,33 @@ def test_an_imported_responses_stream_reaches_the_sdk() -> None:
             final = events.get_final_response()
     assert final.output_text == "Hi!"
     assert json.loads(final.to_json())["status"] == "completed"
+
+
+# The how-to's examples (docs/how-to/record-and-replay.md), as it shows them.
+HOW_TO = RECORD.parents[1] / "how-to" / "record-and-replay.md"
+
+
+def test_the_recording_the_docs_show_is_what_import_makes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "chat.txt").write_bytes((RECORD / "chat.txt").read_bytes())
+    monkeypatch.chdir(tmp_path)
+    command = ["import", "chat.txt", "--model", "gpt-4o-mini", "--message", "What is the capital of France?"]
+    assert main([*command, "--out", "capital.yaml"]) == 0
+    shown = HOW_TO.read_text(encoding="utf-8")
+    assert "$ sparring " + " ".join(command[:5]) + ' "What is the capital of France?" --out capital.yaml' in shown
+    assert capsys.readouterr().out in shown
+    assert (tmp_path / "capital.yaml").read_text(encoding="utf-8") == (RECORD / "capital.yaml").read_text(
+        encoding="utf-8"
+    )
+
+
+def test_the_junk_message_the_docs_show(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "junk.txt").write_text("<html>502 Bad Gateway</html>\n")
+    monkeypatch.chdir(tmp_path)
+    assert main(["import", "junk.txt"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("sparring import: junk.txt:1: ")
+    assert message in HOW_TO.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ import httpx
 import openai
 import pytest
 
-from sparring import FakeLLM, fault_sweep, load_scenario
+from sparring import FakeLLM, Scenario, fault_sweep, load_scenario
 
 HERE = Path(__file__).parent
 QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
@@ -30,6 +30,16 @@ def ask(client: openai.OpenAI) -> str:
 # --8<-- [end:client]
 
 
+# --8<-- [start:replay]
+def test_the_recording_replays(fake_llm: FakeLLM) -> None:
+    fake_llm.load(HERE / "capital.yaml")
+    assert ask(fake_llm.openai()) == "Paris."
+    assert [entry.outcome for entry in fake_llm.journal] == ["completed"]
+
+
+# --8<-- [end:replay]
+
+
 # --8<-- [start:sweep]
 SWEEP = fault_sweep(
     load_scenario(HERE / "capital.yaml"),
@@ -39,7 +49,7 @@ SWEEP = fault_sweep(
 
 
 @pytest.mark.parametrize("scenario", SWEEP.values(), ids=SWEEP.keys())
-def test_a_whole_answer_or_a_clean_error(fake_llm: FakeLLM, scenario) -> None:
+def test_a_whole_answer_or_a_clean_error(fake_llm: FakeLLM, scenario: Scenario) -> None:
     fake_llm.add(*scenario.rules)
     client = fake_llm.openai(timeout=1.5)  # a stall must not hang the client
     try:

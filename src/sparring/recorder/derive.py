@@ -136,7 +136,7 @@ def _cases(
                 "truncate": "half of the next event, then the connection closed",
                 "stall": "the stream stalls"
                 + (f" for {stall:g} s" if stall is not None else " until the client gives up"),
-                "error_event": f"an in-band {server_error} error event, then a clean end",
+                "error_event": f"an in-band {server_error} event, then a clean end",
             }[kind]
             yield (
                 f"{kind.replace('_', '-')}-after-{k}",

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -262,3 +264,16 @@ def test_the_junk_message_the_docs_show(
     message = capsys.readouterr().err
     assert message.startswith("sparring import: junk.txt:1: ")
     assert message in HOW_TO.read_text(encoding="utf-8")
+
+
+def test_import_loads_no_server() -> None:
+    """Start-up cost: importing a transcript needs the model and the YAML writer, not aiohttp."""
+    code = (
+        "import sys, contextlib, io\n"
+        "from sparring.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    assert main(['import', {str(RECORD / 'chat.txt')!r}]) == 0\n"
+        "print(sorted(m for m in sys.modules if m in ('aiohttp', 'sparring.fake_server.app', 'faker')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"

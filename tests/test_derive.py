@@ -188,11 +188,15 @@ def test_several_recordings_are_broken_one_at_a_time() -> None:
     assert broken.name == "agent: rule-2-no-done"
     assert broken.rules[0].replies == (first,)
     assert the_recording(Scenario(rules=broken.rules[1:])).fault == Fault("no_done")
+    two_turns = Scenario(rules=(Rule(replies=(first, first)),))
+    assert "rule-1-reply-2-torn-1" in fault_sweep(two_turns)
+    assert fault_sweep(two_turns)["rule-1-reply-2-torn-1"].rules[0].replies[0] == first
 
 
 def test_nothing_recorded_nothing_derived() -> None:
     with pytest.raises(ValueError, match=r"no recorded reply .*`sparring record`.*`sparring import`"):
         fault_sweep(load_scenario("plain-stream"))
+    assert "slow-3.33x" in fault_sweep(CHAT, slow=0.3)
     with pytest.raises(ValueError, match=r"slow must be"):
         fault_sweep(CHAT, slow=2)
 

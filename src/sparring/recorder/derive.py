@@ -75,9 +75,7 @@ def fault_sweep(
         )
     sweep: dict[str, Scenario] = {}
     for r, i in targets:
-        prefix = (
-            "" if len(targets) == 1 else f"rule-{r + 1}-" + (f"reply-{i + 1}-" if _recordings(scenario, r) > 1 else "")
-        )
+        prefix = _prefix(scenario, r, i) if len(targets) > 1 else ""
         target = scenario.rules[r].replies[i]
         assert isinstance(target, Recorded)
         cases = _cases(target, positions, retry_after, slow, first_chunk_delay, stall)
@@ -86,8 +84,11 @@ def fault_sweep(
     return sweep
 
 
-def _recordings(scenario: Scenario, rule: int) -> int:
-    return sum(isinstance(reply, Recorded) for reply in scenario.rules[rule].replies)
+def _prefix(scenario: Scenario, r: int, i: int) -> str:
+    """Which recording a case breaks, when there are several: `rule-2-`, or `rule-2-reply-3-`
+    when its rule has more than one."""
+    several = sum(isinstance(reply, Recorded) for reply in scenario.rules[r].replies) > 1
+    return f"rule-{r + 1}-" + (f"reply-{i + 1}-" if several else "")
 
 
 def _with(scenario: Scenario, r: int, i: int, replies: tuple[Reply, ...], name: str, description: str) -> Scenario:
@@ -117,7 +118,7 @@ def _cases(
         f"a {_STATUS[server_error]} {server_error} error, then the recording (the retry gets it)",
         (ErrorReply(preset=server_error), rec),
     )
-    yield ("slow-" + f"{1 / slow:g}x", f"the recording at speed {slow:g}", (_replace(rec, speed=rec.speed * slow),))
+    yield (f"slow-{1 / slow:.3g}x", f"the recording at speed {slow:g}", (_replace(rec, speed=rec.speed * slow),))
     yield (
         "slow-first-chunk",
         f"the recording with its first event {delay:g} s late, and every later one with it",

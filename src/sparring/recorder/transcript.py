@@ -15,6 +15,7 @@ import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import PurePath
 
 from sparring.errors import SparringError, closest
 from sparring.recorder.derive import payload
@@ -84,7 +85,7 @@ def import_transcript(
         reply = _whole(head, body, api, source)
     endpoint = reply.api if isinstance(reply, Recorded) else api
     rule = Rule(replies=(reply,), match=Match(endpoint=endpoint, model=model, message=message))
-    name = source.rsplit("/", 1)[-1].rsplit(".", 1)[0] if source != "<transcript>" else None
+    name = PurePath(source).stem if source not in ("<transcript>", "<stdin>") else None
     pace = "every event in one read" if gap == 0 else f"events {gap:g} s apart"
     description = f"imported from {source} by sparring import; a transcript has no timing: {pace}"
     return Scenario(rules=(rule,), name=name, description=description)

@@ -5,6 +5,7 @@ as error replies, and junk refused with a located message."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import subprocess
 import sys
@@ -277,3 +278,16 @@ def test_import_loads_no_server() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_import_reads_standard_input(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """`curl -N ... | sparring import -`: the piped body, printed as a scenario with no name."""
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(body_of("responses"))))
+    assert main(["import", "-", "--gap", "0.01"]) == 0
+    scenario = parse_scenario(capsys.readouterr().out, source="printed.yaml")
+    assert scenario.name is None
+    assert (
+        scenario.description
+        == "imported from <stdin> by sparring import; a transcript has no timing: events 0.01 s apart"
+    )
+    assert b"".join(e.frame for e in recording(scenario).events) == body_of("responses")

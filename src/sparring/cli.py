@@ -1,4 +1,4 @@
-"""The `sparring` command: `serve`, `validate`, `demo`, `derive`, `import`."""
+"""The `sparring` command: `serve`, `validate`, `demo`."""
 
 from __future__ import annotations
 

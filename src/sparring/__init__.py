@@ -72,6 +72,9 @@ _EXPORTS: dict[str, str] = {
     "respond": "sparring.scenario.builders",
     "rule": "sparring.scenario.builders",
     "tool_call": "sparring.scenario.builders",
+    "fault_sweep": "sparring.recorder.derive",
+    "import_transcript": "sparring.recorder.transcript",
+    "TranscriptError": "sparring.recorder.transcript",
 }
 
 __all__ = sorted([*_EXPORTS, "__version__"])
@@ -86,6 +89,8 @@ if TYPE_CHECKING:
     from sparring.fake_server.journal import Chunk, Entry
     from sparring.fake_server.runner import FakeServer
     from sparring.plugin.fake_llm import FakeLLM
+    from sparring.recorder.derive import fault_sweep
+    from sparring.recorder.transcript import TranscriptError, import_transcript
     from sparring.scenario.builders import error, message, recorded, reply, respond, rule, tool_call
     from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire
     from sparring.scenario.dump import dump_scenario

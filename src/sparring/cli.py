@@ -145,6 +145,11 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("parts", nargs="*", metavar="PART", help=f"parts to play (default: all): {', '.join(PART_NAMES)}")
     demo.add_argument("--no-colour", "--no-color", dest="colour", action="store_false", help="plain text output")
     demo.set_defaults(run=_demo)
+
+    from sparring.recorder import cli_derive, cli_import  # argparse only: cheap to import
+
+    cli_derive.register(commands)
+    cli_import.register(commands)
     return parser
 
 

@@ -234,7 +234,6 @@ def test_derive_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.Captur
 
 
 # Served: these need the server to play recordings (branch `replay`).
-needs_replay = pytest.mark.xfail(reason="needs replay (branch replay)", strict=False)
 QUESTION = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "Hi"}], "stream": True}
 CHAT_BODY = b"".join(e.frame for e in the_recording(CHAT).events)
 
@@ -273,7 +272,6 @@ async def read_raw(url: str) -> tuple[list[bytes], str | None]:
 SERVED = fault_sweep(CHAT, retry_after=0.1)
 
 
-@needs_replay
 @pytest.mark.parametrize("name", [n for n in SERVED if n.startswith(("close-after", "reset-after", "truncate-after"))])
 def test_a_cut_gives_the_raw_reader_the_events_before_it(name: str) -> None:
     k = int(name.rsplit("-", 1)[1])
@@ -291,7 +289,6 @@ def test_a_cut_gives_the_raw_reader_the_events_before_it(name: str) -> None:
     assert entry.outcome == "fault"
 
 
-@needs_replay
 def test_torn_1_sends_every_byte_alone() -> None:
     with FakeServer(SERVED["torn-1"]) as server:
         reads, failure = asyncio.run(read_raw(f"{server.base_url}/chat/completions"))
@@ -301,7 +298,6 @@ def test_torn_1_sends_every_byte_alone() -> None:
     assert {chunk.nbytes for chunk in entry.chunks} == {1}
 
 
-@needs_replay
 def test_the_sdk_retries_the_429_and_gets_the_real_stream() -> None:
     from openai import OpenAI
 
@@ -315,7 +311,6 @@ def test_the_sdk_retries_the_429_and_gets_the_real_stream() -> None:
     assert [entry.status for entry in journal] == [429, 200]
 
 
-@needs_replay
 @pytest.mark.parametrize("name", ["error-event-after-2", "error-event-after-6"])
 def test_an_in_band_error_reaches_the_sdk_after_the_real_events(name: str) -> None:
     import openai
@@ -330,7 +325,6 @@ def test_an_in_band_error_reaches_the_sdk_after_the_real_events(name: str) -> No
     assert len(seen) == int(name.rsplit("-", 1)[1])
 
 
-@needs_replay
 def test_anthropic_sdk_through_the_messages_sweep() -> None:
     import anthropic
 
@@ -358,7 +352,6 @@ def test_anthropic_sdk_through_the_messages_sweep() -> None:
         assert stream.get_final_text() == "Bonjour à vous, ça va ? 👋"
 
 
-@needs_replay
 def test_responses_sdk_through_torn_crlf() -> None:
     from openai import OpenAI
 
@@ -382,7 +375,6 @@ def test_the_derive_output_the_docs_show(
     assert capsys.readouterr().out == (RECORD / "derive.txt").read_text(encoding="utf-8")
 
 
-@needs_replay
 @pytest.mark.timeout(240)
 def test_the_sweep_example_passes_every_case() -> None:
     """The how-to's test file, run by pytest as a user's would be: 1 replay and 23 cases."""

@@ -186,10 +186,8 @@ def test_import_command_says_what_is_wrong(tmp_path: Path, capsys: pytest.Captur
 
 
 # Served: these need the server to play recordings (branch `replay`).
-needs_replay = pytest.mark.xfail(reason="needs replay (branch replay)", strict=False)
 
 
-@needs_replay
 def test_an_imported_chat_stream_reaches_the_sdk_unchanged() -> None:
     from openai import OpenAI
 
@@ -210,7 +208,6 @@ def test_an_imported_chat_stream_reaches_the_sdk_unchanged() -> None:
     assert len(raw.reads) == 1  # no timing in a transcript: all of it in one read
 
 
-@needs_replay
 def test_an_imported_anthropic_stream_reaches_the_sdk() -> None:
     from anthropic import Anthropic
 
@@ -224,7 +221,6 @@ def test_an_imported_anthropic_stream_reaches_the_sdk() -> None:
     assert message.stop_reason == "end_turn"
 
 
-@needs_replay
 def test_an_imported_responses_stream_reaches_the_sdk() -> None:
     from openai import OpenAI
 

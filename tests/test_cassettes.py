@@ -1,0 +1,359 @@
+"""Cassettes in the pytest plugin: a test's scenario file, replayed (`none`, `once` with the
+file) or recorded from an upstream (`once` without it, `new_episodes`, `all`).
+
+As in test_plugin.py, users' test files run through `pytester`, in process. The upstream is a
+sparring server on 127.0.0.1 scripted with known answers; the recorder in the inner run
+forwards to it. Replays are checked with the openai SDK and the inner run's journal.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import importlib
+from pathlib import Path
+
+import httpcore  # noqa: F401  (loaded once here: see test_plugin.py)
+import httpx  # noqa: F401
+import openai  # noqa: F401
+import pytest
+
+import sparring.plugin.fake_llm
+from sparring import FakeServer
+from sparring.plugin.cassette import file_safe
+
+for _name in ("httpcore2", "httpx2"):
+    with contextlib.suppress(ImportError):
+        importlib.import_module(_name)
+
+pytest_plugins = ["pytester"]
+
+INI = """
+[pytest]
+asyncio_mode = strict
+asyncio_default_fixture_loop_scope = function
+filterwarnings = error
+"""
+OPTIONS = ("-p", "no:cacheprovider", "-p", "no:hypothesispytest", "--strict-config", "--strict-markers")
+
+HEADER = """
+import openai
+import pytest
+
+MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def ask(fake_llm, model="gpt-4o-mini", content="What is the capital of France?"):
+    client = fake_llm.openai(max_retries=0)
+    messages = [{"role": "user", "content": content}]
+    return client.chat.completions.create(model=model, messages=messages).choices[0].message.content
+"""
+
+# A cassette written by hand: a cassette is any scenario file.
+PARIS = """
+rules:
+- match: {model: gpt-4o-mini}
+  replies:
+  - text: Paris
+"""
+MISS = "sparring: no scripted reply answers POST /v1/chat/completions"
+
+
+def write(pytester: pytest.Pytester, body: str, *, ini: str = INI, name: str = "test_it") -> None:
+    pytester.makeini(ini)
+    pytester.makepyfile(**{name: HEADER + body})
+
+
+def cassette(pytester: pytest.Pytester, relative: str, text: str = PARIS) -> Path:
+    path = pytester.path / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def lit(text: str) -> str:
+    """`text` as an fnmatch pattern that matches only itself."""
+    return glob.escape(text)
+
+
+def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return pytester.runpytest(*OPTIONS, *args)
+
+
+# -- replay only: files, names, strictness ----------------------------------------------------
+
+NAMED = """
+pytestmark = pytest.mark.sparring_cassette
+
+
+def test_plain(fake_llm):
+    assert ask(fake_llm) == "Paris"
+    assert [e.outcome for e in fake_llm.journal] == ["completed"]
+    assert fake_llm.journal[0].answered_by.startswith("rule 1, reply 1")
+
+
+@pytest.mark.parametrize("model", ["gpt-4o-mini", "gpt/4o mini"])
+def test_param(fake_llm, model):
+    assert ask(fake_llm) == "Paris"
+
+
+class TestGroup:
+    def test_in_class(self, fake_llm):
+        assert ask(fake_llm) == "Paris"
+
+
+@pytest.mark.sparring_cassette(name="shared")
+def test_named(fake_llm):
+    assert ask(fake_llm) == "Paris"
+
+
+@pytest.mark.sparring_cassette(path="elsewhere/mine.yaml")
+def test_path(fake_llm):
+    assert ask(fake_llm) == "Paris"
+
+
+def test_no_cassette_without_the_marker_is_needed():
+    pass
+"""
+
+
+def test_none_replays_each_tests_own_file_named_after_it(pytester: pytest.Pytester) -> None:
+    names = [
+        "cassettes/test_it/test_plain.yaml",
+        "cassettes/test_it/test_param[gpt-4o-mini].yaml",
+        f"cassettes/test_it/{file_safe('test_param[gpt/4o mini]')}.yaml",
+        "cassettes/test_it/TestGroup.test_in_class.yaml",
+        "cassettes/test_it/shared.yaml",
+        "elsewhere/mine.yaml",
+    ]
+    for name in names:
+        cassette(pytester, name)
+    write(pytester, NAMED)
+    result = run(pytester)
+    result.assert_outcomes(passed=7)
+    result.stdout.fnmatch_lines(
+        ["sparring cassettes: record mode=none, upstream=-, cassette dir=cassettes/ beside each test module"]
+    )
+
+
+def test_file_safe_names_keep_plain_ids_and_tell_changed_ones_apart() -> None:
+    assert file_safe("test_x[gpt-4o-mini-0.5]") == "test_x[gpt-4o-mini-0.5]"
+    spaced, underscored = file_safe("test_x[a b]"), file_safe("test_x[a_b]")
+    assert spaced.startswith("test_x[a_b]-") and spaced != underscored == "test_x[a_b]"
+    for unsafe in ("test_x[a/b]", "test_x[..\\..]", 'test_x[<>:"|?*]', "test_x[é]"):
+        assert set(file_safe(unsafe)) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.,=+[]-")
+    assert len(file_safe("test_x[" + "a" * 500 + "]")) < 170
+
+
+def test_the_cassette_dir_option_and_ini_key_choose_the_folder(pytester: pytest.Pytester) -> None:
+    cassette(pytester, "recorded/test_it/test_plain.yaml")
+    write(pytester, "@pytest.mark.sparring_cassette\ndef test_plain(fake_llm):\n    assert ask(fake_llm) == 'Paris'\n")
+    run(pytester, "--sparring-cassette-dir", "recorded").assert_outcomes(passed=1)
+    pytester.makeini(INI + "sparring_cassette_dir = recorded\n")
+    run(pytester).assert_outcomes(passed=1)
+    run(pytester, "--sparring-cassette-dir", "elsewhere").assert_outcomes(failed=1)
+
+
+MISSING = """
+@pytest.mark.sparring_cassette
+def test_swallows_the_miss(fake_llm):
+    with pytest.raises(openai.NotFoundError):
+        ask(fake_llm)
+
+
+@pytest.mark.sparring_cassette
+def test_sees_the_miss(fake_llm):
+    ask(fake_llm)
+"""
+
+
+def test_a_missing_cassette_in_none_mode_fails_with_the_miss_message(pytester: pytest.Pytester) -> None:
+    write(pytester, MISSING)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, failed=1, errors=1)
+    path = pytester.path / "cassettes" / "test_it" / "test_swallows_the_miss.yaml"
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_swallows_the_miss*",
+            "sparring: 1 request had no scripted reply.",
+            "Requests nothing answered:",
+            "  #1 POST /v1/chat/completions (model='gpt-4o-mini'*",
+            f"The cassette {path} does not exist (record mode none from the sparring_record_mode ini key "
+            "(default none): replay only). Record it with --sparring-record-mode=once and --sparring-upstream URL.",
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        [
+            "*_ test_sees_the_miss _*",
+            "E * openai.NotFoundError: Error code: 404 - " + MISS + " (model='gpt-4o-mini'*",
+            "*sparring: also (not failing the test, which already failed)*",
+            "sparring: 1 request had no scripted reply.",
+            f"The cassette {path.with_name('test_sees_the_miss.yaml')} does not exist *",
+        ]
+    )
+
+
+UNUSED = """
+@pytest.mark.sparring_cassette
+def test_asks_once(fake_llm):
+    assert ask(fake_llm) == "Paris"
+
+
+@pytest.mark.sparring_cassette(name="test_asks_once")
+@pytest.mark.sparring(strict=False)
+def test_asks_once_not_strict(fake_llm):
+    assert ask(fake_llm) == "Paris"
+"""
+
+TWICE = """
+rules:
+- match: {model: gpt-4o-mini}
+  replies:
+  - text: Paris
+- match: {model: gpt-4o-mini, message: 'Why?'}
+  replies:
+  - text: Because.
+"""
+
+
+def test_unused_recorded_replies_fail_a_strict_replay(pytester: pytest.Pytester) -> None:
+    cassette(pytester, "cassettes/test_it/test_asks_once.yaml", TWICE)
+    write(pytester, UNUSED)
+    result = run(pytester)
+    result.assert_outcomes(passed=2, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_asks_once *",
+            "sparring: 1 scripted reply was never used.",
+            "Scripted replies never used:",
+            lit("  rule 2 [model='gpt-4o-mini', message='Why?'] reply 1: text 'Because.', never used"),
+            "Script what is missing *",
+            f"The cassette {pytester.path / 'cassettes/test_it/test_asks_once.yaml'} was replayed as it is (record "
+            "mode none from the sparring_record_mode ini key (default none)). If the test's requests changed, record "
+            "it again with --sparring-record-mode=all (new_episodes adds requests).",
+        ]
+    )
+
+
+# -- which mode: command line, marker, ini ----------------------------------------------------
+
+MODES = """
+@pytest.mark.sparring_cassette(mode="none")
+def test_marked_none(fake_llm):
+    assert ask(fake_llm) == "Paris"
+
+
+@pytest.mark.sparring_cassette
+def test_ini_mode(fake_llm):
+    assert ask(fake_llm) == "Paris"
+"""
+
+
+def test_the_marker_wins_over_the_ini_and_the_command_line_over_both(pytester: pytest.Pytester) -> None:
+    cassette(pytester, "cassettes/test_it/test_marked_none.yaml")
+    cassette(pytester, "cassettes/test_it/test_ini_mode.yaml")
+    write(pytester, MODES, ini=INI + "sparring_record_mode = all\n")
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_ini_mode*",
+            "sparring: record mode 'all' (from the sparring_record_mode ini key (default none)) records, as it sends "
+            "requests upstream, but no upstream is configured: give --sparring-upstream URL, the sparring_upstream "
+            "ini key, or @pytest.mark.sparring_cassette(upstream=URL); or replay only with --sparring-record-mode=none",
+        ]
+    )
+    run(pytester, "--sparring-record-mode=none").assert_outcomes(passed=2)
+
+
+def test_once_without_a_file_or_an_upstream_says_both(pytester: pytest.Pytester) -> None:
+    write(pytester, "@pytest.mark.sparring_cassette(mode='once')\ndef test_new(fake_llm):\n    pass\n")
+    result = run(pytester)
+    result.assert_outcomes(errors=1)
+    path = pytester.path / "cassettes" / "test_it" / "test_new.yaml"
+    result.stdout.fnmatch_lines(
+        [
+            f"sparring: record mode 'once' (from @pytest.mark.sparring_cassette(mode=...)) records, as the file {path} "
+            "does not exist yet, but no upstream is configured*"
+        ]
+    )
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ("--sparring-record-mode=onse",),
+            "ERROR: --sparring-record-mode: 'onse' is not a record mode; did you "
+            "mean 'once'? (modes: none, once, new_episodes, all)",
+        ),
+        (
+            ("--sparring-upstream=api.openai.com",),
+            "ERROR: --sparring-upstream: not an http(s) URL: 'api.openai.com' (expected e.g. https://api.openai.com)",
+        ),
+    ],
+)
+def test_a_wrong_option_stops_the_run(pytester: pytest.Pytester, args: tuple[str, ...], message: str) -> None:
+    write(pytester, "def test_nothing():\n    pass\n")
+    result = run(pytester, *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+
+
+BAD_MARKERS = """
+@pytest.mark.sparring_cassette(mode="al")
+def test_mode(fake_llm):
+    pass
+
+
+@pytest.mark.sparring_cassette(nmae="x")
+def test_key(fake_llm):
+    pass
+
+
+@pytest.mark.sparring_cassette("x.yaml")
+def test_positional(fake_llm):
+    pass
+
+
+@pytest.mark.sparring_cassette(name="a", path="b.yaml")
+def test_both(fake_llm):
+    pass
+"""
+
+
+def test_a_wrong_marker_fails_its_test_at_setup(pytester: pytest.Pytester) -> None:
+    write(pytester, BAD_MARKERS)
+    result = run(pytester)
+    result.assert_outcomes(errors=4)
+    result.stdout.fnmatch_lines_random(
+        [
+            "E *TypeError: @pytest.mark.sparring_cassette(mode=...): 'al' is not a record mode; did you mean 'all'? *",
+            "E *TypeError: @pytest.mark.sparring_cassette got an unknown option 'nmae'; did you mean 'name'? *",
+            "E *TypeError: @pytest.mark.sparring_cassette takes keyword arguments only, *",
+            "E *TypeError: @pytest.mark.sparring_cassette: give name (in the cassette directory) or path (a file), "
+            "not both",
+        ]
+    )
+
+
+# -- an external server: replay works, recording does not ------------------------------------
+
+
+def test_an_external_server_replays_a_cassette_and_refuses_to_record(pytester: pytest.Pytester) -> None:
+    cassette(pytester, "cassettes/test_it/test_marked_none.yaml")
+    write(
+        pytester, MODES + "\n\n@pytest.mark.sparring_cassette(mode='new_episodes')\ndef test_new(fake_llm):\n    pass\n"
+    )
+    with FakeServer() as external:
+        result = run(pytester, f"--sparring-url={external.url}", "--sparring-upstream=http://127.0.0.1:9")
+    result.assert_outcomes(passed=1, errors=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at setup of test_new*",
+            "sparring: record mode 'new_episodes' (from @pytest.mark.sparring_cassette(mode=...)) records, as it "
+            "sends requests upstream, and recording needs the plugin's own server, but this run drives an external "
+            "server (--sparring-url). Replaying works there (mode none, or once with the file recorded); record "
+            "with --sparring-url= (the plugin's own server)",
+        ]
+    )

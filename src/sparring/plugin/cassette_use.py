@@ -73,14 +73,13 @@ class Cassette:
             return
         from sparring.recorder.proxy import Recorder
 
-        assert plan.upstream is not None and isinstance(backend, InProcess)  # why_not said so
-        options = {} if plan.match_on is None else {"match_on": plan.match_on}
-        self.recorder = Recorder(
-            plan.upstream,
-            redact=plan.redact,
-            api_key=os.environ.get(KEY_VARIABLE) or None,
-            **options,  # type: ignore[arg-type]
-        )
+        assert plan.upstream is not None  # why_not said so
+        assert isinstance(backend, InProcess)
+        key = os.environ.get(KEY_VARIABLE) or None
+        if plan.match_on is None:  # the recorder's own default
+            self.recorder = Recorder(plan.upstream, redact=plan.redact, api_key=key)
+        else:
+            self.recorder = Recorder(plan.upstream, redact=plan.redact, api_key=key, match_on=plan.match_on)
         backend.passthrough(fake.namespace, self.recorder.passthrough(forward_all=plan.mode == "all"))
 
     def finish(self) -> str | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import importlib
+import json
 from pathlib import Path
 
 import httpcore  # noqa: F401  (loaded once here: see test_plugin.py)
@@ -19,8 +20,10 @@ import openai  # noqa: F401
 import pytest
 
 import sparring.plugin.fake_llm  # noqa: F401
-from sparring import FakeServer
+from sparring import FakeServer, Scenario, reply, rule
+from sparring.fake_server.security import redact_value
 from sparring.plugin.cassette import file_safe
+from sparring.scenario.loader import load_file
 
 for _name in ("httpcore2", "httpx2"):
     with contextlib.suppress(ImportError):
@@ -358,3 +361,203 @@ def test_an_external_server_replays_a_cassette_and_refuses_to_record(pytester: p
             "with --sparring-url= (the plugin's own server)",
         ]
     )
+
+
+# -- recording: an upstream on 127.0.0.1 ------------------------------------------------------
+
+KEY = "sk-live-cassette-SECRET-0123456789"  # what the recorder sends upstream; no file may hold it
+FRANCE = ["The capital", " of France", " is Paris."]
+SPAIN = ["Madrid", "."]
+
+
+def upstream_scenario(france: list[str] = FRANCE) -> Scenario:
+    return Scenario.of(
+        rule(reply(chunks=france), model="gpt-4o-mini", message="What is the capital of France?"),
+        rule(reply(chunks=SPAIN), model="gpt-4o-mini", message="And of Spain?"),
+    )
+
+
+# Each test writes the chunks its stream gave to a file, so the outer test can compare a
+# recording run with a replay of it, chunk for chunk.
+STREAMING = """
+import json
+import pathlib
+
+
+def stream(fake_llm, content, **client_options):
+    client = fake_llm.openai(max_retries=0, **client_options)
+    messages = [{"role": "user", "content": content}]
+    chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
+    with pathlib.Path("chunks.jsonl").open("a") as out:
+        out.write(json.dumps([c.model_dump(mode="json") for c in chunks]) + "\\n")
+    return [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+"""
+
+FRANCE_ONLY = """
+@pytest.mark.sparring_cassette
+def test_capital(fake_llm):
+    assert stream(fake_llm, "What is the capital of France?") == ["The capital", " of France", " is Paris."]
+"""
+
+FRANCE_AND_SPAIN = """
+@pytest.mark.sparring_cassette
+def test_capital(fake_llm):
+    assert stream(fake_llm, "What is the capital of France?") == ["The capital", " of France", " is Paris."]
+    assert stream(fake_llm, "And of Spain?") == ["Madrid", "."]
+"""
+
+FILE = "cassettes/test_it/test_capital.yaml"
+
+
+def chunks_of(pytester: pytest.Pytester) -> list[list[dict[str, object]]]:
+    path = pytester.path / "chunks.jsonl"
+    runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+    path.unlink()
+    return runs
+
+
+def recorded_messages(path: Path) -> list[str | None]:
+    return [r.match.message for r in load_file(path).rules]
+
+
+def no_secret_in(pytester: pytest.Pytester) -> None:
+    files = list((pytester.path / "cassettes").rglob("*"))
+    assert files
+    for path in files:
+        if path.is_file():
+            text = path.read_text(encoding="utf-8")
+            assert KEY not in text, path
+            assert "sk-sparring-" not in text, path  # nor the test's fake key
+
+
+@pytest.mark.timeout(180)
+def test_once_records_then_none_replays_the_same_chunks_with_the_upstream_gone(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
+    write(pytester, STREAMING + FRANCE_ONLY)
+    with FakeServer(upstream_scenario()) as upstream:
+        result = run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}", "-rA")
+        result.assert_outcomes(passed=1)
+        sent = upstream.journal()
+    path = pytester.path / FILE
+    result.stdout.fnmatch_lines(["*- sparring: cassette -*", f"recorded 1 exchange into {path}"])
+    assert [e.outcome for e in sent] == ["completed"]
+    assert sent[0].headers["authorization"] == redact_value(f"Bearer {KEY}")  # the key went upstream
+    assert recorded_messages(path) == ["What is the capital of France?"]
+    assert "recorded: chat" in path.read_text(encoding="utf-8")
+    recorded = chunks_of(pytester)
+    # The upstream is gone: `none` (the default) and `once` with the file only replay.
+    run(pytester).assert_outcomes(passed=1)
+    run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
+    assert chunks_of(pytester) == recorded * 2
+    no_secret_in(pytester)
+
+
+@pytest.mark.timeout(180)
+def test_new_episodes_appends_what_the_file_does_not_answer(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
+    write(pytester, STREAMING + FRANCE_ONLY)
+    path = pytester.path / FILE
+    with FakeServer(upstream_scenario()) as upstream:
+        up = f"--sparring-upstream={upstream.url}"
+        run(pytester, "--sparring-record-mode=once", up).assert_outcomes(passed=1)
+        (first,) = load_file(path).rules
+        write(pytester, STREAMING + FRANCE_AND_SPAIN)
+        result = run(pytester, "--sparring-record-mode=new_episodes", up, "-rA")
+        result.assert_outcomes(passed=1)
+        asked = [e.asked for e in upstream.journal()]
+    result.stdout.fnmatch_lines([f"appended 1 exchange to {path}"])
+    assert len(asked) == 2  # France once, when recorded; then only Spain
+    assert "'And of Spain?'" in (asked[1] or "")
+    assert recorded_messages(path) == ["What is the capital of France?", "And of Spain?"]
+    assert load_file(path).rules[0] == first  # kept as it was recorded
+    run(pytester).assert_outcomes(passed=1)  # both replayed, the upstream gone
+    no_secret_in(pytester)
+
+
+@pytest.mark.timeout(180)
+def test_all_rewrites_the_file_and_a_replay_that_leaves_replies_unused_fails(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
+    write(pytester, STREAMING + FRANCE_AND_SPAIN)
+    path = pytester.path / FILE
+    with FakeServer(upstream_scenario()) as upstream:
+        up = f"--sparring-upstream={upstream.url}"
+        run(pytester, "--sparring-record-mode=once", up).assert_outcomes(passed=1)
+        # The test now asks France only, and the upstream says it differently.
+        write(pytester, STREAMING + FRANCE_ONLY.replace(" is Paris.", " is Paris!"))
+        result = run(pytester, up)  # replay only: Spain left unused, France's recording is the old one
+        result.assert_outcomes(failed=1)
+        upstream.set_scenario(upstream_scenario(france=["The capital", " of France", " is Paris!"]))
+        # A marked mode beats the ini's, and `all` goes upstream though the file answers.
+        pytester.makeini(INI + "sparring_record_mode = none\n")
+        pytester.makepyfile(
+            test_it=HEADER
+            + STREAMING
+            + FRANCE_ONLY.replace(" is Paris.", " is Paris!").replace(
+                "sparring_cassette", "sparring_cassette(mode='all')"
+            )
+        )
+        run(pytester, up).assert_outcomes(passed=1)
+        assert len(upstream.journal()) == 1  # the new scenario's journal: the one request `all` sent
+    assert recorded_messages(path) == ["What is the capital of France?"]
+    assert "is Paris!" in path.read_text(encoding="utf-8")
+    chunks_of(pytester)
+    write(pytester, STREAMING + FRANCE_ONLY.replace(" is Paris.", " is Paris!"))
+    run(pytester).assert_outcomes(passed=1)
+    no_secret_in(pytester)
+
+
+UNUSED_AFTER_RECORDING = """
+@pytest.mark.sparring_cassette(name="test_capital")
+def test_france_only(fake_llm):
+    assert stream(fake_llm, "What is the capital of France?") == ["The capital", " of France", " is Paris."]
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_recorded_reply_the_replay_leaves_unused_fails_at_teardown(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
+    write(pytester, STREAMING + FRANCE_AND_SPAIN)
+    with FakeServer(upstream_scenario()) as upstream:
+        run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
+    write(pytester, STREAMING + UNUSED_AFTER_RECORDING)
+    result = run(pytester)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_france_only*",
+            "sparring: 1 scripted reply was never used.",
+            "Scripted replies never used:",
+            "  rule 2 *",
+            "Script what is missing *",
+            f"The cassette {pytester.path / FILE} was replayed as it is *",
+        ]
+    )
+
+
+OWN_KEY = """
+@pytest.mark.sparring_cassette
+def test_capital(fake_llm):
+    got = stream(fake_llm, "What is the capital of France?", api_key="%s")
+    assert got == ["The capital", " of France", " is Paris."]
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_clients_own_key_goes_upstream_and_into_no_file(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SPARRING_UPSTREAM_API_KEY", raising=False)
+    write(pytester, STREAMING + OWN_KEY % KEY)
+    with FakeServer(upstream_scenario()) as upstream:
+        run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
+        sent = upstream.journal()
+    assert sent[0].headers["authorization"] == redact_value(f"Bearer {KEY}")
+    no_secret_in(pytester)

@@ -88,16 +88,17 @@ class Plan:
     upstream: str | None
     redact: tuple[str, ...]
     match_on: tuple[str, ...] | None
+    existed: bool  # whether the file was there when the test started
 
     @property
     def records(self) -> bool:
         """Whether requests may go upstream in this run."""
-        return self.mode in ("new_episodes", "all") or (self.mode == "once" and not self.path.exists())
+        return self.mode in ("new_episodes", "all") or (self.mode == "once" and not self.existed)
 
     @property
     def replays(self) -> bool:
         """Whether the recorded file is loaded as the test's scenario."""
-        return self.mode != "all" and self.path.exists()
+        return self.mode != "all" and self.existed
 
 
 # -- options ---------------------------------------------------------------------------------
@@ -214,13 +215,15 @@ def plan(
     else:
         mode, mode_from = settings.ini_mode, "the sparring_record_mode ini key (default none)"
     upstream = settings.upstream or options.upstream or settings.ini_upstream
+    path = cassette_path(node, options, settings.directory)
     return Plan(
-        path=cassette_path(node, options, settings.directory),
+        path=path,
         mode=mode,  # type: ignore[arg-type]  # checked against RECORD_MODES where it was read
         mode_from=mode_from,
         upstream=upstream,
         redact=(*redact, *options.redact),
         match_on=None if options.match_on is None else tuple(options.match_on),
+        existed=path.is_file(),
     )
 
 

@@ -34,6 +34,7 @@ PUBLIC = [
     "Message",
     "Problem",
     "RateLimits",
+    "Recorder",
     "Reply",
     "Request",
     "RequestMessage",

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import glob
 import importlib
+import importlib.util
 import json
 from pathlib import Path
 
@@ -384,8 +385,11 @@ import json
 import pathlib
 
 
-def stream(fake_llm, content, **client_options):
-    client = fake_llm.openai(max_retries=0, **client_options)
+def stream(fake_llm, content, api_key=None):
+    if api_key is None:
+        client = fake_llm.openai(max_retries=0)
+    else:  # a client of the test's own, with a key of its own
+        client = openai.OpenAI(base_url=fake_llm.base_url, api_key=api_key, max_retries=0)
     messages = [{"role": "user", "content": content}]
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
     with pathlib.Path("chunks.jsonl").open("a") as out:
@@ -407,6 +411,16 @@ def test_capital(fake_llm):
 """
 
 FILE = "cassettes/test_it/test_capital.yaml"
+
+
+# Replaying a recorded stream is item 2 of issue 12, built on its own branch: until it is
+# merged, the server answers a recorded reply with a 500, and these tests stop where replay begins.
+REPLAY_BUILT = importlib.util.find_spec("sparring.fake_server.replay") is not None
+
+
+def needs_replay() -> None:
+    if not REPLAY_BUILT:
+        pytest.skip("the rest replays a recorded stream: sparring.fake_server.replay is not here yet")
 
 
 def chunks_of(pytester: pytest.Pytester) -> list[list[dict[str, object]]]:
@@ -437,21 +451,32 @@ def test_once_records_then_none_replays_the_same_chunks_with_the_upstream_gone(
     monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
     write(pytester, STREAMING + FRANCE_ONLY)
     with FakeServer(upstream_scenario()) as upstream:
-        result = run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}", "-rA")
+        result = run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}")
         result.assert_outcomes(passed=1)
         sent = upstream.journal()
     path = pytester.path / FILE
-    result.stdout.fnmatch_lines(["*- sparring: cassette -*", f"recorded 1 exchange into {path}"])
+    result.stdout.fnmatch_lines(["*= sparring cassettes =*", f"recorded 1 exchange into {path}"])
     assert [e.outcome for e in sent] == ["completed"]
     assert sent[0].headers["authorization"] == redact_value(f"Bearer {KEY}")  # the key went upstream
     assert recorded_messages(path) == ["What is the capital of France?"]
     assert "recorded: chat" in path.read_text(encoding="utf-8")
+    no_secret_in(pytester)
     recorded = chunks_of(pytester)
+    needs_replay()
     # The upstream is gone: `none` (the default) and `once` with the file only replay.
     run(pytester).assert_outcomes(passed=1)
     run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
     assert chunks_of(pytester) == recorded * 2
-    no_secret_in(pytester)
+
+
+# France's rule written by hand (any scenario file is a cassette): `new_episodes` answers it
+# from the file and records only Spain.
+FRANCE_BY_HAND = """
+rules:
+- match: {model: gpt-4o-mini, message: 'What is the capital of France?'}
+  replies:
+  - chunks: [The capital, ' of France', ' is Paris.']
+"""
 
 
 @pytest.mark.timeout(180)
@@ -459,27 +484,29 @@ def test_new_episodes_appends_what_the_file_does_not_answer(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
-    write(pytester, STREAMING + FRANCE_ONLY)
-    path = pytester.path / FILE
+    path = cassette(pytester, FILE, FRANCE_BY_HAND)
+    (first,) = load_file(path).rules
+    write(pytester, STREAMING + FRANCE_AND_SPAIN)
     with FakeServer(upstream_scenario()) as upstream:
-        up = f"--sparring-upstream={upstream.url}"
-        run(pytester, "--sparring-record-mode=once", up).assert_outcomes(passed=1)
-        (first,) = load_file(path).rules
-        write(pytester, STREAMING + FRANCE_AND_SPAIN)
-        result = run(pytester, "--sparring-record-mode=new_episodes", up, "-rA")
+        result = run(pytester, "--sparring-record-mode=new_episodes", f"--sparring-upstream={upstream.url}")
         result.assert_outcomes(passed=1)
         asked = [e.asked for e in upstream.journal()]
-    result.stdout.fnmatch_lines([f"appended 1 exchange to {path}"])
-    assert len(asked) == 2  # France once, when recorded; then only Spain
-    assert "'And of Spain?'" in (asked[1] or "")
+    result.stdout.fnmatch_lines(["*= sparring cassettes =*", f"appended 1 exchange to {path}"])
+    assert len(asked) == 1  # only Spain went upstream
+    assert "last user message='And of Spain?'" in (asked[0] or "")
     assert recorded_messages(path) == ["What is the capital of France?", "And of Spain?"]
-    assert load_file(path).rules[0] == first  # kept as it was recorded
-    run(pytester).assert_outcomes(passed=1)  # both replayed, the upstream gone
+    assert load_file(path).rules[0] == first  # kept as it was
+    assert "recorded: chat" in path.read_text(encoding="utf-8")
     no_secret_in(pytester)
+    needs_replay()
+    run(pytester).assert_outcomes(passed=1)  # both replayed, the upstream gone
+
+
+PARIS_AGAIN = FRANCE_ONLY.replace(" is Paris.", " is Paris!")
 
 
 @pytest.mark.timeout(180)
-def test_all_rewrites_the_file_and_a_replay_that_leaves_replies_unused_fails(
+def test_all_rewrites_the_file_even_where_it_answers(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
@@ -488,28 +515,23 @@ def test_all_rewrites_the_file_and_a_replay_that_leaves_replies_unused_fails(
     with FakeServer(upstream_scenario()) as upstream:
         up = f"--sparring-upstream={upstream.url}"
         run(pytester, "--sparring-record-mode=once", up).assert_outcomes(passed=1)
-        # The test now asks France only, and the upstream says it differently.
-        write(pytester, STREAMING + FRANCE_ONLY.replace(" is Paris.", " is Paris!"))
-        result = run(pytester, up)  # replay only: Spain left unused, France's recording is the old one
-        result.assert_outcomes(failed=1)
+        assert recorded_messages(path) == ["What is the capital of France?", "And of Spain?"]
+        # The test now asks France only, the upstream says it differently, and the marker's
+        # mode `all` beats the ini's `none`.
         upstream.set_scenario(upstream_scenario(france=["The capital", " of France", " is Paris!"]))
-        # A marked mode beats the ini's, and `all` goes upstream though the file answers.
-        pytester.makeini(INI + "sparring_record_mode = none\n")
-        pytester.makepyfile(
-            test_it=HEADER
-            + STREAMING
-            + FRANCE_ONLY.replace(" is Paris.", " is Paris!").replace(
-                "sparring_cassette", "sparring_cassette(mode='all')"
-            )
-        )
-        run(pytester, up).assert_outcomes(passed=1)
-        assert len(upstream.journal()) == 1  # the new scenario's journal: the one request `all` sent
-    assert recorded_messages(path) == ["What is the capital of France?"]
+        marked = PARIS_AGAIN.replace("sparring_cassette", "sparring_cassette(mode='all')")
+        write(pytester, STREAMING + marked, ini=INI + "sparring_record_mode = none\n")
+        result = run(pytester, up)
+        result.assert_outcomes(passed=1)
+        assert len(upstream.journal()) == 3  # two recorded by `once`; `all` sent France though the file answers it
+    result.stdout.fnmatch_lines([f"recorded 1 exchange into {path}"])
+    assert recorded_messages(path) == ["What is the capital of France?"]  # Spain is gone
     assert "is Paris!" in path.read_text(encoding="utf-8")
-    chunks_of(pytester)
-    write(pytester, STREAMING + FRANCE_ONLY.replace(" is Paris.", " is Paris!"))
-    run(pytester).assert_outcomes(passed=1)
     no_secret_in(pytester)
+    chunks_of(pytester)
+    needs_replay()
+    write(pytester, STREAMING + PARIS_AGAIN)
+    run(pytester).assert_outcomes(passed=1)
 
 
 UNUSED_AFTER_RECORDING = """
@@ -527,6 +549,7 @@ def test_a_recorded_reply_the_replay_leaves_unused_fails_at_teardown(
     write(pytester, STREAMING + FRANCE_AND_SPAIN)
     with FakeServer(upstream_scenario()) as upstream:
         run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
+    needs_replay()
     write(pytester, STREAMING + UNUSED_AFTER_RECORDING)
     result = run(pytester)
     result.assert_outcomes(passed=1, errors=1)

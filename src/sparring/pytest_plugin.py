@@ -42,6 +42,7 @@ _CALL = pytest.StashKey[pytest.TestReport]()
 _STRICT = pytest.StashKey[bool]()
 _CASSETTE: pytest.StashKey[Cassette] = pytest.StashKey()
 _EXCHANGE = "sparring: exchange with the fake LLM server"
+_SAVED = "sparring: cassette"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -213,5 +214,22 @@ def pytest_runtest_makereport(
         report.sections.append((_EXCHANGE, fake.exchange()))
     cassette = item.stash.get(_CASSETTE, None)
     if report.when == "teardown" and cassette is not None and cassette.saved:
-        report.sections.append(("sparring: cassette", cassette.saved))
+        report.sections.append((_SAVED, cassette.saved))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the cassettes of this run recorded, one line per file written (read from the
+    teardown reports, so xdist workers' files are listed too)."""
+    saved = [
+        content
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, content in getattr(report, "sections", ())
+        if name == _SAVED
+    ]
+    if saved:
+        terminalreporter.section("sparring cassettes")
+        for line in saved:
+            terminalreporter.write_line(line)

@@ -88,6 +88,9 @@ class Cassette:
         missing. Returns a line saying what it wrote, or None."""
         if self.recorder is None:
             return None
+        # Answers whose client left early are read to their end and recorded before the
+        # recorder's upstream connections close: only then are its rules complete.
+        self.recorder.close()
         plan, rules = self.plan, list(self.recorder.rules)
         if not rules and plan.mode != "all":
             return None

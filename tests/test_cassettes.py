@@ -13,6 +13,7 @@ import glob
 import importlib
 import importlib.util
 import json
+import shutil
 from pathlib import Path
 
 import httpcore  # noqa: F401  (loaded once here: see test_plugin.py)
@@ -584,3 +585,19 @@ def test_a_clients_own_key_goes_upstream_and_into_no_file(
         sent = upstream.journal()
     assert sent[0].headers["authorization"] == redact_value(f"Bearer {KEY}")
     no_secret_in(pytester)
+
+
+# -- the docs' example ------------------------------------------------------------------------
+
+EXAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "cassette"
+
+
+@pytest.mark.timeout(180)
+def test_the_docs_example_replays_its_cassette(pytester: pytest.Pytester) -> None:
+    text = (EXAMPLE / "cassettes" / "test_cassette" / "test_capital_of_france.yaml").read_text(encoding="utf-8")
+    assert "sk-" not in text  # recorded with a key, which is not in the file
+    needs_replay()
+    shutil.copytree(EXAMPLE, pytester.path, dirs_exist_ok=True)
+    pytester.makeini(INI)
+    result = run(pytester, "--sparring-upstream=http://127.0.0.1:9")  # an upstream that is not there
+    result.assert_outcomes(passed=1)

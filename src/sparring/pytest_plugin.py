@@ -232,4 +232,4 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if saved:
         terminalreporter.section("sparring cassettes")
         for line in saved:
-            terminalreporter.write_line(line)
+            terminalreporter.line(line)

@@ -1,7 +1,8 @@
-"""`@pytest.mark.sparring_cassette`: a test replayed from its own recording of a real API.
+"""`@pytest.mark.sparring_cassette`: a test replayed from its own recording of an API.
 
-Its cassette, `cassettes/test_cassette/test_capital_of_france.yaml`, was recorded once from an
-upstream with `--sparring-record-mode=once`; the docs tests replay it (mode `none`).
+Its cassette, `cassettes/test_cassette/test_capital_of_france.yaml`, was recorded once with
+`--sparring-record-mode=once` (from a sparring server on 127.0.0.1 standing in for the real
+API: no traffic leaves this machine's tests). tests/test_cassettes.py replays it (mode `none`).
 """
 
 from __future__ import annotations

@@ -601,3 +601,77 @@ def test_the_docs_example_replays_its_cassette(pytester: pytest.Pytester) -> Non
     pytester.makeini(INI)
     result = run(pytester, "--sparring-upstream=http://127.0.0.1:9")  # an upstream that is not there
     result.assert_outcomes(passed=1)
+
+
+UNREACHABLE = """
+@pytest.mark.sparring_cassette
+@pytest.mark.sparring(strict=False)
+def test_capital(fake_llm):
+    with pytest.raises(openai.InternalServerError, match="cannot reach the upstream"):
+        ask(fake_llm)
+"""
+
+
+@pytest.mark.timeout(180)
+def test_a_request_the_upstream_never_got_fails_the_recording_even_when_not_strict(pytester: pytest.Pytester) -> None:
+    with FakeServer() as gone:
+        url = gone.url
+    write(pytester, UNREACHABLE)
+    result = run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={url}")
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*ERROR at teardown of test_capital*",
+            "sparring: 1 request could not be recorded:",
+            "  #1 POST /v1/chat/completions (model='gpt-4o-mini', *): "
+            f"sparring record: cannot reach the upstream {url}*",
+        ]
+    )
+    assert not (pytester.path / FILE).exists()
+    result.stdout.no_fnmatch_line("*= sparring cassettes =*")
+
+
+# The other two APIs, each with its SDK: Anthropic's Messages (its key in `x-api-key`) and
+# OpenAI's Responses.
+OTHER_APIS = {
+    "messages": """
+@pytest.mark.sparring_cassette
+def test_other_api(fake_llm):
+    client = fake_llm.anthropic(max_retries=0)
+    messages = [{"role": "user", "content": "Say hello in French"}]
+    with client.messages.stream(model="claude-sonnet-4-5", max_tokens=100, messages=messages) as stream:
+        assert "".join(stream.text_stream) == "Bonjour à tous"
+    assert [e.outcome for e in fake_llm.journal] == ["completed"]
+""",
+    "responses": """
+@pytest.mark.sparring_cassette
+def test_other_api(fake_llm):
+    client = fake_llm.openai(max_retries=0)
+    stream = client.responses.create(model="gpt-4.1-nano", input="Say hello in French", stream=True)
+    deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+    assert "".join(deltas) == "Bonjour à tous"
+    assert [e.outcome for e in fake_llm.journal] == ["completed"]
+""",
+}
+
+
+@pytest.mark.timeout(180)
+@pytest.mark.parametrize("api", sorted(OTHER_APIS))
+def test_anthropic_and_responses_record_and_replay(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, api: str
+) -> None:
+    monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
+    pytester.makeini(INI)
+    pytester.makepyfile(test_it="import openai\nimport pytest\n" + OTHER_APIS[api])
+    with FakeServer(Scenario.of(reply(chunks=["Bonjour", " à tous"]))) as upstream:
+        run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
+        sent = upstream.journal()
+    path = pytester.path / "cassettes" / "test_it" / "test_other_api.yaml"
+    assert f"recorded: {api}" in path.read_text(encoding="utf-8")
+    # The key went upstream, in the header the client used (the anthropic SDK's version
+    # decides between `x-api-key` and `Authorization: Bearer`).
+    credentials = {sent[0].headers.get("x-api-key"), sent[0].headers.get("authorization")}
+    assert credentials & {redact_value(KEY), redact_value(f"Bearer {KEY}")}, sent[0].headers
+    no_secret_in(pytester)
+    needs_replay()
+    run(pytester).assert_outcomes(passed=1)

@@ -150,11 +150,14 @@ def fake_llm(request: pytest.FixtureRequest, _sparring_backend: Backend) -> Iter
 
 
 def _problems(item: pytest.Item, fake: FakeLLM) -> str | None:
-    """What strict teardown says, with the cassette's note (a replay whose file is missing)."""
+    """What strict teardown says, with the cassette's note (where its file is), and, strict or
+    not, the requests a recording could not send upstream."""
     problems = fake.problems() if item.stash.get(_STRICT, False) else None
     cassette = item.stash.get(_CASSETTE, None)
-    note = cassette.note() if cassette is not None and problems else None
-    return f"{problems}\n{note}" if problems and note else problems
+    if cassette is None:
+        return problems
+    parts = [cassette.unrecorded(fake.journal), problems, cassette.note() if problems else None]
+    return "\n".join(p for p in parts if p) or None
 
 
 def _cassette(item: pytest.Item, settings: Settings, backend: Backend) -> Cassette | None:

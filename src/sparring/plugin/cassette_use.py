@@ -23,11 +23,13 @@ from sparring.scenario.loader import load_file
 from sparring.scenario.model import Scenario
 
 if TYPE_CHECKING:
+    from sparring.fake_server.journal import Entry
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.recorder.proxy import Recorder
 
 #: The key record modes send upstream in place of the test's fake key, when set.
 KEY_VARIABLE = "SPARRING_UPSTREAM_API_KEY"
+FORWARDED = "forwarded to the upstream"  # how the recorder's journal entries say who answered
 
 
 def why_not(plan: Plan, backend: Backend) -> str | None:
@@ -108,6 +110,18 @@ class Cassette:
             write(plan.path, recorded)
             self.saved = f"recorded {_exchanges(len(rules))} into {plan.path}"
         return self.saved
+
+    def unrecorded(self, journal: list[Entry]) -> str | None:
+        """The requests a recording run could not send upstream (its client got a 502), which
+        fail the test even when it is not strict: nothing was recorded for them."""
+        if self.recorder is None:
+            return None
+        lost = [e for e in journal if e.outcome == "rejected" and (e.answered_by or "").startswith(FORWARDED)]
+        if not lost:
+            return None
+        lines = [f"sparring: {len(lost)} request{'s' if len(lost) > 1 else ''} could not be recorded:"]
+        lines.extend(f"  #{e.index + 1} {e.asked or f'{e.method} {e.path}'}: {e.detail}" for e in lost)
+        return "\n".join(lines)
 
     def note(self) -> str | None:
         """What to add to strict teardown's message, for a replay only: where the file is (or

@@ -15,6 +15,7 @@ import importlib.util
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import httpcore  # noqa: F401  (loaded once here: see test_plugin.py)
 import httpx  # noqa: F401
@@ -379,8 +380,9 @@ def upstream_scenario(france: list[str] = FRANCE) -> Scenario:
     )
 
 
-# Each test writes the chunks its stream gave to a file, so the outer test can compare a
-# recording run with a replay of it, chunk for chunk.
+# Each test writes the chunks its stream gave, and the server's writes to the socket (the
+# journal's), to a file, so the outer test can compare a recording run with a replay of it,
+# chunk for chunk and write for write.
 STREAMING = """
 import json
 import pathlib
@@ -393,8 +395,10 @@ def stream(fake_llm, content, api_key=None):
         client = openai.OpenAI(base_url=fake_llm.base_url, api_key=api_key, max_retries=0)
     messages = [{"role": "user", "content": content}]
     chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
+    entry = fake_llm.wait_until(lambda journal: journal and journal[-1].outcome is not None)[-1]
+    writes = [write.nbytes for write in entry.chunks]  # the proxy's writes: one per read of the upstream
     with pathlib.Path("chunks.jsonl").open("a") as out:
-        out.write(json.dumps([c.model_dump(mode="json") for c in chunks]) + "\\n")
+        out.write(json.dumps({"chunks": [c.model_dump(mode="json") for c in chunks], "writes": writes}) + "\\n")
     return [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
 """
 
@@ -424,7 +428,7 @@ def needs_replay() -> None:
         pytest.skip("the rest replays a recorded stream: sparring.fake_server.replay is not here yet")
 
 
-def chunks_of(pytester: pytest.Pytester) -> list[list[dict[str, object]]]:
+def chunks_of(pytester: pytest.Pytester) -> list[dict[str, Any]]:
     path = pytester.path / "chunks.jsonl"
     runs = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
     path.unlink()
@@ -463,6 +467,8 @@ def test_once_records_then_none_replays_the_same_chunks_with_the_upstream_gone(
     assert "recorded: chat" in path.read_text(encoding="utf-8")
     no_secret_in(pytester)
     recorded = chunks_of(pytester)
+    assert [c["choices"][0]["delta"].get("content") for c in recorded[0]["chunks"]] == ["", *FRANCE, None]
+    assert recorded[0]["writes"]  # the proxy wrote as it read
     needs_replay()
     # The upstream is gone: `none` (the default) and `once` with the file only replay.
     run(pytester).assert_outcomes(passed=1)

@@ -681,3 +681,37 @@ def test_anthropic_and_responses_record_and_replay(
     no_secret_in(pytester)
     needs_replay()
     run(pytester).assert_outcomes(passed=1)
+
+
+TWO_TESTS = """
+@pytest.mark.sparring_cassette
+def test_france(fake_llm):
+    assert stream(fake_llm, "What is the capital of France?") == ["The capital", " of France", " is Paris."]
+
+
+@pytest.mark.sparring_cassette
+def test_spain(fake_llm):
+    assert stream(fake_llm, "And of Spain?") == ["Madrid", "."]
+"""
+
+
+# Two xdist workers in subprocesses: 5-10 s alone, several times that on a loaded machine.
+@pytest.mark.timeout(180)
+def test_recording_under_xdist_lists_every_workers_files(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
+    write(pytester, STREAMING + TWO_TESTS)
+    with FakeServer(upstream_scenario()) as upstream:
+        args = ("-n", "2", "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}")
+        result = pytester.runpytest_subprocess(*OPTIONS, *args)
+    result.assert_outcomes(passed=2)
+    folder = pytester.path / "cassettes" / "test_it"
+    result.stdout.fnmatch_lines_random(
+        [
+            f"recorded 1 exchange into {folder / 'test_france.yaml'}",
+            f"recorded 1 exchange into {folder / 'test_spain.yaml'}",
+        ]
+    )
+    assert recorded_messages(folder / "test_spain.yaml") == ["And of Spain?"]
+    no_secret_in(pytester)

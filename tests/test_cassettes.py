@@ -450,7 +450,7 @@ def no_secret_in(pytester: pytest.Pytester) -> None:
 
 
 @pytest.mark.timeout(180)
-def test_once_records_then_none_replays_the_same_chunks_with_the_upstream_gone(
+def test_once_records_then_none_replays_the_same_chunks_and_writes_with_the_upstream_gone(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SPARRING_UPSTREAM_API_KEY", KEY)
@@ -473,7 +473,9 @@ def test_once_records_then_none_replays_the_same_chunks_with_the_upstream_gone(
     # The upstream is gone: `none` (the default) and `once` with the file only replay.
     run(pytester).assert_outcomes(passed=1)
     run(pytester, "--sparring-record-mode=once", f"--sparring-upstream={upstream.url}").assert_outcomes(passed=1)
-    assert chunks_of(pytester) == recorded * 2
+    with FakeServer() as external:  # the cassette travels to an external server as the test's scenario
+        run(pytester, f"--sparring-url={external.url}").assert_outcomes(passed=1)
+    assert chunks_of(pytester) == recorded * 3
 
 
 # France's rule written by hand (any scenario file is a cassette): `new_episodes` answers it

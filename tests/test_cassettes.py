@@ -505,6 +505,7 @@ def test_new_episodes_appends_what_the_file_does_not_answer(
     assert "last user message='And of Spain?'" in (asked[0] or "")
     assert recorded_messages(path) == ["What is the capital of France?", "And of Spain?"]
     assert load_file(path).rules[0] == first  # kept as it was
+    assert "name:" not in path.read_text(encoding="utf-8")  # and nothing added to it
     assert "recorded: chat" in path.read_text(encoding="utf-8")
     no_secret_in(pytester)
     needs_replay()

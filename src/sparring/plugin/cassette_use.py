@@ -1,7 +1,8 @@
 """A test's cassette in use: loaded as its scenario before the test, recorded into after it.
 
-Replaying is `fake_llm.load(file)`: the cassette is an ordinary scenario file, so strict
-teardown, the journal and every check see a replay as they see any script. Recording installs
+Replaying loads the file as the test's scenario, as `fake_llm.load` would: a cassette is an
+ordinary scenario file, so strict teardown, the journal and every check see a replay as they
+see any script. Recording installs
 the recorder's passthrough on the test's namespace of the plugin's own server (requests
 nothing answers go upstream, or all of them in `all` mode), and the teardown writes what it
 recorded into the file.
@@ -9,6 +10,7 @@ recorded into the file.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -98,12 +100,9 @@ class Cassette:
             return None
         recorded = self.recorder.scenario()
         if plan.mode == "new_episodes" and self.recorded_before is not None:
-            kept = Scenario(
-                rules=self.recorded_before.rules,
-                fallback=self.recorded_before.fallback,
-                name=self.recorded_before.name,
-                description=self.recorded_before.description,
-            )
+            before = self.recorded_before
+            # The loader names a file without a name after its stem: it is not written back.
+            kept = dataclasses.replace(before, name=None if before.name == plan.path.stem else before.name)
             write(plan.path, kept + recorded)
             self.saved = f"appended {_exchanges(len(rules))} to {plan.path}"
         else:

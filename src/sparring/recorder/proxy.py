@@ -362,10 +362,13 @@ def _request_of(exchange: Exchange, body: Any) -> Request | None:
 
 
 def _cut_kind(exc: BaseException) -> Cut:
-    """A reset (RST) if one shows anywhere in the error's chain, else a close (FIN)."""
+    """A reset (RST) if one shows anywhere in the error's chain, else a close (FIN). aiohttp's
+    payload error names the reset only in its message (3.14: "... ConnectionResetError(104, ...)")."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ConnectionResetError) or getattr(seen, "errno", None) == errno.ECONNRESET:
+            return "reset"
+        if isinstance(seen, aiohttp.ClientPayloadError) and "ConnectionResetError" in str(seen):
             return "reset"
         seen = seen.__cause__ or seen.__context__
     return "close"

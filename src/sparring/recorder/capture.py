@@ -29,7 +29,7 @@ from sparring.scenario.request import Request
 
 # What a recorded rule can match on, and what each takes from the request.
 MATCH_KEYS = {
-    "endpoint": "the API (chat, responses, messages, completions, embeddings)",
+    "endpoint": "the API (chat, responses, messages, completions, embeddings): always matched",
     "model": "the model asked for",
     "message": "the last user message's text (a rule matches a message containing it)",
     "stream": "streamed or not",
@@ -150,12 +150,12 @@ def match_of(
 ) -> Match:
     """The match selecting this request by `keys`. `body` is the JSON body without the
     redacted fields; `request`, the request as rules see it (None if sparring could not read it)."""
-    given: dict[str, Any] = {}
+    # The endpoint always: a recording answers only its own API's requests (a rule holding one
+    # gets it anyway), and an error recorded beside it must match the same requests.
+    given: dict[str, Any] = {"endpoint": api} if api is not None else {}
     model = request.model if request is not None else body.get("model") if isinstance(body, dict) else None
     for key in keys:
-        if key == "endpoint" and api is not None:
-            given["endpoint"] = api
-        elif key == "model" and isinstance(model, str):
+        if key == "model" and isinstance(model, str):
             given["model"] = model
         elif key == "message" and request is not None and request.last_user_text:
             given["message"] = scrub_text(request.last_user_text, secrets)

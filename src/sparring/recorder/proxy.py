@@ -177,13 +177,14 @@ class Recorder:
             if passed_on(name) and name.lower() != "accept-encoding":
                 out.add(name, value)
         out["Accept-Encoding"] = "identity"  # the recording wants the bytes as they are
-        if self.api_key is not None:
-            if "x-api-key" in out or "api-key" in out:
-                header = "x-api-key" if "x-api-key" in out else "api-key"
-                out[header] = self.api_key
-            elif "authorization" in out or exchange.dialect is None or exchange.dialect.name != "messages":
+        if self.api_key is not None:  # every header that carried the client's key carries this one
+            carried = [name for name in ("x-api-key", "api-key", "x-goog-api-key") if name in out]
+            for name in carried:
+                out[name] = self.api_key
+            anthropic = exchange.dialect is not None and exchange.dialect.name == "messages"
+            if "authorization" in out or (not carried and not anthropic):
                 out["Authorization"] = f"Bearer {self.api_key}"
-            else:
+            elif not carried:
                 out["x-api-key"] = self.api_key
         return out
 

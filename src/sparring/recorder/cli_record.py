@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -118,9 +119,19 @@ def _print_soon(entry: Entry) -> None:
     """The exchange's line, once the loop is free (as `serve` logs, never holding a write back)."""
     import asyncio
 
-    from sparring.cli import request_line
-
     try:
-        asyncio.get_running_loop().call_soon(lambda: print(request_line(entry), flush=True))
+        asyncio.get_running_loop().call_soon(lambda: print(exchange_line(entry), flush=True))
     except RuntimeError:
-        print(request_line(entry), flush=True)
+        print(exchange_line(entry), flush=True)
+
+
+def exchange_line(entry: Entry) -> str:
+    """One line per exchange, as `serve` prints them: when, what, who answered, how it ended,
+    how much came back, how long it took."""
+    clock = time.strftime("%H:%M:%S", time.localtime(entry.wall_time))
+    parts = [f"{clock} {entry.method} {entry.path} {entry.status or '-'}", entry.answered_by or "-"]
+    parts.append(f"{entry.outcome or '-'} ({entry.detail.split('. ')[0]})" if entry.detail else entry.outcome or "-")
+    if entry.writes:
+        parts.append(f"{entry.writes} reads, {entry.bytes_sent} bytes")
+    parts.append(f"{entry.ended or 0.0:.3f}s")
+    return " · ".join(parts)

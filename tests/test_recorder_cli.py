@@ -73,6 +73,16 @@ def sparring_record(
         stdout.close()
 
 
+def wait_for(lines: queue.Queue[str | None], text: str, seen: list[str]) -> str:
+    """The next line holding `text`; every line read on the way is added to `seen`."""
+    while True:
+        line = lines.get(timeout=30)
+        assert line is not None, f"exited before printing {text!r}: {seen}"
+        seen.append(line)
+        if text in line:
+            return line
+
+
 def rest(lines: queue.Queue[str | None]) -> list[str]:
     """Every line printed until the process exits."""
     out = []
@@ -94,7 +104,9 @@ def test_record_saves_each_exchange_and_ctrl_c_keeps_them(tmp_path: Path) -> Non
             headers = {"Authorization": f"Bearer {CLIENT_KEY}", "x-team": "team-secret-77"}
             with httpx.stream("POST", f"{url}/v1/chat/completions", json=CHAT_BODY, headers=headers) as response:
                 got = b"".join(response.iter_raw())
-            first = load_scenario(str(out))  # saved before the client had the end of the answer
+            printed: list[str] = []
+            saved = wait_for(lines, "recorded", printed)
+            first = load_scenario(str(out))  # saved before the line is printed
             body = {
                 "model": "claude-x",
                 "max_tokens": 9,
@@ -103,10 +115,11 @@ def test_record_saves_each_exchange_and_ctrl_c_keeps_them(tmp_path: Path) -> Non
             }
             with httpx.stream("POST", f"{url}/v1/messages", json=body, headers={"x-api-key": CLIENT_KEY}) as response:
                 response.read()
+            wait_for(lines, "recorded", printed)
             second = load_scenario(str(out))
             proc.send_signal(signal.SIGINT)
             assert proc.wait(timeout=STOP_TIMEOUT) == 0
-            printed = rest(lines)
+            printed += rest(lines)
         seen = upstream.seen
     assert got == b"".join(CHAT_EVENTS)
     assert len(first.rules) == 1
@@ -116,9 +129,11 @@ def test_record_saves_each_exchange_and_ctrl_c_keeps_them(tmp_path: Path) -> Non
     assert reads_of(made.events) == chat_reads
     assert load_scenario(str(out)).rules == second.rules
     # One line per exchange, and the last word.
-    exchanges = [line for line in printed if "forwarded to the upstream" in line]
+    exchanges = [line for line in printed if " recorded " in line]
     assert len(exchanges) == 2
-    assert "POST /v1/chat/completions 200" in exchanges[0]
+    assert saved == exchanges[0]
+    assert "recorded [endpoint='chat', model='gpt-4o-mini', message='Say hello'] 200" in saved
+    assert saved.endswith(f"200: recording of chat (6 events) · saved to {out} (1 rule)")
     assert printed[-1] == f"sparring: stopped; 2 rules in {out}"
     # The upstream got the recorder's key; nothing written holds a key or the redacted header.
     assert seen[0].headers["Authorization"] == f"Bearer {UPSTREAM_KEY}"
@@ -142,6 +157,7 @@ def test_append_adds_to_the_file(tmp_path: Path) -> None:
             with sparring_record("--upstream", upstream.url, "--out", str(out), "--append") as (proc, url, lines):
                 with httpx.stream("POST", f"{url}/v1/chat/completions", json=CHAT_BODY) as response:
                     response.read()
+                wait_for(lines, "recorded", [])
                 proc.send_signal(signal.SIGINT)
                 assert proc.wait(timeout=STOP_TIMEOUT) == 0
                 rest(lines)
@@ -165,6 +181,22 @@ def test_bad_options_get_a_clear_error(argv: list[str], message: str) -> None:
         assert main(["record", *argv]) == 2
     assert message in err.getvalue()
     assert err.getvalue().startswith("sparring record: ")
+
+
+def test_an_unreachable_upstream_gets_a_line_and_no_rule(tmp_path: Path) -> None:
+    with Upstream(Script()) as upstream:
+        url = upstream.url  # nothing listens there once the block ends
+    out = tmp_path / "recorded.yaml"
+    with sparring_record("--upstream", url, "--out", str(out)) as (proc, proxy_url, lines):
+        response = httpx.post(f"{proxy_url}/v1/chat/completions", json=CHAT_BODY)
+        line = wait_for(lines, "not recorded", [])
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=STOP_TIMEOUT) == 0
+        printed = rest(lines)
+    assert response.status_code == 502
+    assert "POST /v1/chat/completions 502 · not recorded · rejected (sparring record: cannot reach" in line
+    assert printed[-1] == f"sparring: stopped; 0 rules in {out}"
+    assert not out.exists()
 
 
 def test_upstream_is_required() -> None:

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from sparring.fake_server.journal import Entry
+    from sparring.scenario.model import Rule
 
 DEFAULT_OUT = "recorded.yaml"
 
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace) -> int:
     from sparring.fake_server.security import is_loopback
     from sparring.fake_server.store import Store
     from sparring.recorder.proxy import Recorder
+    from sparring.recorder.saver import Saver
     from sparring.scenario.loader import load_file
 
     if not is_loopback(args.host):
@@ -81,12 +83,8 @@ def run(args: argparse.Namespace) -> int:
         if not api_key:
             return _fail(f"--api-key-env: the environment variable {args.api_key_env} is not set")
     out = args.out
-
-    def saved(_: object) -> None:
-        recorder.save(out)
-
     try:
-        recorder = Recorder(args.upstream, match_on=args.match, redact=args.redact, api_key=api_key, on_record=saved)
+        recorder = Recorder(args.upstream, match_on=args.match, redact=args.redact, api_key=api_key)
         store = Store(on_end=_print_soon, redact=[n for n in args.redact if "." not in n])
     except ValueError as exc:
         return _fail(str(exc))
@@ -95,6 +93,7 @@ def run(args: argparse.Namespace) -> int:
             recorder.rules.extend(load_file(out).rules)
         except ScenarioError as exc:
             return _fail(f"--append: {exc}")
+    saver = recorder.on_record = Saver(recorder, out, on_saved=lambda rule, count: _print_saved(rule, count, out))
 
     def ready(base_url: str) -> None:
         print(f"sparring {__version__} recording {recorder.upstream} into {out}", flush=True)
@@ -104,8 +103,8 @@ def run(args: argparse.Namespace) -> int:
         serve(store, host=args.host, port=args.port, on_ready=ready, passthrough=recorder.passthrough(forward_all=True))
     except OSError as exc:
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", status=1)
-    if recorder.rules:
-        recorder.save(out)
+    finally:
+        saver.close()  # the server has stopped: answers still being read are in
     print(f"sparring: stopped; {len(recorder.rules)} rules in {out}", flush=True)
     return 0
 
@@ -116,7 +115,10 @@ def _fail(message: str, status: int = 2) -> int:
 
 
 def _print_soon(entry: Entry) -> None:
-    """The exchange's line, once the loop is free (as `serve` logs, never holding a write back)."""
+    """A line for an exchange that will not be recorded (the upstream unreachable: sparring's
+    502), once the loop is free. Recorded exchanges get theirs once saved (`_print_saved`)."""
+    if entry.outcome != "rejected":
+        return
     import asyncio
 
     try:
@@ -126,12 +128,23 @@ def _print_soon(entry: Entry) -> None:
 
 
 def exchange_line(entry: Entry) -> str:
-    """One line per exchange, as `serve` prints them: when, what, who answered, how it ended,
-    how much came back, how long it took."""
+    """When, what, how it ended, and why."""
     clock = time.strftime("%H:%M:%S", time.localtime(entry.wall_time))
-    parts = [f"{clock} {entry.method} {entry.path} {entry.status or '-'}", entry.answered_by or "-"]
-    parts.append(f"{entry.outcome or '-'} ({entry.detail.split('. ')[0]})" if entry.detail else entry.outcome or "-")
-    if entry.writes:
-        parts.append(f"{entry.writes} reads, {entry.bytes_sent} bytes")
-    parts.append(f"{entry.ended or 0.0:.3f}s")
-    return " · ".join(parts)
+    ending = f"{entry.outcome or '-'} ({entry.detail.split('. ')[0]})" if entry.detail else entry.outcome or "-"
+    return f"{clock} {entry.method} {entry.path} {entry.status or '-'} · not recorded · {ending}"
+
+
+def _print_saved(rule: Rule, count: int, out: str) -> None:
+    """One line per exchange recorded, once it is in the file: what matches it, what it was."""
+    from sparring.fake_server.store import describe_reply
+
+    clock = time.strftime("%H:%M:%S")
+    reply = rule.replies[-1]
+    status = getattr(reply, "status", None) or "-"  # an answer with a fault before its headers has none
+    fault = getattr(reply, "fault", None)
+    broken = f", {fault.describe()}" if fault is not None else ""
+    print(
+        f"{clock} recorded [{rule.match.describe()}] {status}: {describe_reply(reply)}{broken} · "
+        f"saved to {out} ({count} rule{'' if count == 1 else 's'})",
+        flush=True,
+    )

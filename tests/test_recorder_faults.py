@@ -9,6 +9,7 @@ tiny upstream of `recorder_upstreams.py` dying mid-event or before answering.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import httpx
@@ -70,7 +71,8 @@ def test_a_429_with_retry_after_is_recorded_as_an_error_reply_that_replays(sparr
     assert isinstance(limited, ErrorReply)
     assert isinstance(answered, Recorded)
     assert limited.status == 429
-    assert limited.body == caught.value.response.text  # the exact body
+    # The exact body: compact JSON, which sparring writes back byte for byte, kept as a mapping.
+    assert limited.body == json.loads(caught.value.response.text)
     assert limited.headers["retry-after"] == "2"
     assert limited.headers["retry-after-ms"] == "1500"
     assert limited.headers["x-ratelimit-remaining-requests"] == "0"
@@ -81,7 +83,7 @@ def test_a_429_with_retry_after_is_recorded_as_an_error_reply_that_replays(sparr
         client = openai.OpenAI(base_url=replay.base_url, api_key="sk-test", max_retries=0)
         with pytest.raises(openai.RateLimitError) as again:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}])
-    assert again.value.response.text == caught.value.response.text
+    assert again.value.response.text == caught.value.response.text  # byte for byte
     for name in ("retry-after", "retry-after-ms", "x-request-id"):
         assert again.value.response.headers[name] == caught.value.response.headers[name]
     assert direct_url  # the same upstream a client could have asked itself
@@ -159,6 +161,25 @@ def test_an_upstream_that_resets_before_answering(end: str, recorded_fault: str)
     (made,) = held.replies
     assert isinstance(made, Answer)
     assert made.fault == Fault(recorded_fault)
+
+
+def test_an_error_body_sparring_would_not_write_the_same_is_kept_as_text() -> None:
+    pretty = b'{\n  "error": {\n    "message": "Overloaded",\n    "type": "overloaded_error"\n  }\n}\n'
+    script = Script(status=529, reads=[pretty], headers={"content-type": "application/json", "x-should-retry": "true"})
+    with Upstream(script) as upstream:
+        recorder = Recorder(upstream.url)
+        with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server:
+            status, got, _ = read_all(f"{server.base_url}/chat/completions")
+        with FakeServer(recorder.scenario()) as replay:
+            again = httpx.post(f"{replay.base_url}/chat/completions", json=CHAT_BODY)
+    (held,) = recorder.rules
+    (made,) = held.replies
+    assert isinstance(made, ErrorReply)
+    assert (status, got) == (529, pretty)
+    assert made.body == pretty.decode()
+    assert made.headers == {"content-type": "application/json", "x-should-retry": "true"}
+    assert (again.status_code, again.content) == (529, pretty)
+    assert again.headers["x-should-retry"] == "true"
 
 
 def test_an_upstream_that_is_down_gets_a_502_and_no_recording() -> None:

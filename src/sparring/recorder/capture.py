@@ -107,8 +107,11 @@ class Capture:
         headers = {name: scrub_text(value, secrets) for name, value in self.headers.items()}
         fault = Fault(self.cut, after_byte=self.received) if self.cut is not None else None
         if self.status >= 400:
-            body = b"".join(data for data, _ in self.reads).decode("utf-8", "replace")
-            return ErrorReply(status=self.status, body=scrub_text(body, secrets), headers=headers)
+            text = scrub_text(b"".join(data for data, _ in self.reads).decode("utf-8", "replace"), secrets)
+            body = _readable(text)
+            if not isinstance(body, str):  # sparring's JSON error path sets the type itself
+                headers.pop("content-type", None)
+            return ErrorReply(status=self.status, body=body, headers=headers)
         if not 200 <= self.status <= 299:
             return None
         if self.streamed:
@@ -143,6 +146,18 @@ class Capture:
         body = b"".join(data for data, _ in self.reads).decode("utf-8", "surrogateescape")
         first = self.reads[0][1]
         return RecordedEvent(raw=body, at=round(first, 6), torn=tuple((o, round(t, 6)) for o, t in torn))
+
+
+def _readable(text: str) -> str | dict[str, Any]:
+    """A JSON object body as a mapping when sparring sends it back byte for byte (compact,
+    as its error path writes JSON): easier to read and edit; else the exact text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict) and json.dumps(value, separators=(",", ":"), ensure_ascii=False) == text:
+        return value
+    return text
 
 
 def match_of(

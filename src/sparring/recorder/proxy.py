@@ -38,9 +38,9 @@ from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
+from sparring.recorder.dumped import Pieces
 from sparring.recorder.frames import Framer
 from sparring.recorder.redact import Redactor
-from sparring.scenario.dump import dump_scenario
 from sparring.scenario.match import Match
 from sparring.scenario.model import Rule, Scenario
 from sparring.scenario.request import Request
@@ -81,8 +81,10 @@ class Recorder:
         self.on_record = on_record
         self.rules: list[Rule] = []
         self._lock = threading.Lock()
+        self._saving = threading.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._drains: set[asyncio.Task[None]] = set()  # answers read on after their client left
+        self._pieces = Pieces()  # the file's text by rule and reply, for a save per exchange
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- what was recorded ----------------------------------------------------------------
@@ -95,16 +97,19 @@ class Recorder:
         """Write the recording as a YAML scenario file, replacing `path` atomically (a reader
         or a Ctrl-C never sees half a file)."""
         path = Path(path)
-        text = dump_scenario(self.scenario(), fmt="yaml")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with self._saving:  # one save at a time: the pieces are shared, the temporary file is not
+            with self._lock:
+                rules = list(self.rules)
+            text = self._pieces.text(rules)  # what dump_scenario gives, remade from cached pieces
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
     def _add(self, rule: Rule) -> Rule:
         """Keep a rule; a request matched like an earlier one adds its reply to that rule

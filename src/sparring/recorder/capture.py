@@ -29,7 +29,7 @@ from sparring.scenario.request import Request
 
 # What a recorded rule can match on, and what each takes from the request.
 MATCH_KEYS = {
-    "endpoint": "the API (chat, responses, messages, completions, embeddings)",
+    "endpoint": "the API (chat, responses, messages, completions, embeddings): always matched",
     "model": "the model asked for",
     "message": "the last user message's text (a rule matches a message containing it)",
     "stream": "streamed or not",
@@ -107,8 +107,11 @@ class Capture:
         headers = {name: scrub_text(value, secrets) for name, value in self.headers.items()}
         fault = Fault(self.cut, after_byte=self.received) if self.cut is not None else None
         if self.status >= 400:
-            body = b"".join(data for data, _ in self.reads).decode("utf-8", "replace")
-            return ErrorReply(status=self.status, body=scrub_text(body, secrets), headers=headers)
+            text = scrub_text(b"".join(data for data, _ in self.reads).decode("utf-8", "replace"), secrets)
+            body = _readable(text)
+            if not isinstance(body, str):  # sparring's JSON error path sets the type itself
+                headers.pop("content-type", None)
+            return ErrorReply(status=self.status, body=body, headers=headers)
         if not 200 <= self.status <= 299:
             return None
         if self.streamed:
@@ -145,17 +148,29 @@ class Capture:
         return RecordedEvent(raw=body, at=round(first, 6), torn=tuple((o, round(t, 6)) for o, t in torn))
 
 
+def _readable(text: str) -> str | dict[str, Any]:
+    """A JSON object body as a mapping when sparring sends it back byte for byte (compact,
+    as its error path writes JSON): easier to read and edit; else the exact text."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    if isinstance(value, dict) and json.dumps(value, separators=(",", ":"), ensure_ascii=False) == text:
+        return value
+    return text
+
+
 def match_of(
     keys: Sequence[str], *, api: str | None, path: str, body: Any, request: Request | None, secrets: Sequence[str]
 ) -> Match:
     """The match selecting this request by `keys`. `body` is the JSON body without the
     redacted fields; `request`, the request as rules see it (None if sparring could not read it)."""
-    given: dict[str, Any] = {}
+    # The endpoint always: a recording answers only its own API's requests (a rule holding one
+    # gets it anyway), and an error recorded beside it must match the same requests.
+    given: dict[str, Any] = {"endpoint": api} if api is not None else {}
     model = request.model if request is not None else body.get("model") if isinstance(body, dict) else None
     for key in keys:
-        if key == "endpoint" and api is not None:
-            given["endpoint"] = api
-        elif key == "model" and isinstance(model, str):
+        if key == "model" and isinstance(model, str):
             given["model"] = model
         elif key == "message" and request is not None and request.last_user_text:
             given["message"] = scrub_text(request.last_user_text, secrets)

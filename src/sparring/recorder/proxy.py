@@ -38,9 +38,9 @@ from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
+from sparring.recorder.dumped import Pieces
 from sparring.recorder.frames import Framer
 from sparring.recorder.redact import Redactor
-from sparring.scenario.dump import dump_scenario
 from sparring.scenario.match import Match
 from sparring.scenario.model import Rule, Scenario
 from sparring.scenario.request import Request
@@ -81,8 +81,10 @@ class Recorder:
         self.on_record = on_record
         self.rules: list[Rule] = []
         self._lock = threading.Lock()
+        self._saving = threading.Lock()
         self._session: aiohttp.ClientSession | None = None
         self._drains: set[asyncio.Task[None]] = set()  # answers read on after their client left
+        self._pieces = Pieces()  # the file's text by rule and reply, for a save per exchange
         self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- what was recorded ----------------------------------------------------------------
@@ -95,16 +97,19 @@ class Recorder:
         """Write the recording as a YAML scenario file, replacing `path` atomically (a reader
         or a Ctrl-C never sees half a file)."""
         path = Path(path)
-        text = dump_scenario(self.scenario(), fmt="yaml")
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as out:
-                out.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        with self._saving:  # one save at a time: the pieces are shared, the temporary file is not
+            with self._lock:
+                rules = list(self.rules)
+            text = self._pieces.text(rules)  # what dump_scenario gives, remade from cached pieces
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+            try:
+                with os.fdopen(fd, "w", encoding="utf-8") as out:
+                    out.write(text)
+                os.replace(tmp, path)
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
 
     def _add(self, rule: Rule) -> Rule:
         """Keep a rule; a request matched like an earlier one adds its reply to that rule
@@ -177,13 +182,14 @@ class Recorder:
             if passed_on(name) and name.lower() != "accept-encoding":
                 out.add(name, value)
         out["Accept-Encoding"] = "identity"  # the recording wants the bytes as they are
-        if self.api_key is not None:
-            if "x-api-key" in out or "api-key" in out:
-                header = "x-api-key" if "x-api-key" in out else "api-key"
-                out[header] = self.api_key
-            elif "authorization" in out or exchange.dialect is None or exchange.dialect.name != "messages":
+        if self.api_key is not None:  # every header that carried the client's key carries this one
+            carried = [name for name in ("x-api-key", "api-key", "x-goog-api-key") if name in out]
+            for name in carried:
+                out[name] = self.api_key
+            anthropic = exchange.dialect is not None and exchange.dialect.name == "messages"
+            if "authorization" in out or (not carried and not anthropic):
                 out["Authorization"] = f"Bearer {self.api_key}"
-            else:
+            elif not carried:
                 out["x-api-key"] = self.api_key
         return out
 
@@ -362,10 +368,13 @@ def _request_of(exchange: Exchange, body: Any) -> Request | None:
 
 
 def _cut_kind(exc: BaseException) -> Cut:
-    """A reset (RST) if one shows anywhere in the error's chain, else a close (FIN)."""
+    """A reset (RST) if one shows anywhere in the error's chain, else a close (FIN). aiohttp's
+    payload error names the reset only in its message (3.14: "... ConnectionResetError(104, ...)")."""
     seen: BaseException | None = exc
     while seen is not None:
         if isinstance(seen, ConnectionResetError) or getattr(seen, "errno", None) == errno.ECONNRESET:
+            return "reset"
+        if isinstance(seen, aiohttp.ClientPayloadError) and "ConnectionResetError" in str(seen):
             return "reset"
         seen = seen.__cause__ or seen.__context__
     return "close"

@@ -718,3 +718,39 @@ def test_recording_under_xdist_lists_every_workers_files(
     )
     assert recorded_messages(folder / "test_spain.yaml") == ["And of Spain?"]
     no_secret_in(pytester)
+
+
+REDACTED = """
+@pytest.mark.sparring_cassette(redact=["x-other-token"])
+def test_tokens(fake_llm):
+    headers = {"x-team-token": "team-secret-1234", "x-other-token": "other-secret-5678"}
+    client = fake_llm.openai(max_retries=0, default_headers=headers)
+    answer = client.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)
+    assert "team-secret-1234" in answer.choices[0].message.content  # the recording run passes it on
+
+
+@pytest.mark.sparring_cassette(match_on=["endpoint", "modle"])
+def test_typo(fake_llm):
+    pass
+"""
+
+
+@pytest.mark.timeout(180)
+def test_redaction_from_the_session_and_the_marker_reaches_the_recording(pytester: pytest.Pytester) -> None:
+    # An upstream that says the secrets back (as an error message quoting a key would).
+    echo = Scenario.of(reply("I saw team-secret-1234 and other-secret-5678."))
+    write(pytester, REDACTED)
+    with FakeServer(echo) as upstream:
+        args = ("--sparring-record-mode=once", f"--sparring-upstream={upstream.url}", "--sparring-redact=x-team-token")
+        result = run(pytester, *args)
+    result.assert_outcomes(passed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*sparring: @pytest.mark.sparring_cassette cannot record: "
+            "match_on: unknown key 'modle' (did you mean 'model'?)*"
+        ]
+    )
+    text = (pytester.path / "cassettes" / "test_it" / "test_tokens.yaml").read_text(encoding="utf-8")
+    assert "I saw " in text
+    assert "team-secret-1234" not in text
+    assert "other-secret-5678" not in text

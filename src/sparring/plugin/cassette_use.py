@@ -80,10 +80,14 @@ class Cassette:
         assert plan.upstream is not None  # why_not said so
         assert isinstance(backend, InProcess)
         key = os.environ.get(KEY_VARIABLE) or None
-        if plan.match_on is None:  # the recorder's own default
-            self.recorder = Recorder(plan.upstream, redact=plan.redact, api_key=key)
-        else:
-            self.recorder = Recorder(plan.upstream, redact=plan.redact, api_key=key, match_on=plan.match_on)
+        try:
+            if plan.match_on is None:  # the recorder's own default
+                self.recorder = Recorder(plan.upstream, redact=plan.redact, api_key=key)
+            else:
+                self.recorder = Recorder(plan.upstream, redact=plan.redact, api_key=key, match_on=plan.match_on)
+        except ValueError as exc:  # a redact name or match key the recorder refuses
+            fake.close()
+            pytest.fail(f"sparring: @pytest.mark.sparring_cassette cannot record: {exc}", pytrace=False)
         backend.passthrough(fake.namespace, self.recorder.passthrough(forward_all=plan.mode == "all"))
 
     def finish(self) -> str | None:

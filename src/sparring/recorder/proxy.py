@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import tempfile
 import threading
@@ -46,6 +47,7 @@ from sparring.scenario.model import Rule, Scenario
 from sparring.scenario.request import Request
 
 DRAIN_TIMEOUT = 30.0  # how long closing waits for answers still being read after their client left
+log = logging.getLogger("sparring.record")
 CONNECT_TIMEOUT = 30.0  # an upstream that does not accept the connection in this long is down
 # An upstream's answer may pause as long as it likes (a slow model, a stall being recorded):
 # the client, not the proxy, decides how long to wait.
@@ -322,11 +324,19 @@ class Recorder:
         return web.Response()  # never sent: the connection is gone
 
     def _record(self, exchange: Exchange, capture: Capture, api: str | None, body: Any, secrets: Sequence[str]) -> None:
-        made = capture.reply(secrets)
-        if made is None:
-            exchange.note(f"status {capture.status}: passed on, not recorded (a recording is 2xx or an error)")
+        try:
+            made = capture.reply(secrets)
+            if made is None:
+                exchange.note(f"status {capture.status}: passed on, not recorded (a recording is 2xx or an error)")
+                return
+            rule = Rule(replies=(made,), match=self._match(exchange, api, body, secrets))
+        except ValueError as exc:  # beyond a scenario's limits (e.g. more events than a reply may have)
+            log.warning(
+                "sparring record: %s %s passed on but not recorded: %s", exchange.request.method, exchange.path, exc
+            )
+            exchange.note(f"passed on, not recorded: {exc}")
             return
-        self._add(Rule(replies=(made,), match=self._match(exchange, api, body, secrets)))
+        self._add(rule)
 
     def _match(self, exchange: Exchange, api: str | None, body: Any, secrets: Sequence[str]) -> Match:
         return match_of(

@@ -222,7 +222,7 @@ def test_ctrl_c_during_an_answer_records_all_of_it(tmp_path: Path) -> None:
                 list(stream)
         assert proc.wait(timeout=STOP_TIMEOUT) == 0
         printed = rest(lines)
-    assert printed[-1] == f"sparring: stopped; 1 rules in {out}"
+    assert printed[-1] == f"sparring: stopped; 1 rule in {out}"
     (held,) = load_scenario(str(out)).rules
     made = held.replies[0]
     assert isinstance(made, Recorded)

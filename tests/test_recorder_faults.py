@@ -192,7 +192,8 @@ def test_an_upstream_that_is_down_gets_a_502_and_no_recording() -> None:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         (entry,) = server.journal()
     assert caught.value.status_code == 502
-    assert "cannot reach the upstream" in caught.value.message
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert "sparring record: cannot reach the upstream" in caught.value.message
     assert entry.outcome == "rejected"
     assert recorder.rules == []
 

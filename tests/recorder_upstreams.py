@@ -236,6 +236,9 @@ CHAT_WHOLE = json.dumps(
     },
     indent=2,
 ).encode()
+RESPONSES_WHOLE = json.dumps(
+    {**_RESPONSE, "status": "completed", "output": [_DONE_ITEM], "usage": _USAGE}, separators=(",", ":")
+).encode()
 MESSAGES_WHOLE = json.dumps(
     {
         **_MESSAGE,

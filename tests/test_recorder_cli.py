@@ -205,3 +205,25 @@ def test_upstream_is_required() -> None:
         main(["record"])
     assert exited.value.code == 2
     assert "--upstream" in err.getvalue()
+
+
+def test_ctrl_c_during_an_answer_records_all_of_it(tmp_path: Path) -> None:
+    out = tmp_path / "recorded.yaml"
+    reads = cut(CHAT_EVENTS, 150, 400, 700, 1000)
+    with (
+        Upstream(Script(reads=reads, headers=SSE_HEADERS, gap=0.2)) as upstream,
+        sparring_record("--upstream", upstream.url, "--out", str(out)) as (proc, url, lines),
+    ):
+        with httpx.stream("POST", f"{url}/v1/chat/completions", json=CHAT_BODY) as response:
+            stream = response.iter_raw()
+            assert next(stream) == reads[0]
+            proc.send_signal(signal.SIGINT)  # while the upstream has four reads to go
+            with pytest.raises(httpx.TransportError):
+                list(stream)
+        assert proc.wait(timeout=STOP_TIMEOUT) == 0
+        printed = rest(lines)
+    assert printed[-1] == f"sparring: stopped; 1 rule in {out}"
+    (held,) = load_scenario(str(out)).rules
+    made = held.replies[0]
+    assert isinstance(made, Recorded)
+    assert reads_of(made.events) == reads

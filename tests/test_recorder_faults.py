@@ -192,7 +192,8 @@ def test_an_upstream_that_is_down_gets_a_502_and_no_recording() -> None:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         (entry,) = server.journal()
     assert caught.value.status_code == 502
-    assert "cannot reach the upstream" in caught.value.message
+    assert caught.value.response.headers["x-should-retry"] == "false"
+    assert "sparring record: cannot reach the upstream" in caught.value.message
     assert entry.outcome == "rejected"
     assert recorder.rules == []
 
@@ -214,3 +215,18 @@ def test_a_client_that_leaves_early_does_not_cut_the_recording(sparring_upstream
     assert isinstance(made, Recorded)
     assert made.fault is None
     assert made.events[-1].data == "[DONE]"
+
+
+def test_an_answer_beyond_a_scenarios_limits_is_passed_on_but_not_recorded(caplog: pytest.LogCaptureFixture) -> None:
+    body = b"data: {}\n\n" * 20_001 + b"data: [DONE]\n\n"  # more events than a reply may have
+    with Upstream(Script(reads=[body], headers=SSE_HEADERS)) as upstream:
+        recorder = Recorder(upstream.url)
+        with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server:
+            status, got, failed = read_all(f"{server.base_url}/chat/completions")
+            (entry,) = server.journal()
+    assert (status, got, failed) == (200, body, None)
+    assert recorder.rules == []
+    assert entry.outcome == "completed"
+    assert entry.detail is not None
+    assert entry.detail.startswith("passed on, not recorded: ")
+    assert "the limit is 20,000" in caplog.text

@@ -28,6 +28,7 @@ from tests.recorder_upstreams import (
     MESSAGES_WHOLE,
     RESPONSES_EVENTS,
     RESPONSES_TEXT,
+    RESPONSES_WHOLE,
     SSE_HEADERS,
     Script,
     Upstream,
@@ -175,6 +176,7 @@ def test_whole_answers_are_recorded_as_a_body_with_their_reads() -> None:
     scripts = (
         Script(reads=chat_reads, headers=JSON_HEADERS, chunked=False),
         Script(reads=[MESSAGES_WHOLE], headers={"content-type": "application/json"}),
+        Script(reads=[RESPONSES_WHOLE[:50], RESPONSES_WHOLE[50:]], headers={"content-type": "application/json"}),
     )
     with Upstream(*scripts) as upstream:
         recorder, server = proxy(upstream)
@@ -187,11 +189,17 @@ def test_whole_answers_are_recorded_as_a_body_with_their_reads() -> None:
             message = claude.messages.create(
                 model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Whole please"}]
             )
+            response = client.responses.create(model="gpt-4.1-nano", input="Whole please")
         recorder.close()
     assert completion.choices[0].message.content == "Whole answer."
     assert message.content[0].type == "text"
     assert message.content[0].text == "Whole answer."
-    chat, messages = (r.replies[0] for r in recorder.rules)
+    assert response.output_text == RESPONSES_TEXT
+    chat, messages, responses = (r.replies[0] for r in recorder.rules)
+    assert isinstance(responses, Recorded)
+    assert responses.body is not None
+    assert reads_of([responses.body]) == [RESPONSES_WHOLE[:50], RESPONSES_WHOLE[50:]]
+    assert responses.api == "responses"
     assert isinstance(chat, Recorded)
     assert isinstance(messages, Recorded)
     assert chat.body is not None

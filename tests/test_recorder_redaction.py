@@ -102,6 +102,8 @@ def test_names_are_headers_and_body_paths() -> None:
     body = {"metadata": {"user_id": 42, "keep": 1}, "messages": [{"role": "user", "content": "s3cr3t-text"}]}
     secrets = redactor.secrets_of({"x-tenant": "tenant-secret", "accept": "json"}, body)
     assert set(secrets) == {"tenant-secret", "s3cr3t-text"}  # a number is redacted by path only
+    cookies = redactor.secrets_of({"Cookie": "a=first-value; b=second-value"}, {})
+    assert {"a=first-value; b=second-value", "first-value", "second-value"} <= set(cookies)
     assert redactor.body(body)["metadata"]["user_id"] != 42
     assert redactor.body(body)["metadata"]["keep"] == 1
     assert redactor.without(body) == {"metadata": {"keep": 1}, "messages": [{"role": "user"}]}

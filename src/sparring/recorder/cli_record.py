@@ -105,7 +105,8 @@ def run(args: argparse.Namespace) -> int:
         return _fail(f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", status=1)
     finally:
         saver.close()  # the server has stopped: answers still being read are in
-    print(f"sparring: stopped; {len(recorder.rules)} rules in {out}", flush=True)
+    count = len(recorder.rules)
+    print(f"sparring: stopped; {count} rule{'' if count == 1 else 's'} in {out}", flush=True)
     return 0
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import errno
+import logging
 import os
 import tempfile
 import threading
@@ -34,7 +35,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from sparring.fake_server import bodies, faults
-from sparring.fake_server.dialects.base import Frame
+from sparring.fake_server.dialects.base import Frame, InvalidRequest
 from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
@@ -46,6 +47,7 @@ from sparring.scenario.model import Rule, Scenario
 from sparring.scenario.request import Request
 
 DRAIN_TIMEOUT = 30.0  # how long closing waits for answers still being read after their client left
+log = logging.getLogger("sparring.record")
 CONNECT_TIMEOUT = 30.0  # an upstream that does not accept the connection in this long is down
 # An upstream's answer may pause as long as it likes (a slow model, a stall being recorded):
 # the client, not the proxy, decides how long to wait.
@@ -214,12 +216,8 @@ class Recorder:
                 headers=self._headers(exchange),
                 allow_redirects=False,
             )
-        except aiohttp.ClientConnectorError as exc:  # never connected: the upstream is down, not recorded
-            message = f"sparring record: cannot reach the upstream {self.upstream}: {exc.os_error or exc}"
-            exchange.finish("rejected", message, status=502)
-            headers = {"x-should-retry": "false"}
-            exchange.headers_sent(headers, 502)
-            return web.json_response({"error": {"message": message, "type": "sparring_upstream"}}, status=502)
+        except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError) as exc:  # never connected: not recorded
+            return _unreachable(exchange, f"cannot reach the upstream {self.upstream}: {exc}")
         except (aiohttp.ClientConnectionError, OSError) as exc:  # connected, then cut before any answer
             return self._cut_before_headers(exchange, _cut_kind(exc), api, parsed_body, secrets)
         capture = Capture(
@@ -322,11 +320,19 @@ class Recorder:
         return web.Response()  # never sent: the connection is gone
 
     def _record(self, exchange: Exchange, capture: Capture, api: str | None, body: Any, secrets: Sequence[str]) -> None:
-        made = capture.reply(secrets)
-        if made is None:
-            exchange.note(f"status {capture.status}: passed on, not recorded (a recording is 2xx or an error)")
+        try:
+            made = capture.reply(secrets)
+            if made is None:
+                exchange.note(f"status {capture.status}: passed on, not recorded (a recording is 2xx or an error)")
+                return
+            rule = Rule(replies=(made,), match=self._match(exchange, api, body, secrets))
+        except ValueError as exc:  # beyond a scenario's limits (e.g. more events than a reply may have)
+            log.warning(
+                "sparring record: %s %s passed on but not recorded: %s", exchange.request.method, exchange.path, exc
+            )
+            exchange.note(f"passed on, not recorded: {exc}")
             return
-        self._add(Rule(replies=(made,), match=self._match(exchange, api, body, secrets)))
+        self._add(rule)
 
     def _match(self, exchange: Exchange, api: str | None, body: Any, secrets: Sequence[str]) -> Match:
         return match_of(
@@ -351,6 +357,23 @@ class _Forward:
 
     async def aclose(self) -> None:
         await self.recorder.aclose()
+
+
+def _unreachable(exchange: Exchange, why: str) -> web.Response:
+    """A 502 in the API's shape, which no SDK retries: the upstream is down, not misbehaving."""
+    message = f"sparring record: {why}"
+    exchange.finish("rejected", message, status=502)
+    problem = InvalidRequest(message, code="sparring_upstream_unreachable", status=502)
+    dialect = exchange.dialect
+    if dialect is not None:
+        error = dialect.invalid(problem, exchange.rng)
+        status, body, headers = error.status, error.body, {**error.headers, "x-should-retry": "false"}
+    else:
+        status, body, headers = 502, {"error": {"message": message}}, {"x-should-retry": "false"}
+    exchange.headers_sent(headers, status)
+    if isinstance(body, str):
+        return web.Response(text=body, status=status, headers=headers)
+    return web.json_response(body, status=status, headers=headers)
 
 
 def _request_of(exchange: Exchange, body: Any) -> Request | None:

@@ -46,6 +46,8 @@ class Redactor:
                 scheme, _, secret = str(value).partition(" ")
                 if secret.strip() and scheme:
                     found.add(secret.strip())
+                if name.lower() == "cookie":  # each cookie's value on its own too
+                    found.update(part.partition("=")[2].strip() for part in str(value).split(";"))
         for path in self.paths:
             held, field = _lookup(body, path)
             if held and isinstance(field, str):

@@ -36,6 +36,7 @@ PUBLIC = [
     "RateLimits",
     "Recorded",
     "RecordedEvent",
+    "Recorder",
     "Reply",
     "Request",
     "RequestMessage",

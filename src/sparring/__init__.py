@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "Match": "sparring.scenario.match",
     "Message": "sparring.scenario.model",
     "Problem": "sparring.errors",
+    "Recorder": "sparring.recorder.proxy",
     "Reply": "sparring.scenario.model",
     "Request": "sparring.scenario.request",
     "RequestMessage": "sparring.scenario.request",
@@ -90,6 +91,7 @@ if TYPE_CHECKING:
     from sparring.fake_server.runner import FakeServer
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.recorder.derive import fault_sweep
+    from sparring.recorder.proxy import Recorder
     from sparring.recorder.transcript import TranscriptError, import_transcript
     from sparring.scenario.builders import error, message, recorded, reply, respond, rule, tool_call
     from sparring.scenario.delivery import ERROR_PRESETS, Fault, RateLimits, Timing, Wire

@@ -1,4 +1,4 @@
-"""The `sparring` command: `serve`, `validate`, `demo`."""
+"""The `sparring` command: `serve`, `validate`, `record`, `demo`."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from sparring._version import __version__
 from sparring.fake_server.defaults import HEADER_TIMEOUT, IDLE_TIMEOUT, JOURNAL_LIMIT
+from sparring.recorder.cli_record import add_command as add_record_command
 
 if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when a command needs them
     from sparring.fake_server.journal import Entry
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.add_argument("files", nargs="+", metavar="FILE", help="a scenario file or a built-in name")
     validate.set_defaults(run=_validate)
+    add_record_command(commands)  # `record`, in its own module
 
     demo = commands.add_parser(
         "demo",

@@ -8,6 +8,8 @@ so the server, the scenario machinery and aiohttp are imported only when a fixtu
   per test on a shared server, and a namespace isolates as well (its requests still under
   way are cancelled at teardown).
 - `@pytest.mark.sparring(scenario=..., fallback=..., strict=...)`: per-test options.
+- `@pytest.mark.sparring_cassette(...)`, `--sparring-record-mode`, `--sparring-upstream`:
+  the test's scenario replayed from a file recorded from a real API (`sparring.plugin.cassette`).
 - `--sparring-strict`, `--sparring-report`, `--sparring-scenarios`, `--sparring-url` and
   their ini keys. With a URL, `fake_llm` drives that external `sparring serve` over the
   control API instead of starting a server: checked once at startup, so an unreachable one is
@@ -28,6 +30,7 @@ if TYPE_CHECKING:
 
     from sparring.fake_server.runner import FakeServer
     from sparring.plugin.backend import Backend
+    from sparring.plugin.cassette_use import Cassette
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.plugin.options import Settings
     from sparring.plugin.remote import Remote
@@ -37,7 +40,9 @@ _FAKE: pytest.StashKey[FakeLLM] = pytest.StashKey()
 _REMOTE: pytest.StashKey[Remote] = pytest.StashKey()
 _CALL = pytest.StashKey[pytest.TestReport]()
 _STRICT = pytest.StashKey[bool]()
+_CASSETTE: pytest.StashKey[Cassette] = pytest.StashKey()
 _EXCHANGE = "sparring: exchange with the fake LLM server"
+_SAVED = "sparring: cassette"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,12 +52,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from sparring.plugin.cassette import MARKER_HELP
     from sparring.plugin.options import read_settings
 
     config.addinivalue_line(
         "markers",
         "sparring(scenario=None, fallback='miss', strict=None): options for the fake_llm fixture in this test",
     )
+    config.addinivalue_line("markers", MARKER_HELP)
     settings = config.stash[_SETTINGS] = read_settings(config)
     if settings.url is not None and not config.getoption("help", False):
         config.stash[_REMOTE] = _connect(settings)
@@ -82,7 +89,12 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
     remote = config.stash.get(_REMOTE, None)
     server = remote.describe() if remote is not None else "the plugin's own (one per worker)"
-    return [f"sparring {__version__}: {config.stash[_SETTINGS].header()}", f"sparring server: {server}"]
+    settings = config.stash[_SETTINGS]
+    return [
+        f"sparring {__version__}: {settings.header()}",
+        f"sparring server: {server}",
+        f"sparring cassettes: {settings.cassettes.header()}",
+    ]
 
 
 @pytest.fixture(scope="session")
@@ -114,6 +126,7 @@ def fake_llm(request: pytest.FixtureRequest, _sparring_backend: Backend) -> Iter
 
     settings = request.config.stash[_SETTINGS]
     options = test_options(request.node)
+    cassette = _cassette(request.node, settings, _sparring_backend)
     fake = FakeLLM(
         _sparring_backend, name=request.node.nodeid, search=settings.scenario_dirs, fallback=options.fallback
     )
@@ -121,14 +134,46 @@ def fake_llm(request: pytest.FixtureRequest, _sparring_backend: Backend) -> Iter
     request.node.stash[_STRICT] = settings.strict if options.strict is None else options.strict
     if options.scenarios:
         fake.load(*options.scenarios)
+    if cassette is not None:
+        request.node.stash[_CASSETTE] = cassette
+        cassette.start(fake, _sparring_backend)
     yield fake
     fake.close()
-    problems = fake.problems() if request.node.stash[_STRICT] else None
+    if cassette is not None:
+        cassette.finish()
+    problems = _problems(request.node, fake)
     call = request.node.stash.get(_CALL, None)
     # Only a body that passed is failed for leftovers: a failed, skipped or xfailed body
     # already says what happened (its report carries the leftovers, quietly).
     if problems is not None and call is not None and call.passed:
         pytest.fail(problems, pytrace=False)
+
+
+def _problems(item: pytest.Item, fake: FakeLLM) -> str | None:
+    """What strict teardown says, with the cassette's note (where its file is), and, strict or
+    not, the requests a recording could not send upstream."""
+    problems = fake.problems() if item.stash.get(_STRICT, False) else None
+    cassette = item.stash.get(_CASSETTE, None)
+    if cassette is None:
+        return problems
+    parts = [cassette.unrecorded(fake.journal), problems, cassette.note() if problems else None]
+    return "\n".join(p for p in parts if p) or None
+
+
+def _cassette(item: pytest.Item, settings: Settings, backend: Backend) -> Cassette | None:
+    """The test's cassette, if it is marked for one; a setup error if it cannot run as asked."""
+    __tracebackhide__ = True  # a mistake in the marker is the message, not these frames
+    from sparring.plugin.cassette import cassette_options, plan
+    from sparring.plugin.cassette_use import Cassette, why_not
+
+    options = cassette_options(item)
+    if options is None:
+        return None
+    planned = plan(item, options, settings.cassettes, redact=settings.redact)
+    problem = why_not(planned, backend)
+    if problem:
+        pytest.fail(problem, pytrace=False)
+    return Cassette(planned)
 
 
 @pytest.fixture
@@ -165,9 +210,29 @@ def pytest_runtest_makereport(
         if mode == "always" or (mode == "failed" and report.failed):
             report.sections.append((_EXCHANGE, fake.exchange()))
         # Said here, not at teardown: under xdist this report has left the worker by then.
-        problems = fake.problems() if item.stash.get(_STRICT, False) and not report.passed else None
+        problems = _problems(item, fake) if not report.passed else None
         if problems:
             report.sections.append(("sparring: also (not failing the test, which already failed)", problems))
     elif report.failed and mode != "never":
         report.sections.append((_EXCHANGE, fake.exchange()))
+    cassette = item.stash.get(_CASSETTE, None)
+    if report.when == "teardown" and cassette is not None and cassette.saved:
+        report.sections.append((_SAVED, cassette.saved))
     return report
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """What the cassettes of this run recorded, one line per file written (read from the
+    teardown reports, so xdist workers' files are listed too)."""
+    saved = [
+        content
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if getattr(report, "when", None) == "teardown"
+        for name, content in getattr(report, "sections", ())
+        if name == _SAVED
+    ]
+    if saved:
+        terminalreporter.section("sparring cassettes")
+        for line in saved:
+            terminalreporter.line(line)

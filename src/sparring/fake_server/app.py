@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sparring.fake_server import bodies, control, faults, playback, replay
+from sparring.fake_server import bodies, control, faults, playback, replay, upstream
 from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
 from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
@@ -54,12 +54,19 @@ KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nan
 
 
 def make_app(
-    store: Store, *, seed: int | None = None, token: str | None = None, names: frozenset[str] = frozenset()
+    store: Store,
+    *,
+    seed: int | None = None,
+    token: str | None = None,
+    names: frozenset[str] = frozenset(),
+    passthrough: upstream.Passthrough | None = None,
 ) -> web.Application:
     """`token`: required on control routes (`x-sparring-token`). `names`: Host names besides
-    loopback and addresses that the control API answers to (a server bound outside loopback)."""
+    loopback and addresses that the control API answers to (a server bound outside loopback).
+    `passthrough`: where every namespace without one of its own sends requests upstream."""
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
-    app[STATE] = ServerState(store, random.Random(seed), token=token, names=names)
+    app[STATE] = ServerState(store, random.Random(seed), token=token, names=names, passthrough=passthrough)
+    app.on_cleanup.append(lambda app: upstream.close(app[STATE].passthrough))
     for dialect in DIALECTS:
         add_route(app, "POST", dialect.path, _routed_by_the_middleware)
     add_route(app, "GET", "/v1/models", _list_models)
@@ -156,6 +163,9 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     """Parse the body as the route's API does, find what answers it, and send that."""
     request = exchange.request
     raw = await request.read()
+    passthrough = exchange.space.passthrough or exchange.state.passthrough
+    if passthrough is not None and passthrough.forward_all:
+        return await upstream.forward(exchange, passthrough, raw)
     try:
         body = bodies.parse(raw)
     except bodies.TooDeep as exc:  # refused before anything walks it: no recursion anywhere
@@ -189,6 +199,8 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     elif choice.scenario.fallback == "default":
         chosen = default_answer(info.last_user_text)
         exchange.answered("generated default answer")
+    elif passthrough is not None:  # what nothing scripted answers, the upstream does
+        return await upstream.forward(exchange, passthrough, raw)
     else:
         return _miss(exchange, dialect, info, choice)
     if isinstance(chosen, ErrorReply):

@@ -12,10 +12,14 @@ from __future__ import annotations
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
 from sparring.fake_server.store import Store
+
+if TYPE_CHECKING:
+    from sparring.fake_server.upstream import Passthrough
 
 NAMESPACE_HEADER = "x-sparring-namespace"
 CONTROL_PREFIX = "/_sparring"
@@ -29,6 +33,7 @@ class ServerState:
     closing: bool = False  # set while the server shuts down, so cut streams are not blamed on clients
     token: str | None = None  # required on control routes when set
     names: frozenset[str] = frozenset()  # non-loopback Host names the control API answers to
+    passthrough: Passthrough | None = None  # where namespaces without their own send requests upstream
 
 
 STATE = web.AppKey("sparring_state", ServerState)

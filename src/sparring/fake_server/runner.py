@@ -14,6 +14,7 @@ import threading
 import warnings
 from collections.abc import Callable, Iterable
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -28,6 +29,9 @@ from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Scenario
 
+if TYPE_CHECKING:
+    from sparring.fake_server.upstream import Passthrough
+
 # How long closing waits for streams still running (a stall, a hang) before cancelling them.
 _SHUTDOWN_TIMEOUT = 0.25
 
@@ -38,9 +42,10 @@ def _runner(
     token: str | None = None,
     names: frozenset[str] = frozenset(),
     limits: ConnectionLimits | None = None,
+    passthrough: Passthrough | None = None,
 ) -> web.AppRunner:
     return GuardedRunner(
-        make_app(store, seed=seed, token=token, names=names),
+        make_app(store, seed=seed, token=token, names=names, passthrough=passthrough),
         limits=limits or ConnectionLimits(),
         handle_signals=False,
         handler_cancellation=True,
@@ -66,6 +71,7 @@ class FakeServer:
     send can hold; a response being played, a stall included, is never cut by them.
     `journal_limit`: entries each namespace's journal keeps; past it the oldest ended ones
     are dropped (`len(journal)` then stops growing while `Entry.index` goes on).
+    `passthrough`: where requests go upstream instead of being answered (`Recorder.passthrough`).
     """
 
     __test__ = False  # not a test class, whatever pytest's collection patterns say
@@ -85,6 +91,7 @@ class FakeServer:
         idle_timeout: float = IDLE_TIMEOUT,
         max_connections: int | None = None,
         journal_limit: int = JOURNAL_LIMIT,
+        passthrough: Passthrough | None = None,
     ) -> None:
         try:
             warning = remote_binding(
@@ -107,6 +114,7 @@ class FakeServer:
             self.store.set_scenario(scenario)
         self._requested_port = port
         self._seed = seed
+        self._passthrough = passthrough
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -159,7 +167,7 @@ class FakeServer:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        runner = _runner(self.store, self._seed, self._token, own_names(self.host), self._limits)
+        runner = _runner(self.store, self._seed, self._token, own_names(self.host), self._limits, self._passthrough)
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self._requested_port)
@@ -258,12 +266,14 @@ def serve(
     on_ready: Callable[[str], None] | None = None,
     token: str | None = None,
     limits: ConnectionLimits | None = None,
+    passthrough: Passthrough | None = None,
 ) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM; `on_ready` gets the base URL. `token`,
-    when set, is required on the control API; `limits` bound slow, silent and too many clients."""
+    when set, is required on the control API; `limits` bound slow, silent and too many clients;
+    `passthrough` sends requests upstream (`sparring record`)."""
 
     async def main() -> None:
-        runner = _runner(store, seed, token, own_names(host), limits)
+        runner = _runner(store, seed, token, own_names(host), limits, passthrough)
         await runner.setup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

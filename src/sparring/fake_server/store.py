@@ -11,12 +11,16 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sparring.fake_server.journal import JOURNAL_LIMIT, Entry, Journal
 from sparring.fake_server.security import header_names
 from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Callback, ErrorReply, Fallback, Recorded, Reply, Scenario
 from sparring.scenario.request import Request
+
+if TYPE_CHECKING:
+    from sparring.fake_server.upstream import Passthrough
 
 DEFAULT_NAMESPACE = "default"
 ENDED_KEPT = 10_000  # how many dropped namespaces a store remembers, to explain late requests
@@ -76,6 +80,8 @@ class Namespace:
         self.start_loop = False
         self.tasks: set[asyncio.Task[object]] = set()  # handlers under way, cancelled on drop
         self.closing = False
+        # Requests sent upstream instead of answered (all of them, or misses): `upstream.py`.
+        self.passthrough: Passthrough | None = None
 
     def idle(self, now: float) -> float:
         """Seconds since it was last scripted, read, or sent a request (or one ended)."""

@@ -7,13 +7,16 @@ external `sparring serve` driven over the control API (`sparring.plugin.remote`)
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sparring.fake_server.context import NAMESPACE_PREFIX
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import FakeServer
 from sparring.fake_server.store import DEFAULT_NAMESPACE
 from sparring.scenario.model import Fallback, Scenario
+
+if TYPE_CHECKING:
+    from sparring.fake_server.upstream import Passthrough
 
 
 class Backend(Protocol):
@@ -72,6 +75,10 @@ class InProcess:
 
     def extend(self, namespace: str, scenario: Scenario) -> None:
         self.server.store.extend(scenario, namespace)
+
+    def passthrough(self, namespace: str, passthrough: Passthrough) -> None:
+        """Send the namespace's requests upstream (all, or those nothing answers): a cassette recording."""
+        self.server.store.space(namespace).passthrough = passthrough
 
     def scenario(self, namespace: str) -> Scenario:
         return self.server.store.space(namespace).scenario

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from sparring.errors import closest
+from sparring.plugin.cassette import CassetteSettings, add_cassette_options, read_cassette_settings
 
 if TYPE_CHECKING:
     import pytest
@@ -87,6 +88,7 @@ class Settings:
     url: str | None = None  # an external server's; None: the plugin's own
     url_from: str = ""  # where `url` was given, for error messages
     redact: tuple[str, ...] = ()  # header names the plugin's own server journals redacted
+    cassettes: CassetteSettings = field(default_factory=CassetteSettings)
 
     def header(self) -> str:
         dirs = ", ".join(str(d) for d in self.scenario_dirs) or "-"
@@ -134,6 +136,7 @@ def add_options(parser: pytest.Parser) -> None:
     parser.addini("sparring_report", "like --sparring-report", default="failed")
     parser.addini("sparring_scenarios", "like --sparring-scenarios (one directory per line)", type="paths", default=[])
     parser.addini("sparring_redact", "like --sparring-redact (one header name per line)", type="linelist", default=[])
+    add_cassette_options(parser)
 
 
 def read_settings(config: pytest.Config) -> Settings:
@@ -166,6 +169,7 @@ def read_settings(config: pytest.Config) -> Settings:
         url=url,
         url_from=url_from,
         redact=tuple(redact),
+        cassettes=read_cassette_settings(config),
     )
 
 

@@ -10,7 +10,7 @@ from sparring.recorder.dumped import Pieces
 from sparring.scenario.builders import recorded
 from sparring.scenario.recording import RecordedEvent
 
-SAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "recorded.yaml"
+SAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "record-sample.yaml"
 
 
 def test_pieces_give_dump_scenarios_text_as_rules_grow() -> None:

@@ -173,6 +173,10 @@ def test_append_adds_to_the_file(tmp_path: Path) -> None:
         (["--upstream", "http://127.0.0.1:9", "--api-key-env", "SPARRING_NO_SUCH_VAR"], "is not set"),
         (["--upstream", "http://127.0.0.1:9", "--host", "0.0.0.0"], "not a loopback address"),
         (["--upstream", "http://127.0.0.1:9", "--redact", "a b"], "neither a header name nor a body path"),
+        (
+            ["--upstream", "http://127.0.0.1:9", "--out", "/no/such/folder/r.yaml"],
+            "the folder /no/such/folder does not",
+        ),
     ],
 )
 def test_bad_options_get_a_clear_error(argv: list[str], message: str) -> None:

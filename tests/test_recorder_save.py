@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sparring import Fault, Match, Rule, Scenario, dump_scenario, error, load_scenario, reply, rule
 from sparring.recorder.dumped import Pieces
 from sparring.scenario.builders import recorded
 from sparring.scenario.recording import RecordedEvent
 
-SAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "record" / "recording.yaml"
+SAMPLE = Path(__file__).resolve().parents[1] / "docs" / "examples" / "record-sample.yaml"
 
 
 def test_pieces_give_dump_scenarios_text_as_rules_grow() -> None:
@@ -44,3 +46,27 @@ def test_the_docs_sample_saves_as_it_reads(tmp_path: Path) -> None:
     out = tmp_path / "again.yaml"
     recorder.save(out)
     assert out.read_text() == SAMPLE.read_text()
+
+
+def test_a_save_that_fails_is_reported_and_the_next_one_goes_through(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sparring import Recorder
+    from sparring.recorder.saver import Saver
+
+    recorder = Recorder("http://127.0.0.1:1")
+    held = rule(error(429), model="m")
+    recorder.rules.append(held)
+    path = tmp_path / "later" / "recorded.yaml"
+    saved: list[int] = []
+    saver = Saver(recorder, path, on_saved=lambda _, count: saved.append(count))
+    saver(held)  # the folder is missing: nothing saved, said on stderr
+    saver.close()
+    assert f"sparring record: cannot save {path}" in capsys.readouterr().err
+    assert saved == []
+    path.parent.mkdir()
+    saver = Saver(recorder, path, on_saved=lambda _, count: saved.append(count))
+    saver(held)
+    saver.close()
+    assert saved == [1]
+    assert load_scenario(str(path)).rules == (held,)

@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sparring.fake_server import bodies, control, faults, playback, replay, upstream
+from sparring.fake_server import bodies, control, faults, playback, replay
 from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
 from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
@@ -37,6 +37,8 @@ from sparring.fake_server.offload import off_loop
 from sparring.fake_server.resolve import Resolved
 from sparring.fake_server.security import control_refusal
 from sparring.fake_server.store import ENDED, Store
+from sparring.fake_server.upstream import Passthrough, forward
+from sparring.fake_server.upstream import close as close_passthrough
 from sparring.scenario import _cost
 from sparring.scenario.builders import reply
 from sparring.scenario.delivery import Fault, Timing
@@ -59,14 +61,14 @@ def make_app(
     seed: int | None = None,
     token: str | None = None,
     names: frozenset[str] = frozenset(),
-    passthrough: upstream.Passthrough | None = None,
+    passthrough: Passthrough | None = None,
 ) -> web.Application:
     """`token`: required on control routes (`x-sparring-token`). `names`: Host names besides
     loopback and addresses that the control API answers to (a server bound outside loopback).
     `passthrough`: where every namespace without one of its own sends requests upstream."""
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
     app[STATE] = ServerState(store, random.Random(seed), token=token, names=names, passthrough=passthrough)
-    app.on_cleanup.append(lambda app: upstream.close(app[STATE].passthrough))
+    app.on_cleanup.append(lambda app: close_passthrough(app[STATE].passthrough))
     for dialect in DIALECTS:
         add_route(app, "POST", dialect.path, _routed_by_the_middleware)
     add_route(app, "GET", "/v1/models", _list_models)
@@ -165,7 +167,7 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     raw = await request.read()
     passthrough = exchange.space.passthrough or exchange.state.passthrough
     if passthrough is not None and passthrough.forward_all:
-        return await upstream.forward(exchange, passthrough, raw)
+        return await forward(exchange, passthrough, raw)
     try:
         body = bodies.parse(raw)
     except bodies.TooDeep as exc:  # refused before anything walks it: no recursion anywhere
@@ -200,7 +202,7 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
         chosen = default_answer(info.last_user_text)
         exchange.answered("generated default answer")
     elif passthrough is not None:  # what nothing scripted answers, the upstream does
-        return await upstream.forward(exchange, passthrough, raw)
+        return await forward(exchange, passthrough, raw)
     else:
         return _miss(exchange, dialect, info, choice)
     if isinstance(chosen, ErrorReply):

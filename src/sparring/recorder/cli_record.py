@@ -83,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         if not api_key:
             return _fail(f"--api-key-env: the environment variable {args.api_key_env} is not set")
     out = args.out
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        return _fail(f"--out {out}: the folder {folder} does not exist")
     try:
         recorder = Recorder(args.upstream, match_on=args.match, redact=args.redact, api_key=api_key)
         store = Store(on_end=_print_soon, redact=[n for n in args.redact if "." not in n])

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import logging
 import os
 import tempfile
@@ -34,17 +33,17 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from sparring.fake_server import bodies, faults
-from sparring.fake_server.dialects.base import Frame, InvalidRequest
+from sparring.fake_server import bodies
+from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
+from sparring.recorder.connection import check_open, client_gone, cut, cut_kind, has_output, request_of, unreachable
 from sparring.recorder.dumped import Pieces
 from sparring.recorder.frames import Framer
 from sparring.recorder.redact import Redactor
 from sparring.scenario.match import Match
 from sparring.scenario.model import Rule, Scenario
-from sparring.scenario.request import Request
 
 DRAIN_TIMEOUT = 30.0  # how long closing waits for answers still being read after their client left
 log = logging.getLogger("sparring.record")
@@ -217,9 +216,9 @@ class Recorder:
                 allow_redirects=False,
             )
         except (aiohttp.ClientConnectorError, aiohttp.ServerTimeoutError) as exc:  # never connected: not recorded
-            return _unreachable(exchange, f"cannot reach the upstream {self.upstream}: {exc}")
+            return unreachable(exchange, f"cannot reach the upstream {self.upstream}: {exc}")
         except (aiohttp.ClientConnectionError, OSError) as exc:  # connected, then cut before any answer
-            return self._cut_before_headers(exchange, _cut_kind(exc), api, parsed_body, secrets)
+            return self._cut_before_headers(exchange, cut_kind(exc), api, parsed_body, secrets)
         capture = Capture(
             api or "chat",
             upstream.status,
@@ -251,7 +250,7 @@ class Recorder:
                 async for data in upstream.content.iter_any():
                     capture.reads.append((data, time.monotonic() - sent))
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
-                capture.cut = _cut_kind(exc)
+                capture.cut = cut_kind(exc)
             finally:
                 upstream.close()
             record()
@@ -284,19 +283,19 @@ class Recorder:
                 async for data in upstream.content.iter_any():
                     at = time.monotonic() - sent
                     capture.reads.append((data, at))
-                    _check_open(exchange.request)
+                    check_open(exchange.request)
                     exchange.wrote(len(data))
                     await response.write(data)
                     if framer is not None:
-                        exchange.frames(Frame(e.frame, content=_has_output(e.frame)) for e in framer.feed(data, at))
+                        exchange.frames(Frame(e.frame, content=has_output(e.frame)) for e in framer.feed(data, at))
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
-                if isinstance(exc, ConnectionResetError) and _client_gone(exchange.request):
+                if isinstance(exc, ConnectionResetError) and client_gone(exchange.request):
                     raise
-                capture.cut = _cut_kind(exc)
+                capture.cut = cut_kind(exc)
                 what = f"the upstream {'reset' if capture.cut == 'reset' else 'closed'} the stream"
                 exchange.finish("fault", f"{what} after {capture.received} bytes: passed on to the client")
                 record()
-                _cut(exchange.request, capture.cut)
+                cut(exchange.request, capture.cut)
                 return response
             record()
             exchange.finish("completed")
@@ -314,7 +313,7 @@ class Recorder:
         from sparring.scenario.builders import reply  # an answer whose fault strikes before any content
 
         exchange.finish("fault", f"the upstream {'reset' if kind == 'reset' else 'closed'} before answering")
-        _cut(exchange.request, kind)
+        cut(exchange.request, kind)
         fault = "reset" if kind == "reset" else "empty_response"
         self._add(Rule(replies=(reply(fault=fault),), match=self._match(exchange, api, body, secrets)))
         return web.Response()  # never sent: the connection is gone
@@ -340,7 +339,7 @@ class Recorder:
             api=api,
             path=exchange.path,
             body=self.redactor.without(body),
-            request=_request_of(exchange, body),
+            request=request_of(exchange, body),
             secrets=secrets,
         )
 
@@ -357,71 +356,3 @@ class _Forward:
 
     async def aclose(self) -> None:
         await self.recorder.aclose()
-
-
-def _unreachable(exchange: Exchange, why: str) -> web.Response:
-    """A 502 in the API's shape, which no SDK retries: the upstream is down, not misbehaving."""
-    message = f"sparring record: {why}"
-    exchange.finish("rejected", message, status=502)
-    problem = InvalidRequest(message, code="sparring_upstream_unreachable", status=502)
-    dialect = exchange.dialect
-    if dialect is not None:
-        error = dialect.invalid(problem, exchange.rng)
-        status, body, headers = error.status, error.body, {**error.headers, "x-should-retry": "false"}
-    else:
-        status, body, headers = 502, {"error": {"message": message}}, {"x-should-retry": "false"}
-    exchange.headers_sent(headers, status)
-    if isinstance(body, str):
-        return web.Response(text=body, status=status, headers=headers)
-    return web.json_response(body, status=status, headers=headers)
-
-
-def _request_of(exchange: Exchange, body: Any) -> Request | None:
-    """The request as rules see it, or None when sparring's dialect cannot read it."""
-    dialect = exchange.dialect
-    if dialect is None or not isinstance(body, dict):
-        return None
-    try:
-        parsed = dialect.parse(body)
-    except Exception:  # the upstream judged it; the rule then matches less
-        return None
-    return dialect.request_of(
-        parsed, path=exchange.path, headers=exchange.request.headers, retry_count=None, index=exchange.entry.index
-    )
-
-
-def _cut_kind(exc: BaseException) -> Cut:
-    """A reset (RST) if one shows anywhere in the error's chain, else a close (FIN). aiohttp's
-    payload error names the reset only in its message (3.14: "... ConnectionResetError(104, ...)")."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionResetError) or getattr(seen, "errno", None) == errno.ECONNRESET:
-            return "reset"
-        if isinstance(seen, aiohttp.ClientPayloadError) and "ConnectionResetError" in str(seen):
-            return "reset"
-        seen = seen.__cause__ or seen.__context__
-    return "close"
-
-
-def _cut(request: web.Request, kind: Cut) -> None:
-    """Break the client's connection as the upstream broke the proxy's."""
-    if kind == "reset":
-        faults.rst(request)
-    else:
-        faults.fin(request)
-
-
-def _check_open(request: web.Request) -> None:
-    if _client_gone(request):
-        raise ConnectionResetError("the client closed the connection")
-
-
-def _client_gone(request: web.Request) -> bool:
-    transport = request.transport
-    return transport is None or transport.is_closing()
-
-
-def _has_output(frame: bytes) -> bool:
-    """Whether an event carries output, roughly (the journal counts them for retry checks):
-    the APIs' deltas do; lifecycle events, pings and `[DONE]` do not."""
-    return b"delta" in frame and b'"type":"message_delta"' not in frame

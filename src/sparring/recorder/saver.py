@@ -9,6 +9,7 @@ atomic replace), then reports each rule saved. Stopping saves what is left.
 from __future__ import annotations
 
 import queue
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -49,7 +50,11 @@ class Saver:
             rules = [rule for rule in batch if rule is not None]
             if not rules:
                 continue
-            self.recorder.save(self.path)
+            try:
+                self.recorder.save(self.path)
+            except OSError as exc:  # a full disk, a folder removed: say so, keep recording, try again next time
+                print(f"sparring record: cannot save {self.path}: {exc}", file=sys.stderr, flush=True)
+                continue
             count = len(self.recorder.rules)
             for rule in rules:
                 if self.on_saved is not None:

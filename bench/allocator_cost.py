@@ -1,6 +1,6 @@
-"""What `sparring serve` pays in CPU for the allocator it runs under: pymalloc (Python's
-default) against the C library's malloc (`PYTHONMALLOC=malloc`, what `serve` picks on glibc).
-Prints figures; asserts nothing.
+"""What `sparring serve` would pay in CPU under another allocator: pymalloc (Python's default,
+what `serve` runs under) against the C library's malloc (`PYTHONMALLOC=malloc`), plain and with
+a larger glibc thread cache. Prints figures; asserts nothing.
 
     .venv/bin/python bench/allocator_cost.py [--src DIR] [--rounds 5] [--requests 1000]
 
@@ -23,8 +23,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from where_time import SCENARIO, SRC, measure
 
-# The environment of each variant. `serve` picks malloc itself unless PYTHONMALLOC is set:
-# naming each allocator keeps it.
+# The environment of each variant's `serve` process.
 ALLOCATORS = {
     "pymalloc": {"PYTHONMALLOC": "pymalloc"},
     "malloc": {"PYTHONMALLOC": "malloc"},

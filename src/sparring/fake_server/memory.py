@@ -43,7 +43,7 @@ _M_MMAP_THRESHOLD = -3
 _MMAP_THRESHOLD = 512 * 1024  # buffers this large or larger: mmap, and back at free
 _TRIM_THRESHOLD = 128 * 1024  # free memory at the heap's top beyond this goes back (glibc's start)
 
-TRIM_EVERY = 2.0  # seconds between two looks; a trim takes about a millisecond
+TRIM_EVERY = 2.0  # seconds between two looks; a trim takes 0.5 ms (nothing to give) to 50 ms (76 MB)
 TRIM_BATCH = 1_000  # entries let go since the last trim that call for one even while busy
 
 

@@ -70,9 +70,12 @@ def trims(target: Target) -> str:
     """The server's trims of the C heap (sparring.fake_server.memory), when it can be asked."""
     if not isinstance(target, InProcess):
         return "not known (another process)"
-    from sparring.fake_server.memory import FREED
+    from sparring.fake_server import memory
 
-    return f"{FREED.trims} in {FREED.trim_seconds * 1000:.0f} ms"
+    freed = getattr(memory, "FREED", None)
+    if freed is None:
+        return "none (sources without a trimmer)"
+    return f"{freed.trims} in {freed.trim_seconds * 1000:.0f} ms"
 
 
 def settle(target: Target, baseline: dict[str, int], base_fds: int, limit: float = 15.0) -> tuple[dict[str, int], int]:
@@ -261,7 +264,9 @@ def parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="pass ARG to `sparring serve` (repeatable), e.g. --serve-arg=--journal-limit=2000",
     )
-    p.add_argument("--src", type=Path, default=SRC, help="the sparring sources `serve` runs (default: this checkout's)")
+    p.add_argument(
+        "--src", type=Path, default=SRC, help="the sparring sources the server runs (default: this checkout's)"
+    )
     p.add_argument("--json", action="store_true", help="also print every figure as one JSON object")
     return p
 
@@ -270,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     target: Target
     if args.target == "inprocess":
+        sys.path.insert(0, str(args.src))  # this checkout's sources, not an installed sparring's
         target = InProcess()
     elif args.target == "inprocess-alone":
         target = Alone(src=args.src)

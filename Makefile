@@ -84,6 +84,7 @@ bench: $(VENV)/.dev-installed
 ## soak: the long soak and fuzz run on both servers, with its figures (a few minutes; not part of the tests)
 soak: $(VENV)/.dev-installed
 	$(BIN)/python bench/soak.py --target serve --requests 10000 --fuzz 300
+	$(BIN)/python bench/soak.py --target inprocess-alone --requests 50000
 	$(BIN)/python bench/soak.py --target inprocess --requests 50000
 
 clean:

@@ -35,7 +35,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import fuzz
 from soak_load import CLIENTS, SCENARIO, Soak, schedule
-from soak_targets import SRC, InProcess, Serve, Target, fds, rss_mib
+from soak_targets import SRC, Alone, InProcess, Serve, Target, fds, rss_mib
 
 __all__ = ["CLIENTS", "DROP_ANSWER_OPEN", "main", "parser", "report", "soak"]
 
@@ -64,6 +64,18 @@ def read_journals(target: Target, namespaces: list[str]) -> dict[str, tuple[list
             url = f"{target.url}/ns/{ns}/_sparring/journal?since_index={page['next_index']}"
         out[ns] = (entries, int(page.get("dropped") or 0))
     return out
+
+
+def trims(target: Target) -> str:
+    """The server's trims of the C heap (sparring.fake_server.memory), when it can be asked."""
+    if not isinstance(target, InProcess):
+        return "not known (another process)"
+    from sparring.fake_server import memory
+
+    freed = getattr(memory, "FREED", None)
+    if freed is None:
+        return "none (sources without a trimmer)"
+    return f"{freed.trims} in {freed.trim_seconds * 1000:.0f} ms"
 
 
 def settle(target: Target, baseline: dict[str, int], base_fds: int, limit: float = 15.0) -> tuple[dict[str, int], int]:
@@ -107,17 +119,18 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
     asyncio.run(run.run(plans, drop_at))
     wall = time.perf_counter() - started
     after_activity, after_fds = settle(target, base_activity, base_fds)
-
+    time.sleep(args.quiet)  # the server gives freed memory back once it is quiet: see memory.py
     soak_rss = rss_mib(target.pid)
     fuzz_report: dict[str, Any] = {}
     if args.fuzz:
         fuzz_report = asyncio.run(fuzz.fuzz(target.url, random.Random(args.seed), args.fuzz, large=not args.fuzz_small))
         after_activity, after_fds = settle(target, base_activity, base_fds)
-
+        time.sleep(args.quiet)
     fuzz_rss = rss_mib(target.pid)
     read_started = time.perf_counter()
     journals = read_journals(target, ["default", *keep, *dropped])
     read_seconds = time.perf_counter() - read_started
+    time.sleep(args.quiet)
     after_rss = rss_mib(target.pid)
     warm_count = sum(warm.tally.sent.values())
     entries = [e for ns in keep for e in journals[ns][0]]
@@ -196,6 +209,7 @@ def soak(target: Target, args: argparse.Namespace) -> dict[str, Any]:
         },
         "rss_over_run_mib": run.tally.rss_over_run,
         "journal_read_s": round(read_seconds, 2),
+        "trims": trims(target),
         "fuzz": {k: v for k, v in fuzz_report.items() if k != "failures"},
         "failures": failures,
     }
@@ -205,7 +219,8 @@ def report(figures: dict[str, Any]) -> str:
     f = figures
     lines = [
         f"soak on {f['target']}: {f['requests']:,} requests, concurrency {f['concurrency']}, seed {f['seed']}",
-        f"  wall {f['wall_s']} s, {f['req_per_s']} req/s; journal read in {f['journal_read_s']} s",
+        f"  wall {f['wall_s']} s, {f['req_per_s']} req/s; journal read in {f['journal_read_s']} s;"
+        f" C heap trims: {f['trims']}",
         f"  sent {f['sent']:,}, journaled {f['journaled']:,}"
         f" ({f['drops']} namespaces dropped while streaming, then scripted again)",
         f"  internal-error 500s {f['internal_500s']}, tracebacks in the log {f['tracebacks']}",
@@ -224,7 +239,7 @@ def report(figures: dict[str, Any]) -> str:
 
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--target", choices=["inprocess", "serve"], default="inprocess")
+    p.add_argument("--target", choices=["inprocess", "inprocess-alone", "serve"], default="inprocess")
     p.add_argument("--requests", type=int, default=2000)
     p.add_argument("--concurrency", type=int, default=32)
     p.add_argument("--seed", type=int, default=1)
@@ -235,6 +250,12 @@ def parser() -> argparse.ArgumentParser:
     # MiB of journal whatever the run's length, plus allocator slack.
     p.add_argument("--max-rss-growth", type=float, default=40.0, help="MiB the server may grow (default 40)")
     p.add_argument("--max-rss", type=float, default=100.0, help="MiB the serve process may reach (default 100)")
+    p.add_argument(
+        "--quiet",
+        type=float,
+        default=5.0,
+        help="seconds the server is left quiet before RSS is read: it trims every 2 s once quiet (default 5)",
+    )
     p.add_argument("--fuzz-small", action="store_true", help="leave out the large control bodies (seconds to parse)")
     p.add_argument(
         "--serve-arg",
@@ -243,14 +264,23 @@ def parser() -> argparse.ArgumentParser:
         metavar="ARG",
         help="pass ARG to `sparring serve` (repeatable), e.g. --serve-arg=--journal-limit=2000",
     )
-    p.add_argument("--src", type=Path, default=SRC, help="the sparring sources `serve` runs (default: this checkout's)")
+    p.add_argument(
+        "--src", type=Path, default=SRC, help="the sparring sources the server runs (default: this checkout's)"
+    )
     p.add_argument("--json", action="store_true", help="also print every figure as one JSON object")
     return p
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    target: Target = InProcess() if args.target == "inprocess" else Serve(*args.serve_arg, src=args.src)
+    target: Target
+    if args.target == "inprocess":
+        sys.path.insert(0, str(args.src))  # this checkout's sources, not an installed sparring's
+        target = InProcess()
+    elif args.target == "inprocess-alone":
+        target = Alone(src=args.src)
+    else:
+        target = Serve(*args.serve_arg, src=args.src)
     try:
         figures = soak(target, args)
     finally:

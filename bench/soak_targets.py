@@ -121,16 +121,29 @@ class InProcess(Target):
         logging.getLogger().removeHandler(self.capture)
 
 
+# The in-process server alone: `FakeServer` in its thread, as a test process runs it, in a
+# process that does nothing else (no client, no SDK), so that its RSS is the server's share.
+ALONE = """
+import logging, sys, threading
+from sparring import FakeServer
+logging.basicConfig(level=logging.WARNING, stream=sys.stdout)
+server = FakeServer().start()
+print("base URL: " + server.base_url, flush=True)
+threading.Event().wait()
+"""
+
+
 class Serve(Target):
     """`sparring serve --port 0` from this checkout's sources, its stdout and stderr kept."""
 
     name = "serve"
+    command = ("-m", "sparring", "serve", "--port", "0")
 
     def __init__(self, *args: str, src: Path = SRC) -> None:
         env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1")
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src), env.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sparring", "serve", "--port", "0", *args],
+            [sys.executable, *self.command, *args],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -182,3 +195,11 @@ class Serve(Target):
         self._reader.join(timeout=10)
         assert self.proc.stdout is not None
         self.proc.stdout.close()
+
+
+class Alone(Serve):
+    """`FakeServer` in a thread (the in-process server, as `fake_llm` runs it) in a process of
+    its own: the clients' memory is not in its RSS. Read from outside, as `serve` is."""
+
+    name = "inprocess-alone"
+    command = ("-c", ALONE)

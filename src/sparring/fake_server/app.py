@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from sparring.fake_server import bodies, control, faults, playback, replay
+from sparring.fake_server import bodies, control, faults, memory, playback, replay
 from sparring.fake_server.callbacks import Choice, choose
 from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
 from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
@@ -74,6 +74,7 @@ def make_app(
     add_route(app, "GET", "/v1/models", _list_models)
     add_route(app, "GET", "/v1/models/{model_id}", _get_model)
     control.add_routes(app)
+    app.cleanup_ctx.append(memory.trimming)  # freed memory back to the system after a burst
     return app
 
 
@@ -92,6 +93,8 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
                 f"{exc.reason}: {request.method} {request.path} is not a control route (see the docs: Control API)"
             )
             return web.json_response({"error": {"message": message}}, status=exc.status)
+        finally:
+            memory.served()  # a journal read or a scenario leaves garbage too
     routed = request.match_info.http_exception is None
     exchange = Exchange.arrive(request, state, _BY_PATH.get(api_path(request)) if routed else None)
     if exchange.ended_namespace:

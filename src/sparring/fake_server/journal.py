@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sparring.fake_server import packed
+from sparring.fake_server import memory, packed
 from sparring.fake_server.defaults import JOURNAL_LIMIT as JOURNAL_LIMIT  # re-exported, as before
 from sparring.fake_server.security import redact_headers
 from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
@@ -335,6 +335,7 @@ class Journal:
             entry._seal()
             self._trim()
             self._changed()
+        memory.served()
         if self._on_end is not None:
             self._on_end(entry)
 
@@ -383,6 +384,7 @@ class Journal:
                 return
             del self._entries[oldest]
             self._dropped += 1
+            memory.let_go(1)
 
     @property
     def version(self) -> int:
@@ -411,6 +413,7 @@ class Journal:
 
     def clear(self) -> None:
         with self._lock:
+            memory.let_go(len(self._entries))
             self._entries.clear()
             self._dropped = self._next = 0
             self._changed()

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sparring.fake_server import memory
 from sparring.fake_server.journal import JOURNAL_LIMIT, Entry, Journal
 from sparring.fake_server.security import header_names
 from sparring.scenario.match import RegexTimeout
@@ -253,6 +254,7 @@ class Store:
             space = self._spaces.pop(namespace, None)
             if space is not None:
                 space.closing = True
+                memory.let_go(len(space.journal))  # for the trimmer: see memory.py
             if space is not None and remember:
                 self._ended[namespace] = None
                 if len(self._ended) > ENDED_KEPT:

@@ -350,22 +350,29 @@ class _Builder:
         data = self.known(raw, path, RECORDED_KEYS, "a recorded reply", problems)
         api = data.pop("recorded")
         self.common(data, path, problems)
-        self.each(
-            data,
-            problems,
-            "events",
-            lambda v: [
-                self.recorded_event(e, (*path, "events", i))
-                for i, e in enumerate(self.listing(v, (*path, "events"), "events"))
-            ],
-        )
+        self.each(data, problems, "events", lambda v: self.recorded_events(v, (*path, "events")))
         self.each(
             data,
             problems,
             "body",
             lambda v: v if isinstance(v, str) else self.recorded_event(v, (*path, "body"), ("raw", "at", "torn")),
         )
+        if problems and not {"events", "body"} & data.keys():
+            raise ScenarioError(problems)  # the build would only add "needs events or a body"
         return self.finish(problems, lambda: self.call(path, builders.recorded, api, **data))
+
+    def recorded_events(self, raw: object, path: PathKey) -> list[RecordedEvent]:
+        """Every event, every mistake among them noted: a recording is long, and fixed at once."""
+        problems: list[Problem] = []
+        events: list[RecordedEvent] = []
+        for i, item in enumerate(self.listing(raw, path, "events")):
+            try:
+                events.append(self.recorded_event(item, (*path, i)))
+            except ScenarioError as exc:
+                problems.extend(exc.problems)
+        if problems:
+            raise ScenarioError(problems)
+        return events
 
     def recorded_event(self, raw: object, path: PathKey, keys: tuple[str, ...] = EVENT_KEYS) -> RecordedEvent:
         data = dict(self.mapping(raw, path, keys, "a recorded event"))

@@ -15,13 +15,12 @@ recorded delivery, so a real stream can be broken on purpose.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from sparring.errors import ScenarioError
 from sparring.scenario import _cost
-from sparring.scenario._validate import MAX_WAIT, check_headers, check_uses, closest, count, fail, non_negative
+from sparring.scenario._validate import check_headers, check_uses, closest, count, fail, non_negative
 from sparring.scenario.delivery import Fault, RateLimits, Timing, Wire
 from sparring.scenario.match import ENDPOINTS
 
@@ -146,10 +145,3 @@ class Recorded:
     @property
     def streamed(self) -> bool:
         return self.body is None
-
-    @property
-    def duration(self) -> float:
-        """Seconds from the request to the last byte, as recorded (before `speed`)."""
-        pieces = self.events or ((self.body,) if self.body is not None else ())
-        ends = [self.headers_at, *(max([e.at, *(t for _, t in e.torn)]) for e in pieces)]
-        return max(ends) if all(math.isfinite(t) for t in ends) else MAX_WAIT

@@ -85,7 +85,9 @@ bench: $(VENV)/.dev-installed
 soak: $(VENV)/.dev-installed
 	$(BIN)/python bench/soak.py --target serve --requests 10000 --fuzz 300
 	$(BIN)/python bench/soak.py --target inprocess-alone --requests 50000
-	$(BIN)/python bench/soak.py --target inprocess --requests 50000
+	# The whole test process: its RSS holds the 32 SDK clients' too (the server's share is the
+	# run above), so it is held to the growth it showed at 50,000 with room, not the server's 40.
+	$(BIN)/python bench/soak.py --target inprocess --requests 50000 --max-rss-growth 100
 
 clean:
 	rm -rf $(VENV) $(VENV2) $(VENV3) site .coverage .coverage.* .mypy_cache .ruff_cache .pytest_cache .hypothesis

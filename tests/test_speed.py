@@ -75,7 +75,8 @@ def test_sixty_seconds_of_waits_at_speed_1000_through_the_openai_sdk(server: Fak
         assert "retry-after-ms" not in entry.response_headers
     for before, after in ((first, second), (second, answer)):  # the client waited the scaled advice
         assert 0.02 * 0.9 <= after.arrived - before.arrived < FAR_BELOW
-    assert answer.ended is not None and 0.02 * 0.9 <= answer.ended < FAR_BELOW  # 10 s + 10 s, scaled
+    assert answer.ended is not None
+    assert 0.02 * 0.9 <= answer.ended < FAR_BELOW
     assert (answer.detail or "").startswith("speed 1000:")  # the journal says why it went fast
 
 
@@ -83,9 +84,10 @@ def test_the_server_speed_and_the_scenario_speed_multiply() -> None:
     with FakeServer(sixty_seconds(speed=100), speed=10) as server:
         client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=2)
         assert streamed(client)[0] == TEXT
-        first, second, answer = server.journal()
+        first, _second, answer = server.journal()
     assert first.response_headers["retry-after"] == "0.02"  # 20 s / (10 * 100)
-    assert answer.ended is not None and answer.ended < FAR_BELOW
+    assert answer.ended is not None
+    assert answer.ended < FAR_BELOW
 
 
 def test_the_anthropic_sdk_waits_the_scaled_retry_after(server: FakeServer) -> None:
@@ -96,7 +98,8 @@ def test_the_anthropic_sdk_waits_the_scaled_retry_after(server: FakeServer) -> N
     message = client.messages.create(
         model="claude-sparring-1", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
     )
-    assert message.content[0].type == "text" and message.content[0].text == "Bonjour"
+    assert message.content[0].type == "text"
+    assert message.content[0].text == "Bonjour"
     limited, answered = server.journal()
     assert limited.response_headers["retry-after"] == "0.03"
     assert 0.03 * 0.9 <= answered.arrived - limited.arrived < FAR_BELOW
@@ -114,10 +117,9 @@ def test_the_anthropic_sdk_waits_the_scaled_retry_after(server: FakeServer) -> N
 )
 def test_retry_advice_is_scaled(server: FakeServer, scripted: dict[str, object], headers: dict[str, str]) -> None:
     server.set_scenario(Scenario.of(error("rate_limit", **scripted), speed=100))  # type: ignore[arg-type]
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     with httpx.Client() as client:
-        response = client.post(
-            f"{server.base_url}/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True},
-        )
+        response = client.post(f"{server.base_url}/chat/completions", json=body)
     assert response.status_code == 429
     assert {name: response.headers.get(name) for name in headers} == headers
 
@@ -144,16 +146,20 @@ def test_stalls_hangs_keepalives_and_recordings_are_scaled(server: FakeServer) -
     with pytest.raises(openai.APIConnectionError):  # a 30 s hang, then a FIN
         streamed(client)
     stalled, kept_alive, replayed, hung = server.journal()
-    assert stalled.ended is not None and 0.03 * 0.9 <= stalled.ended < FAR_BELOW
+    assert stalled.ended is not None
+    assert 0.03 * 0.9 <= stalled.ended < FAR_BELOW
     assert [c.kind for c in kept_alive.chunks].count("keepalive") == 4  # one each 2 ms of the 10 ms
-    assert replayed.ended is not None and 30 / 2000 * 0.9 <= replayed.ended < FAR_BELOW
-    assert hung.ended is not None and 0.03 * 0.9 <= hung.ended < FAR_BELOW
+    assert replayed.ended is not None
+    assert 30 / 2000 * 0.9 <= replayed.ended < FAR_BELOW
+    assert hung.ended is not None
+    assert 0.03 * 0.9 <= hung.ended < FAR_BELOW
 
 
 def test_a_lognormal_timing_draws_the_same_gaps_divided() -> None:
     timing = Timing(first_chunk=4, gap=2, jitter=1, distribution="lognormal", sigma=0.7, seed=9, keepalive=3)
     fast = scaled(reply("x", timing=timing), 1000).timing
-    assert fast.keepalive == pytest.approx(0.003) and fast.first_chunk == pytest.approx(0.004)
+    assert fast.keepalive == pytest.approx(0.003)
+    assert fast.first_chunk == pytest.approx(0.004)
     slow_gaps, fast_gaps = Gaps(timing), Gaps(fast)
     for _ in range(20):
         assert fast_gaps.gap() == pytest.approx(slow_gaps.gap() / 1000)
@@ -223,4 +229,5 @@ def test_speed_round_trips_through_a_file_and_adds_up() -> None:
     fast = Scenario.of(reply("x"), speed=250)
     assert parse_scenario(dump_scenario(fast)).speed == 250
     assert parse_scenario("speed: 0.5\nreplies:\n  - text: hi\n").speed == 0.5  # slower than scripted
-    assert (Scenario() + fast).speed == 250 and (fast + Scenario.of(reply("y"), speed=3)).speed == 250
+    assert (Scenario() + fast).speed == 250
+    assert (fast + Scenario.of(reply("y"), speed=3)).speed == 250

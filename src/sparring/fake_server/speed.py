@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 from sparring.scenario.delivery import Fault, RateLimits, Timing
 from sparring.scenario.model import Answer, ErrorReply, Recorded
 
-R = TypeVar("R", Answer, ErrorReply, Recorded)
+R = TypeVar("R", bound=Answer | ErrorReply | Recorded)
 T = TypeVar("T")
 _RATE_LIMITED = 429  # the status both APIs' `rate_limit` preset answers with
 

@@ -36,6 +36,7 @@ from sparring.scenario.model import RecordedEvent
 from tests.serve_process import serve_process
 
 TEXT = "Paris is the capital of France"  # six word chunks: five gaps
+EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
 FAR_BELOW = 5.0  # seconds: every scaled wait here is well under it, every unscaled one well over
 
 
@@ -170,30 +171,19 @@ def test_speed_1_changes_nothing() -> None:
     assert scaled(answer, 1) is answer
 
 
-def test_sparring_serve_speed_times_the_file_speed(tmp_path: Path) -> None:
-    scenario = tmp_path / "slow.yaml"
-    scenario.write_text(
-        "speed: 10\n"
-        "replies:\n"
-        "  - error: rate_limit\n"
-        "    retry_after: 20\n"
-        f"  - text: {TEXT}\n"
-        "    timing: {first_chunk: 10, gap: 2}\n"
-    )
-    with serve_process("--speed", "100", str(scenario)) as (_, url, _):
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=1)
+def test_sparring_serve_speed_plays_the_docs_example_1000_times_faster() -> None:
+    """The command docs/cli.md shows: `sparring serve --speed 1000 docs/examples/slow-retries.yaml`."""
+    with serve_process("--speed", "1000", str(EXAMPLES / "slow-retries.yaml")) as (_, url, _):
+        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=2)
         started = time.monotonic()
-        raw = client.chat.completions.with_raw_response.create(
-            model="gpt-4o", messages=[{"role": "user", "content": "capital?"}], stream=True
-        )
-        text = "".join(c.choices[0].delta.content or "" for c in raw.parse() if c.choices)
+        text, chunks = streamed(client)
         wall = time.monotonic() - started
-        journal = httpx.get(f"{url}/_sparring/journal").json()
-    assert text == TEXT
-    assert wall < FAR_BELOW * 4  # 40 s scripted, divided by 1000
-    entries = journal["entries"]
-    assert [e["status"] for e in entries] == [429, 200]
+        entries = httpx.get(f"{url}/_sparring/journal").json()["entries"]
+    assert (text, chunks) == (TEXT, 6)
+    assert wall < FAR_BELOW * 4  # 60 s scripted, divided by 1000
+    assert [e["status"] for e in entries] == [429, 429, 200]
     assert entries[0]["response_headers"]["retry-after"] == "0.02"
+    assert entries[2]["detail"] == "speed 1000: scripted waits and retry advice divided by it"
 
 
 # -- validation -----------------------------------------------------------------------------

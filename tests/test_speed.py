@@ -33,7 +33,7 @@ from sparring import (
 from sparring.fake_server.playback import Gaps
 from sparring.fake_server.speed import scaled
 from sparring.scenario.model import RecordedEvent
-from tests.serve_process import serve_process
+from tests.serve_process import ServeLog, serve_process
 
 TEXT = "Paris is the capital of France"  # six word chunks: five gaps
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
@@ -173,7 +173,8 @@ def test_speed_1_changes_nothing() -> None:
 
 def test_sparring_serve_speed_plays_the_docs_example_1000_times_faster() -> None:
     """The command docs/cli.md shows: `sparring serve --speed 1000 docs/examples/slow-retries.yaml`."""
-    with serve_process("--speed", "1000", str(EXAMPLES / "slow-retries.yaml")) as (_, url, _):
+    log = ServeLog()
+    with serve_process("--speed", "1000", str(EXAMPLES / "slow-retries.yaml"), log=log) as (_, url, _):
         client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=2)
         started = time.monotonic()
         text, chunks = streamed(client)
@@ -184,6 +185,7 @@ def test_sparring_serve_speed_plays_the_docs_example_1000_times_faster() -> None
     assert [e["status"] for e in entries] == [429, 429, 200]
     assert entries[0]["response_headers"]["retry-after"] == "0.02"
     assert entries[2]["detail"] == "speed 1000: scripted waits and retry advice divided by it"
+    assert log.wait_for("serving").endswith("slow-retries.yaml at speed 1000")
 
 
 # -- validation -----------------------------------------------------------------------------

@@ -227,7 +227,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(base_url: str) -> None:
         what = ", ".join(args.scenarios) if args.scenarios else "generated answers"
-        print(f"sparring {__version__} serving {what}", flush=True)
+        pace = f" at speed {args.speed:g}" if args.speed != 1 else ""
+        print(f"sparring {__version__} serving {what}{pace}", flush=True)
         print(f"base URL: {base_url}   (Ctrl-C to stop)", flush=True)
 
     try:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import anthropic
@@ -37,6 +38,7 @@ from tests.serve_process import ServeLog, serve_process
 
 TEXT = "Paris is the capital of France"  # six word chunks: five gaps
 EXAMPLES = Path(__file__).resolve().parents[1] / "docs" / "examples"
+BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True}
 FAR_BELOW = 5.0  # seconds: every scaled wait here is well under it, every unscaled one well over
 
 
@@ -112,17 +114,34 @@ def test_the_anthropic_sdk_waits_the_scaled_retry_after(server: FakeServer) -> N
         ({}, {"retry-after": "0.01", "x-ratelimit-reset-requests": "10ms"}),  # the preset's default 1 s
         ({"retry_after_ms": 20_000}, {"retry-after-ms": "200", "x-ratelimit-reset-requests": "200ms"}),
         ({"retry_after": 3, "retry_after_ms": 2500}, {"retry-after": "0.03", "retry-after-ms": "25"}),
+        ({"retry_after": 200}, {"retry-after": "2"}),  # a whole number of seconds stays one
         ({"retry_after": "120"}, {"retry-after": "120"}),  # text goes out as written
         ({"headers": {"retry-after": "120"}}, {"retry-after": "120"}),  # and so do headers by hand
     ],
 )
 def test_retry_advice_is_scaled(server: FakeServer, scripted: dict[str, object], headers: dict[str, str]) -> None:
     server.set_scenario(Scenario.of(error("rate_limit", **scripted), speed=100))  # type: ignore[arg-type]
-    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}], "stream": True}
     with httpx.Client() as client:
-        response = client.post(f"{server.base_url}/chat/completions", json=body)
+        response = client.post(f"{server.base_url}/chat/completions", json=BODY)
     assert response.status_code == 429
     assert {name: response.headers.get(name) for name in headers} == headers
+
+
+def test_a_retry_after_date_is_the_divided_wait_rounded_up_to_the_second(server: FakeServer) -> None:
+    server.set_scenario(Scenario.of(error("unavailable", retry_after=30, retry_after_format="date"), speed=100))
+    before = time.time()
+    with httpx.Client() as client:
+        response = client.post(f"{server.base_url}/chat/completions", json=BODY)
+    when = parsedate_to_datetime(response.headers["retry-after"]).timestamp()
+    assert before + 0.3 <= when <= time.time() + 1.3  # 0.3 s from now, up to the next second; not 30 s
+
+
+def test_the_sdk_judges_the_divided_advice(server: FakeServer) -> None:
+    """The openai SDK never retries a retry-after over 120 s; divided by 1000, 200 s is 0.2 s."""
+    server.set_scenario(Scenario.of(error("rate_limit", retry_after=200), reply("Hi"), speed=1000))
+    client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=1)
+    assert streamed(client)[0] == "Hi"
+    assert [e.status for e in server.journal()] == [429, 200]
 
 
 def test_stalls_hangs_keepalives_and_recordings_are_scaled(server: FakeServer) -> None:

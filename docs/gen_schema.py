@@ -190,6 +190,11 @@ DOCS: dict[str, dict[str, Doc]] = {
             " rule did not answer; with `default`, a generated answer.",
             "fallback: default",
         ),
+        "speed": Doc(
+            "Divides every scripted wait of the scenario's replies, and the waits they advise"
+            " (`retry-after`), by this number: above 0, at most 1,000,000; times `sparring serve --speed`.",
+            "speed: 100",
+        ),
         "rules": Doc(
             "Rules, tried in order, each a mapping with the keys of a rule.",
             "rules: [{match: {model: gpt-4o}, replies: [{text: Hi}]}]",

@@ -111,6 +111,15 @@ def _parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=None, help="seed for generated ids and padding, so runs differ only in timestamps"
     )
     serve.add_argument(
+        "--speed",
+        type=float,
+        default=1.0,
+        metavar="N",
+        help="divide every scripted wait (timing, stalls, hangs, recorded times) and the waits replies advise "
+        "(retry-after, retry-after-ms, rate-limit resets) by N, times each scenario's own speed "
+        "(default: %(default)g)",
+    )
+    serve.add_argument(
         "--journal-limit",
         type=int,
         default=JOURNAL_LIMIT,
@@ -171,8 +180,14 @@ def _serve(args: argparse.Namespace) -> int:
     from sparring.fake_server.runner import serve
     from sparring.fake_server.security import remote_binding
     from sparring.fake_server.store import Store
+    from sparring.scenario._validate import check_speed
     from sparring.scenario.model import Scenario
 
+    try:
+        check_speed("--speed", args.speed)
+    except ScenarioError as exc:
+        print(f"sparring: --speed {exc.problems[0].message}", file=sys.stderr)
+        return 2
     try:
         scenario = _load_all(args.scenarios) if args.scenarios else Scenario(fallback="default")
     except ScenarioError as exc:
@@ -212,7 +227,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     def ready(base_url: str) -> None:
         what = ", ".join(args.scenarios) if args.scenarios else "generated answers"
-        print(f"sparring {__version__} serving {what}", flush=True)
+        pace = f" at speed {args.speed:g}" if args.speed != 1 else ""
+        print(f"sparring {__version__} serving {what}{pace}", flush=True)
         print(f"base URL: {base_url}   (Ctrl-C to stop)", flush=True)
 
     try:
@@ -224,6 +240,7 @@ def _serve(args: argparse.Namespace) -> int:
             on_ready=ready,
             token=args.token or None,
             limits=limits,
+            speed=args.speed,
         )
     except OSError as exc:
         print(f"sparring: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", file=sys.stderr)

@@ -36,6 +36,7 @@ from sparring.fake_server.miss import asked_of, explain_miss
 from sparring.fake_server.offload import off_loop
 from sparring.fake_server.resolve import Resolved
 from sparring.fake_server.security import control_refusal
+from sparring.fake_server.speed import scaled
 from sparring.fake_server.store import ENDED, Store
 from sparring.fake_server.upstream import Passthrough, forward
 from sparring.fake_server.upstream import close as close_passthrough
@@ -62,12 +63,15 @@ def make_app(
     token: str | None = None,
     names: frozenset[str] = frozenset(),
     passthrough: Passthrough | None = None,
+    speed: float = 1.0,
 ) -> web.Application:
     """`token`: required on control routes (`x-sparring-token`). `names`: Host names besides
     loopback and addresses that the control API answers to (a server bound outside loopback).
-    `passthrough`: where every namespace without one of its own sends requests upstream."""
+    `passthrough`: where every namespace without one of its own sends requests upstream.
+    `speed`: divides every scripted wait (`speed.py`)."""
     app = web.Application(middlewares=[_journal_and_shape_errors], client_max_size=MAX_BODY_BYTES)
-    app[STATE] = ServerState(store, random.Random(seed), token=token, names=names, passthrough=passthrough)
+    state = ServerState(store, random.Random(seed), token=token, names=names, passthrough=passthrough, speed=speed)
+    app[STATE] = state
     app.on_cleanup.append(lambda app: close_passthrough(app[STATE].passthrough))
     for dialect in DIALECTS:
         add_route(app, "POST", dialect.path, _routed_by_the_middleware)
@@ -208,6 +212,10 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
         return await forward(exchange, passthrough, raw)
     else:
         return _miss(exchange, dialect, info, choice)
+    factor = exchange.state.speed * choice.scenario.speed
+    if factor != 1:  # the one place speed acts: the reply's waits divided, once
+        chosen = scaled(chosen, factor)
+        exchange.note(f"speed {factor:g}: scripted waits and retry advice divided by it")
     if isinstance(chosen, ErrorReply):
         await playback.pause(chosen.timing.headers_delay)
         return _json(exchange, dialect.error(chosen, parsed, exchange.api_key, exchange.rng), dialect)

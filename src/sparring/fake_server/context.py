@@ -34,6 +34,7 @@ class ServerState:
     token: str | None = None  # required on control routes when set
     names: frozenset[str] = frozenset()  # non-loopback Host names the control API answers to
     passthrough: Passthrough | None = None  # where namespaces without their own send requests upstream
+    speed: float = 1.0  # divides every scripted wait, times the scenario's speed (speed.py)
 
 
 STATE = web.AppKey("sparring_state", ServerState)

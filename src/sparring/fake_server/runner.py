@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
-from sparring.errors import ServerError
+from sparring.errors import ScenarioError, ServerError
 from sparring.fake_server.app import make_app
 from sparring.fake_server.connections import ConnectionLimits, GuardedRunner
 from sparring.fake_server.context import STATE
@@ -27,6 +27,7 @@ from sparring.fake_server.journal import JOURNAL_LIMIT, Entry
 from sparring.fake_server.memory import give_back_large_buffers
 from sparring.fake_server.security import own_names, remote_binding
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
+from sparring.scenario._validate import check_speed
 from sparring.scenario.model import Scenario
 
 if TYPE_CHECKING:
@@ -43,9 +44,10 @@ def _runner(
     names: frozenset[str] = frozenset(),
     limits: ConnectionLimits | None = None,
     passthrough: Passthrough | None = None,
+    speed: float = 1.0,
 ) -> web.AppRunner:
     return GuardedRunner(
-        make_app(store, seed=seed, token=token, names=names, passthrough=passthrough),
+        make_app(store, seed=seed, token=token, names=names, passthrough=passthrough, speed=speed),
         limits=limits or ConnectionLimits(),
         handle_signals=False,
         handler_cancellation=True,
@@ -72,6 +74,8 @@ class FakeServer:
     `journal_limit`: entries each namespace's journal keeps; past it the oldest ended ones
     are dropped (`len(journal)` then stops growing while `Entry.index` goes on).
     `passthrough`: where requests go upstream instead of being answered (`Recorder.passthrough`).
+    `speed`: every scripted wait, and the waits replies advise (`retry-after`), divided by it,
+    times each scenario's own `speed` (docs: Scenario reference, Speed).
     """
 
     __test__ = False  # not a test class, whatever pytest's collection patterns say
@@ -92,7 +96,12 @@ class FakeServer:
         max_connections: int | None = None,
         journal_limit: int = JOURNAL_LIMIT,
         passthrough: Passthrough | None = None,
+        speed: float = 1.0,
     ) -> None:
+        try:
+            check_speed("speed", speed)
+        except ScenarioError as exc:
+            raise ServerError(f"FakeServer: speed {exc.problems[0].message}") from None
         try:
             warning = remote_binding(
                 host,
@@ -115,6 +124,7 @@ class FakeServer:
         self._requested_port = port
         self._seed = seed
         self._passthrough = passthrough
+        self._speed = speed
         self._port: int | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runner: web.AppRunner | None = None
@@ -167,7 +177,9 @@ class FakeServer:
 
     def _run(self) -> None:
         loop = asyncio.new_event_loop()
-        runner = _runner(self.store, self._seed, self._token, own_names(self.host), self._limits, self._passthrough)
+        runner = _runner(
+            self.store, self._seed, self._token, own_names(self.host), self._limits, self._passthrough, self._speed
+        )
         try:
             loop.run_until_complete(runner.setup())
             site = web.TCPSite(runner, self.host, self._requested_port)
@@ -267,13 +279,14 @@ def serve(
     token: str | None = None,
     limits: ConnectionLimits | None = None,
     passthrough: Passthrough | None = None,
+    speed: float = 1.0,
 ) -> None:
     """Serve in the foreground until Ctrl-C or SIGTERM; `on_ready` gets the base URL. `token`,
     when set, is required on the control API; `limits` bound slow, silent and too many clients;
-    `passthrough` sends requests upstream (`sparring record`)."""
+    `passthrough` sends requests upstream (`sparring record`); `speed` divides scripted waits."""
 
     async def main() -> None:
-        runner = _runner(store, seed, token, own_names(host), limits, passthrough)
+        runner = _runner(store, seed, token, own_names(host), limits, passthrough, speed)
         await runner.setup()
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()

@@ -10,10 +10,11 @@ from collections.abc import Mapping
 
 from sparring.errors import ScenarioError, closest
 
-__all__ = ["check_headers", "check_uses", "closest", "count", "fail", "non_negative", "positive_int"]
+__all__ = ["check_headers", "check_speed", "check_uses", "closest", "count", "fail", "non_negative", "positive_int"]
 
 MAX_WAIT = 86_400.0  # one day: timing and stall/hang durations; no test waits longer
 MAX_HEADER_SECONDS = 366 * 86_400.0  # a year: retry-after and rate-limit resets only go in headers
+MAX_SPEED = 1e6  # a day of scripted waits in a tenth of a second; beyond, speed means nothing
 MAX_COUNT = 2**53  # counts and seeds; beyond this a float loses them and no limit means anything
 
 
@@ -26,6 +27,14 @@ def non_negative(path: str, value: float, maximum: float = MAX_WAIT) -> None:
         raise fail(path, f"must be a number >= 0, got {value!r}")
     if not value <= maximum:  # also inf
         raise fail(path, f"must be a finite number of at most {maximum:g}, got {value!r}")
+
+
+def check_speed(path: str, value: float) -> None:
+    """A speed: how many times faster than scripted every wait goes by."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_SPEED:
+        raise fail(
+            path, f"must be a number above 0 and at most {MAX_SPEED:,.0f} (100: waits 100 times shorter), got {value!r}"
+        )
 
 
 def positive_int(path: str, value: int, maximum: int = MAX_COUNT) -> None:

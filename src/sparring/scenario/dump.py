@@ -54,6 +54,8 @@ def scenario_data(scenario: Scenario) -> dict[str, Any]:
     if scenario.description is not None:
         data["description"] = scenario.description
     data["fallback"] = scenario.fallback
+    if scenario.speed != 1:
+        data["speed"] = scenario.speed
     data["rules"] = [_rule(r, i) for i, r in enumerate(scenario.rules)]
     return data
 

@@ -35,7 +35,7 @@ from sparring.scenario.model import (
 
 PathKey = tuple[str | int, ...]
 T = TypeVar("T")
-TOP_KEYS = ("name", "description", "fallback", "rules", "replies")
+TOP_KEYS = ("name", "description", "fallback", "speed", "rules", "replies")
 RULE_KEYS = ("name", "match", "replies")
 
 
@@ -265,6 +265,7 @@ class _Builder:
             name=top.get("name", name),
             description=top.get("description"),
             source=self.source,
+            speed=top.get("speed", 1.0),
         )
 
     def count_replies(self, top: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from sparring.scenario import _cost
 from sparring.scenario._validate import (
     MAX_HEADER_SECONDS,
     check_headers,
+    check_speed,
     check_uses,
     closest,
     fail,
@@ -319,6 +320,8 @@ class Scenario:
 
     `fallback` says what a request nothing answers gets: `miss` (an error naming sparring)
     or `default` (a deterministic generated answer, as `sparring serve` gives with no scenario).
+    `speed` divides every scripted wait of its replies, and the waits they advise
+    (`retry-after`); it multiplies the server's own speed (`fake_server/speed.py`).
     """
 
     rules: tuple[Rule, ...] = ()
@@ -326,6 +329,7 @@ class Scenario:
     name: str | None = None
     description: str | None = None
     source: str | None = None
+    speed: float = 1.0
 
     def __post_init__(self) -> None:
         replies = sum(len(rule.replies) for rule in self.rules)
@@ -337,9 +341,12 @@ class Scenario:
                 path="fallback",
                 suggestion=closest(str(self.fallback), ("miss", "default")),
             )
+        check_speed("speed", self.speed)
 
     @classmethod
-    def of(cls, *items: Rule | Reply, fallback: Fallback = "miss", name: str | None = None) -> Scenario:
+    def of(
+        cls, *items: Rule | Reply, fallback: Fallback = "miss", name: str | None = None, speed: float = 1.0
+    ) -> Scenario:
         """A scenario from rules and bare replies, in order; a run of bare replies forms one
         rule that matches any request."""
         rules: list[Rule] = []
@@ -354,9 +361,11 @@ class Scenario:
                 loose.append(item)
         if loose:
             rules.append(Rule(replies=tuple(loose)))
-        return cls(rules=tuple(rules), fallback=fallback, name=name)
+        return cls(rules=tuple(rules), fallback=fallback, name=name, speed=speed)
 
     def __add__(self, other: Scenario) -> Scenario:
-        """Rules of both, this one's first; generated answers if either asks for them."""
+        """Rules of both, this one's first; generated answers if either asks for them; this
+        one's speed, or the other's if this one has none (speed 1)."""
         fallback: Fallback = "default" if "default" in (self.fallback, other.fallback) else "miss"
-        return dataclasses.replace(self, rules=self.rules + other.rules, fallback=fallback)
+        speed = self.speed if self.speed != 1 else other.speed
+        return dataclasses.replace(self, rules=self.rules + other.rules, fallback=fallback, speed=speed)

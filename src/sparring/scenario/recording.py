@@ -20,11 +20,9 @@ from dataclasses import dataclass, field
 
 from sparring.errors import ScenarioError
 from sparring.scenario import _cost
-from sparring.scenario._validate import check_headers, check_uses, closest, count, fail, non_negative
+from sparring.scenario._validate import check_headers, check_speed, check_uses, closest, count, fail, non_negative
 from sparring.scenario.delivery import Fault, RateLimits, Timing, Wire
 from sparring.scenario.match import ENDPOINTS
-
-MAX_SPEED = 1e6  # a day of recorded waits in a tenth of a second; beyond, speed means nothing
 
 
 @dataclass(frozen=True)
@@ -136,8 +134,7 @@ class Recorded:
             raise fail("status", f"a recorded answer is 2xx (errors are `error:` replies), got {self.status!r}")
         check_headers("headers", self.headers)
         non_negative("headers_at", self.headers_at)
-        if isinstance(self.speed, bool) or not isinstance(self.speed, (int, float)) or not 0 < self.speed <= MAX_SPEED:
-            raise fail("speed", f"must be a number above 0 and at most {MAX_SPEED:g}, got {self.speed!r}")
+        check_speed("speed", self.speed)
         if len(self.events) > _cost.MAX_CHUNKS:
             raise fail("events", f"has {len(self.events):,} events; the limit is {_cost.MAX_CHUNKS:,}")
         check_uses(self.times, self.repeat, self.optional)

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -59,7 +58,7 @@ class Exchange:
         return self.space.name != self.namespace
 
     def elapsed_ms(self) -> int:
-        return max(1, int((time.monotonic() - self.entry.arrived) * 1000))
+        return max(1, int((self.journal.clock.monotonic() - self.entry.arrived) * 1000))
 
     # -- what the server learnt, recorded as it learnt it --------------------------------
 

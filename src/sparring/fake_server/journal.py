@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sparring.fake_server import memory, packed
+from sparring.fake_server.clock import REAL, Clock
 from sparring.fake_server.defaults import JOURNAL_LIMIT as JOURNAL_LIMIT  # re-exported, as before
 from sparring.fake_server.security import redact_headers
 from sparring.fake_server.writes import Chunk as Chunk  # re-exported: users import it from here
@@ -238,6 +239,7 @@ class Journal:
         self._version = 0  # counts entries opened and ended: a reader can wait for the next change
         self._watchers: list[Callable[[], object]] = []
         self._on_end = on_end
+        self.clock: Clock = REAL  # a virtual one when the server runs on a test's loop (clock.py)
 
     def open(self, method: str, path: str, headers: Mapping[str, str]) -> Entry:
         with self._lock:
@@ -247,8 +249,8 @@ class Journal:
                 method=method,
                 path=path,
                 headers=redact_headers(headers, self.redact),
-                arrived=time.monotonic(),
-                wall_time=time.time(),
+                arrived=self.clock.monotonic(),
+                wall_time=self.clock.wall(),
             )
             self._next += 1
             self._entries.append(entry)
@@ -314,7 +316,7 @@ class Journal:
     def chunk(self, entry: Entry, nbytes: int, kind: str = "event") -> None:
         with self._lock:
             if len(entry.chunks) < WRITES_KEPT:
-                entry.chunks.add(time.monotonic() - entry.arrived, nbytes, kind)
+                entry.chunks.add(self.clock.monotonic() - entry.arrived, nbytes, kind)
                 return
             entry.writes_omitted += 1
             entry.bytes_omitted += nbytes
@@ -331,7 +333,7 @@ class Journal:
                 entry.detail = detail
             if status is not None:
                 entry.status = status
-            entry.ended = time.monotonic() - entry.arrived
+            entry.ended = self.clock.monotonic() - entry.arrived
             entry._seal()
             self._trim()
             self._changed()

@@ -22,7 +22,6 @@ parse, so it gets sparring's 500 instead (`mismatch`), which no SDK retries.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 
 from aiohttp import web
@@ -66,7 +65,9 @@ async def until_headers(exchange: Exchange, recorded: Recorded) -> None:
     if recorded.timing is not None:
         await playback.pause(recorded.timing.headers_delay)
         return
-    await playback.pause(exchange.entry.arrived + recorded.headers_at / recorded.speed - time.monotonic())
+    await playback.pause(
+        exchange.entry.arrived + recorded.headers_at / recorded.speed - exchange.journal.clock.monotonic()
+    )
 
 
 def _origin(exchange: Exchange, recorded: Recorded) -> float | None:
@@ -74,8 +75,8 @@ def _origin(exchange: Exchange, recorded: Recorded) -> float | None:
     from there, so headers that went out late do not make every write late."""
     if recorded.timing is not None:
         return None
-    due = exchange.entry.arrived + recorded.headers_at / recorded.speed  # on time.monotonic's clock
-    return asyncio.get_running_loop().time() + (due - time.monotonic())
+    due = exchange.entry.arrived + recorded.headers_at / recorded.speed  # on the journal's clock
+    return asyncio.get_running_loop().time() + (due - exchange.journal.clock.monotonic())
 
 
 def headers_of(recorded: Recorded, dialect: Dialect) -> tuple[dict[str, str], str]:

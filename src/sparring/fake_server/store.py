@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sparring.fake_server import memory
+from sparring.fake_server.clock import REAL, Clock
 from sparring.fake_server.journal import JOURNAL_LIMIT, Entry, Journal
 from sparring.fake_server.security import header_names
 from sparring.scenario.match import RegexTimeout
@@ -225,6 +226,7 @@ class Store:
         self._on_end = on_end
         self.redact = header_names(redact)
         self.default = DEFAULT_NAMESPACE
+        self.clock: Clock = REAL  # what new namespaces' journals read (clock.py)
 
     def route(self, api_key: str, namespace: str) -> None:
         """Requests carrying `api_key` go to `namespace` (unless a header says otherwise)."""
@@ -286,6 +288,7 @@ class Store:
                 space = self._spaces[name] = Namespace(
                     name, self._on_end, self.redact, journal_limit=self.journal_limit
                 )
+                space.journal.clock = self.clock
                 space.start_fallback, space.start_loop = self.fallback, self.loop
                 space.load(Scenario(fallback=self.fallback), loop=self.loop)
             space = self._spaces[name]

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from sparring.plugin.fake_llm import FakeLLM
     from sparring.plugin.options import Settings
     from sparring.plugin.remote import Remote
+    from sparring.plugin.virtual import LoopServer
 
 _SETTINGS: pytest.StashKey[Settings] = pytest.StashKey()
 _FAKE: pytest.StashKey[FakeLLM] = pytest.StashKey()
@@ -41,6 +42,7 @@ _REMOTE: pytest.StashKey[Remote] = pytest.StashKey()
 _CALL = pytest.StashKey[pytest.TestReport]()
 _STRICT = pytest.StashKey[bool]()
 _CASSETTE: pytest.StashKey[Cassette] = pytest.StashKey()
+_VIRTUAL: pytest.StashKey[LoopServer] = pytest.StashKey()
 _EXCHANGE = "sparring: exchange with the fake LLM server"
 _SAVED = "sparring: cassette"
 
@@ -54,12 +56,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     from sparring.plugin.cassette import MARKER_HELP
     from sparring.plugin.options import read_settings
+    from sparring.plugin.virtual import MARKER_HELP as VIRTUAL_HELP
 
     config.addinivalue_line(
         "markers",
         "sparring(scenario=None, fallback='miss', strict=None): options for the fake_llm fixture in this test",
     )
     config.addinivalue_line("markers", MARKER_HELP)
+    config.addinivalue_line("markers", VIRTUAL_HELP)
     settings = config.stash[_SETTINGS] = read_settings(config)
     if settings.url is not None and not config.getoption("help", False):
         config.stash[_REMOTE] = _connect(settings)
@@ -126,19 +130,21 @@ def fake_llm(request: pytest.FixtureRequest, _sparring_backend: Backend) -> Iter
 
     settings = request.config.stash[_SETTINGS]
     options = test_options(request.node)
-    cassette = _cassette(request.node, settings, _sparring_backend)
-    fake = FakeLLM(
-        _sparring_backend, name=request.node.nodeid, search=settings.scenario_dirs, fallback=options.fallback
-    )
+    virtual = _virtual(request)
+    backend = virtual or _sparring_backend
+    cassette = _cassette(request.node, settings, backend)
+    fake = FakeLLM(backend, name=request.node.nodeid, search=settings.scenario_dirs, fallback=options.fallback)
     request.node.stash[_FAKE] = fake
     request.node.stash[_STRICT] = settings.strict if options.strict is None else options.strict
     if options.scenarios:
         fake.load(*options.scenarios)
     if cassette is not None:
         request.node.stash[_CASSETTE] = cassette
-        cassette.start(fake, _sparring_backend)
+        cassette.start(fake, backend)
     yield fake
     fake.close()
+    if virtual is not None:
+        virtual.close()
     if cassette is not None:
         cassette.finish()
     problems = _problems(request.node, fake)
@@ -147,6 +153,39 @@ def fake_llm(request: pytest.FixtureRequest, _sparring_backend: Backend) -> Iter
     # already says what happened (its report carries the leftovers, quietly).
     if problems is not None and call is not None and call.passed:
         pytest.fail(problems, pytrace=False)
+
+
+def _virtual(request: pytest.FixtureRequest) -> LoopServer | None:
+    """Under `@pytest.mark.sparring_virtual_time`, this test's own server, to serve on its loop
+    (`pytest_runtest_call` starts it there); a setup error for what it cannot run."""
+    __tracebackhide__ = True
+    from sparring.plugin.virtual import MARKER, SYNC_REFUSED, LoopServer, is_async
+
+    if request.node.get_closest_marker(MARKER) is None:
+        return None
+    if not is_async(getattr(request.node, "obj", None)):
+        pytest.fail(SYNC_REFUSED, pytrace=False)
+    if request.node.get_closest_marker("sparring_cassette") is not None:
+        message = f"@pytest.mark.{MARKER} does not record or replay cassettes; drop one of the two markers"
+        pytest.fail(message, pytrace=False)
+    server = request.node.stash[_VIRTUAL] = LoopServer()
+    return server
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    """A virtual-time test runs wrapped: its server serving on its loop, the clock virtual."""
+    server = item.stash.get(_VIRTUAL, None)
+    if server is None or not isinstance(item, pytest.Function):
+        return (yield)
+    from sparring.plugin.virtual import on_virtual_loop
+
+    test = item.obj
+    item.obj = on_virtual_loop(test, server)
+    try:
+        return (yield)
+    finally:
+        item.obj = test
 
 
 def _problems(item: pytest.Item, fake: FakeLLM) -> str | None:

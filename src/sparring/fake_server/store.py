@@ -228,6 +228,13 @@ class Store:
         self.default = DEFAULT_NAMESPACE
         self.clock: Clock = REAL  # what new namespaces' journals read (clock.py)
 
+    def use_clock(self, clock: Clock) -> None:
+        """Journal on `clock` from now on, in the namespaces there are and those to come."""
+        with self._lock:
+            self.clock = clock
+            for space in self._spaces.values():
+                space.journal.clock = clock
+
     def route(self, api_key: str, namespace: str) -> None:
         """Requests carrying `api_key` go to `namespace` (unless a header says otherwise)."""
         with self._lock:

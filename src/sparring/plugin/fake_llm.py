@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from sparring.errors import ServerError
 from sparring.fake_server.journal import Entry, dropped_from
 from sparring.fake_server.miss import WHY
 from sparring.fake_server.runner import FakeServer
@@ -164,6 +165,7 @@ class FakeLLM:
 
     def openai(self, **options: Any) -> openai_sdk.OpenAI:
         """An `openai.OpenAI` client pointed here, closed when the test ends."""
+        self._refuse_sync()
         client = clients.openai_client(self.base_url, self.api_key, options)
         self._clients.append(client)
         return client
@@ -175,9 +177,16 @@ class FakeLLM:
 
     def anthropic(self, **options: Any) -> anthropic_sdk.Anthropic:
         """An `anthropic.Anthropic` client pointed here, closed when the test ends."""
+        self._refuse_sync()
         client = clients.anthropic_client(self.url, self.api_key, options)
         self._clients.append(client)
         return client
+
+    def _refuse_sync(self) -> None:
+        if getattr(self._backend, "virtual", False):  # the server runs on the test's loop (virtual.py)
+            from sparring.plugin.virtual import SYNC_REFUSED
+
+            raise ServerError(SYNC_REFUSED)
 
     def async_anthropic(self, **options: Any) -> anthropic_sdk.AsyncAnthropic:
         """An `anthropic.AsyncAnthropic` client pointed here. Close it on your event loop."""

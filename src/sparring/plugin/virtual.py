@@ -1,0 +1,139 @@
+"""Virtual time for async tests (`@pytest.mark.sparring_virtual_time`): the fake server runs
+on the test's own event loop, and `looptime` fast-forwards that loop's clock whenever
+nothing is ready, so scripted waits and the client's own sleeps take no wall time.
+
+One clock rules both sides: the server's delays, the client's backoff and the journal's
+times are all read from the loop. The sockets stay real (127.0.0.1): looptime polls them
+before moving its clock, and loopback bytes are readable as soon as they are written, so
+a fast-forward never overtakes a message in flight.
+
+The socket is bound when the `fake_llm` fixture is made (a client can be given its URL at
+once); it starts serving when the test's coroutine starts, on the test's loop, and stops
+when the coroutine ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import inspect
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from sparring._optional import require
+from sparring.errors import ServerError
+from sparring.fake_server.clock import loop_clock
+from sparring.fake_server.context import NAMESPACE_PREFIX, STATE
+from sparring.fake_server.journal import Entry
+from sparring.fake_server.runner import _runner
+from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
+from sparring.scenario.model import Fallback, Scenario
+
+MARKER = "sparring_virtual_time"
+MARKER_HELP = (
+    f"{MARKER}: run this async test's fake_llm server on the test's event loop under a virtual clock "
+    "(looptime): scripted waits and the client's sleeps take no wall time. Async clients only."
+)
+SYNC_REFUSED = (
+    f"@pytest.mark.{MARKER} needs an async test with async clients: the server runs on the test's "
+    "event loop, which a sync client would block until it times out. Use fake_llm.async_openai() / "
+    "async_anthropic(), or drop the marker (the server then runs on a thread of its own, in real time)."
+)
+
+
+class LoopServer:
+    """A fake server for one test, served on the test's loop: the `fake_llm` backend under
+    virtual time. Scripted and read like the plugin's own server (the store, directly)."""
+
+    def __init__(self) -> None:
+        self.store = Store()
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(128)
+        self._socket.setblocking(False)
+        self.port: int = self._socket.getsockname()[1]
+        self.virtual = True  # FakeLLM refuses sync clients on it
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @contextlib.asynccontextmanager
+    async def serving(self) -> AsyncIterator[None]:
+        """Serve on the running loop, the journal on its clock, until the block ends."""
+        self.store.use_clock(loop_clock(asyncio.get_running_loop()))
+        runner = _runner(self.store, None)
+        await runner.setup()
+        try:
+            await web.SockSite(runner, self._socket).start()
+            yield
+        finally:
+            runner.app[STATE].closing = True
+            await runner.cleanup()  # ends the streams still running (a stall, a hang)
+
+    def close(self) -> None:
+        self._socket.close()
+
+    # -- the Backend protocol (sparring.plugin.backend) ------------------------------------
+
+    def api_root(self, namespace: str) -> str:
+        return f"{self.url}{NAMESPACE_PREFIX}/{namespace}"
+
+    def create(self, namespace: str, *, fallback: Fallback, api_key: str) -> None:
+        self.store.set_scenario(Scenario(fallback=fallback), namespace)
+        self.store.route(api_key, namespace)
+        self.store.default = namespace
+
+    def extend(self, namespace: str, scenario: Scenario) -> None:
+        self.store.extend(scenario, namespace)
+
+    def scenario(self, namespace: str) -> Scenario:
+        return self.store.space(namespace).scenario
+
+    def journal(self, namespace: str) -> list[Entry]:
+        return self.store.space(namespace).journal.entries()
+
+    def wait_until(self, namespace: str, check: Callable[[list[Entry]], bool], timeout: float) -> list[Entry]:
+        raise ServerError(
+            f"fake_llm.wait_until blocks the event loop, and under @pytest.mark.{MARKER} the server runs "
+            "on it: await the client call instead (its requests have been journaled when it returns)"
+        )
+
+    def unused(self, namespace: str) -> list[str]:
+        return self.store.unused(namespace)
+
+    def drop(self, namespace: str) -> tuple[list[Entry], list[str]]:
+        unused = self.store.unused(namespace)
+        space = self.store.drop(namespace)
+        self.store.default = DEFAULT_NAMESPACE
+        return (space.journal.copies() if space is not None else []), unused
+
+
+def on_virtual_loop(test: Callable[..., Awaitable[Any]], server: LoopServer) -> Callable[..., Awaitable[Any]]:
+    """`test`, run with `server` serving on its loop and the loop's clock virtual."""
+    require("looptime", feature=f"@pytest.mark.{MARKER}")
+    import looptime
+
+    @functools.wraps(test)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        patched = looptime.patch_event_loop(loop)  # type: ignore[arg-type]  # asyncio's loops are BaseEventLoops
+        if patched.looptime_on:  # already virtual (e.g. @pytest.mark.looptime): keep its clock
+            enabled: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        else:
+            patched.setup_looptime(start=loop.time())  # go on from now: timers already set stay due
+            enabled = patched.looptime_enabled()
+        with enabled:
+            async with server.serving():
+                return await test(*args, **kwargs)
+
+    return run
+
+
+def is_async(test: object) -> bool:
+    return inspect.iscoroutinefunction(test)

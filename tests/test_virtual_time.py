@@ -4,12 +4,15 @@ openai SDK in a fraction of a second, the journal spaced as the virtual schedule
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
+from typing import Any
 
 import httpx
+import openai
 import pytest
 
-from sparring import FakeLLM, Timing, error, reply
+from sparring import FakeLLM, Fault, Timing, error, reply
 from sparring.checks.retries import check_retries
 from sparring.errors import ServerError
 from tests.test_plugin import run, write
@@ -30,8 +33,8 @@ def script(fake_llm: FakeLLM, scale: float) -> None:
     )
 
 
-async def stream_text(fake_llm: FakeLLM) -> str:
-    async with fake_llm.async_openai(max_retries=2) as client:
+async def stream_text(fake_llm: FakeLLM, **options: Any) -> str:
+    async with fake_llm.async_openai(**{"max_retries": 2, **options}) as client:
         stream = await client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "count"}], stream=True
         )
@@ -117,7 +120,7 @@ async def test_sync_clients_are_refused(fake_llm: FakeLLM) -> None:
         fake_llm.openai()
     with pytest.raises(ServerError, match="needs an async test with async clients"):
         fake_llm.anthropic()
-    with pytest.raises(ServerError, match="await the client call instead"):
+    with pytest.raises(ServerError, match="blocks the event loop"):
         fake_llm.wait_until(lambda journal: bool(journal), timeout=1)
 
 
@@ -135,3 +138,29 @@ def test_a_sync_test_is_refused_with_the_reason(pytester: pytest.Pytester) -> No
     result = run(pytester)
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(["*@pytest.mark.sparring_virtual_time needs an async test with async clients*"])
+
+
+@pytest.mark.asyncio
+@pytest.mark.sparring_virtual_time
+async def test_a_stall_meets_the_clients_read_timeout_in_virtual_time(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply(TEXT, fault=Fault("stall")))  # nothing more until the client gives up
+    started = time.perf_counter()
+    with pytest.raises(openai.APITimeoutError):
+        await stream_text(fake_llm, max_retries=0, timeout=30.0)
+    # The server sees the disconnect on the next turns of the loop the test shares with it.
+    (entry,) = await fake_llm.wait_for(lambda journal: journal[0].outcome is not None)
+    assert time.perf_counter() - started < 5.0  # 30 s of read timeout, not waited (about 0.05 s)
+    assert entry.outcome == "stalled"
+    assert entry.ended == pytest.approx(30.0, abs=0.05)
+
+
+@pytest.mark.asyncio
+@pytest.mark.sparring_virtual_time
+async def test_keepalives_keep_a_long_first_chunk_alive_on_the_virtual_schedule(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply(TEXT, timing=Timing(first_chunk=120.0, keepalive=5.0)))  # 30 s read timeout
+    assert await stream_text(fake_llm, max_retries=0, timeout=30.0) == TEXT
+    (entry,) = fake_llm.journal
+    assert entry.outcome == "completed"
+    comments = [c.at for c in entry.chunks if c.kind != "event"]
+    assert len(comments) == 23  # one every 5 s of the 120 s wait, none at its end
+    assert all(later - earlier == pytest.approx(5.0, abs=0.01) for earlier, later in itertools.pairwise(comments))

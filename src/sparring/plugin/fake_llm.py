@@ -10,6 +10,7 @@ test's clients must use its `base_url` (or send its `api_key`).
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Sequence
 from pathlib import Path
@@ -123,6 +124,15 @@ class FakeLLM:
         if self._final is not None:
             return list(self._final[0])
         return self._backend.wait_until(self.namespace, check, timeout)
+
+    async def wait_for(self, check: Callable[[list[Entry]], bool], *, timeout: float = 5.0) -> list[Entry]:
+        """`wait_until` for async tests: the same wait without blocking the event loop (under
+        `@pytest.mark.sparring_virtual_time` the server runs on it, and `timeout` is virtual)."""
+        waiting = getattr(self._backend, "wait_for", None)
+        if waiting is not None:
+            entries: list[Entry] = await waiting(self.namespace, check, timeout)
+            return entries
+        return await asyncio.to_thread(self.wait_until, check, timeout=timeout)
 
     def unused(self) -> list[str]:
         """Scripted replies (or uses of them) no request took; `optional` and `repeat` ones aside."""

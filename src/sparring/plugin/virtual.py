@@ -26,6 +26,7 @@ from aiohttp import web
 
 from sparring._optional import require
 from sparring.errors import ServerError
+from sparring.fake_server import memory
 from sparring.fake_server.clock import loop_clock
 from sparring.fake_server.context import NAMESPACE_PREFIX, STATE
 from sparring.fake_server.journal import Entry
@@ -68,6 +69,9 @@ class LoopServer:
         """Serve on the running loop, the journal on its clock, until the block ends."""
         self.store.use_clock(loop_clock(asyncio.get_running_loop()))
         runner = _runner(self.store, None)
+        # No memory trimmer: its timer ticks every 2 s, and under looptime each tick costs a few
+        # dozen loop cycles (0.5 s of wall time per virtual hour); a test has no burst to give back.
+        runner.app.cleanup_ctx.remove(memory.trimming)
         await runner.setup()
         try:
             await web.SockSite(runner, self._socket).start()
@@ -101,8 +105,27 @@ class LoopServer:
     def wait_until(self, namespace: str, check: Callable[[list[Entry]], bool], timeout: float) -> list[Entry]:
         raise ServerError(
             f"fake_llm.wait_until blocks the event loop, and under @pytest.mark.{MARKER} the server runs "
-            "on it: await the client call instead (its requests have been journaled when it returns)"
+            "on it: use `await fake_llm.wait_for(check)`"
         )
+
+    async def wait_for(self, namespace: str, check: Callable[[list[Entry]], bool], timeout: float) -> list[Entry]:
+        """`wait_until` on the loop: woken at each journal change, `timeout` on the loop's clock."""
+        journal = self.store.space(namespace).journal
+        changed = asyncio.Event()
+        stop = journal.watch(changed.set)  # called on this loop's thread: the server's
+
+        async def until() -> None:
+            while not check(journal.copies()):
+                changed.clear()
+                await changed.wait()
+
+        try:
+            await asyncio.wait_for(until(), timeout)
+        except asyncio.TimeoutError:
+            pass
+        finally:
+            stop()
+        return journal.entries()
 
     def unused(self, namespace: str) -> list[str]:
         return self.store.unused(namespace)

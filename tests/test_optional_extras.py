@@ -73,7 +73,17 @@ def test_missing_extras_name_the_pip_install(pytester: pytest.Pytester) -> None:
     pytester.makeconftest(HIDE)
     pytester.makepyfile(test_missing=TESTS)
     result = pytester.runpytest_subprocess(
-        "-p", "no:syrupy", "-p", "no:cacheprovider", "-p", "no:hypothesispytest", "-p", "no:asyncio", "-rA"
+        "-p",
+        "no:syrupy",
+        "-p",
+        "no:cacheprovider",
+        "-p",
+        "no:hypothesispytest",
+        "-p",
+        "no:asyncio",
+        "-p",
+        "no:looptime_plugin",
+        "-rA",  # looptime's plugin needs pytest-asyncio's (sparring[virtual])
     )
     result.assert_outcomes(passed=5, errors=1)
     result.stdout.fnmatch_lines(
@@ -100,7 +110,7 @@ def test_require_raises_an_import_error_naming_the_extra(monkeypatch: pytest.Mon
 
 def test_require_refuses_a_module_that_is_no_extra() -> None:
     with pytest.raises(
-        ValueError, match=r"'yaml' is not an optional dependency of sparring; known: \['anthropic', 'openai'"
+        ValueError, match=r"'yaml' is not an optional dependency of sparring; known: \['anthropic', 'looptime', 'openai'"
     ):
         require("yaml", feature="the feature")
 

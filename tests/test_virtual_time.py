@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import sys
 import time
 from typing import Any
 
@@ -14,7 +15,9 @@ import pytest
 
 from sparring import FakeLLM, Fault, Timing, error, reply
 from sparring.checks.retries import check_retries
+from sparring._optional import MissingExtraError
 from sparring.errors import ServerError
+from sparring.plugin.virtual import LoopServer, on_virtual_loop
 from tests.test_plugin import run, write
 
 pytest_plugins = ["pytester"]
@@ -52,7 +55,7 @@ async def test_a_minute_of_waits_takes_no_wall_time(fake_llm: FakeLLM) -> None:
     # The loop's clock went through the whole schedule; the wall clock did not (a generous
     # bound: about 0.15 s measured, against 60 s in real time).
     assert virtual == pytest.approx(60.0, abs=0.5)
-    assert wall < 5.0
+    assert wall < 30.0  # 60 s in real time
     first, second, answer = fake_llm.journal
     assert second.arrived - first.arrived >= 20.0
     assert answer.arrived - second.arrived >= 20.0
@@ -149,7 +152,7 @@ async def test_a_stall_meets_the_clients_read_timeout_in_virtual_time(fake_llm: 
         await stream_text(fake_llm, max_retries=0, timeout=30.0)
     # The server sees the disconnect on the next turns of the loop the test shares with it.
     (entry,) = await fake_llm.wait_for(lambda journal: journal[0].outcome is not None)
-    assert time.perf_counter() - started < 5.0  # 30 s of read timeout, not waited (about 0.05 s)
+    assert time.perf_counter() - started < 15.0  # 30 s of read timeout, not waited (about 0.05 s)
     assert entry.outcome == "stalled"
     assert entry.ended == pytest.approx(30.0, abs=0.05)
 
@@ -164,3 +167,13 @@ async def test_keepalives_keep_a_long_first_chunk_alive_on_the_virtual_schedule(
     comments = [c.at for c in entry.chunks if c.kind != "event"]
     assert len(comments) == 23  # one every 5 s of the 120 s wait, none at its end
     assert all(later - earlier == pytest.approx(5.0, abs=0.01) for earlier, later in itertools.pairwise(comments))
+
+
+def test_without_looptime_the_marker_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "looptime", None)
+    server = LoopServer()
+    try:
+        with pytest.raises(MissingExtraError, match=r"pip install 'sparring\[virtual\]'"):
+            on_virtual_loop(stream_text, server)
+    finally:
+        server.close()

@@ -14,8 +14,8 @@ import openai
 import pytest
 
 from sparring import FakeLLM, Fault, Timing, error, reply
-from sparring.checks.retries import check_retries
 from sparring._optional import MissingExtraError
+from sparring.checks.retries import check_retries
 from sparring.errors import ServerError
 from sparring.plugin.virtual import LoopServer, on_virtual_loop
 from tests.test_plugin import run, write

@@ -54,8 +54,8 @@ class Entry:
     method: str
     path: str
     headers: dict[str, str]
-    arrived: float  # time.monotonic() on arrival
-    wall_time: float  # time.time() on arrival
+    arrived: float  # time.monotonic() on arrival (the loop's clock under virtual time: clock.py)
+    wall_time: float  # time.time() on arrival (moved on as the loop's clock is, under virtual time)
     body: Any = None
     stream: bool = False
     retry_count: int | None = None

@@ -16,6 +16,7 @@ EXTRAS: dict[str, str] = {
     "openai": "openai",
     "anthropic": "anthropic",
     "syrupy": "snapshot",
+    "hypothesis": "chaos",
 }
 
 

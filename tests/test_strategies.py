@@ -168,3 +168,119 @@ def test_the_reference_client_keeps_the_invariants(fake_llm: FakeLLM, script: Sc
     with fake_llm.example(script):
         received, failure = asyncio.run(stream())
         strategies.check_stream_invariants(fake_llm, TEXT, received, failure)
+
+
+# -- broken clients are caught, and the printed scenario is the minimal one -----------------
+
+
+def test_a_client_that_retries_mid_stream_is_caught_with_the_minimal_scenario(fake_llm: FakeLLM) -> None:
+    client = fake_llm.openai(max_retries=2)
+
+    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=QUIET)
+    @given(script=strategies.misbehaving_streams(text=TEXT))
+    def prop(script: Scenario) -> None:
+        with fake_llm.example(script):
+            received, failure = run(retries_mid_stream(client))
+            strategies.check_stream(fake_llm, TEXT, received, failure)
+
+    with pytest.raises(strategies.InvariantError, match="duplicated output") as caught:
+        prop()
+    minimal = minimal_yaml(caught.value)
+    cut, answer = minimal.rules[0].replies  # one rule: the cut answer, then the answer
+    assert isinstance(cut, Answer)
+    assert cut.fault is not None
+    assert cut.fault.kind == "reset"  # the simplest fault that ends the stream
+    assert cut.fault.after_chunk is not None
+    assert cut.fault.after_chunk >= 1  # text had gone out before the cut
+    assert answer == dataclasses.replace(reply(TEXT), optional=True)
+    assert "sparring exchange of this example:" in "\n".join(caught.value.__notes__)
+    fake_llm.reset()
+
+
+def test_a_client_that_retries_a_400_is_caught(fake_llm: FakeLLM) -> None:
+    client = fake_llm.openai(max_retries=0)
+
+    @settings(max_examples=50, deadline=None, database=None, suppress_health_check=QUIET)
+    @given(script=strategies.misbehaving_streams(text=TEXT, errors=strategies.error_replies(), fault=False))
+    def prop(script: Scenario) -> None:
+        with fake_llm.example(script):
+            received, failure = run(retries_everything(client))
+            strategies.check_stream_invariants(fake_llm, TEXT, received, failure)
+
+    with pytest.raises(strategies.InvariantError, match="not retryable") as caught:
+        prop()
+    fatal, answer = minimal_yaml(caught.value).rules[0].replies
+    assert isinstance(fatal, ErrorReply)
+    assert fatal.preset == "bad_request"
+    assert isinstance(answer, Answer)
+    fake_llm.reset()
+
+
+def test_invariant_messages_show_the_exchange(fake_llm: FakeLLM) -> None:
+    client = fake_llm.openai(max_retries=0)
+    with fake_llm.example(error(400), reply(TEXT)):
+        received, failure = run(retries_everything(client))
+        with pytest.raises(strategies.InvariantError) as caught:
+            strategies.check_no_retry_on_fatal(fake_llm)
+    assert (received, failure) == (TEXT, None)
+    message = str(caught.value)
+    assert message.startswith("#2 retried #1 (400), but 400 is not retryable\nwhat the server saw:\n")
+    assert "#1 POST /v1/chat/completions -> 400" in message
+
+
+def test_check_stream_tells_duplication_from_loss() -> None:
+    strategies.check_stream(None, TEXT, TEXT)
+    strategies.check_stream(None, TEXT, "Paris is", RuntimeError("cut"))
+    with pytest.raises(strategies.InvariantError, match="duplicated output"):
+        strategies.check_stream(None, TEXT, "Paris is" + TEXT)
+    with pytest.raises(strategies.InvariantError, match="without an error but did not deliver the whole text"):
+        strategies.check_stream(None, TEXT, "Paris is")
+    with pytest.raises(strategies.InvariantError, match="not the start of the answer"):
+        strategies.check_stream(None, TEXT, "London", RuntimeError("cut"))
+
+
+# -- fake_llm.example: a fresh state per example, strict per example -------------------------
+
+
+def test_each_example_starts_afresh_and_is_strict_alone(fake_llm: FakeLLM) -> None:
+    client = fake_llm.openai(max_retries=0)
+    with fake_llm.example(reply("one")):
+        assert run(sdk_stream(client)) == ("one", None)
+    with fake_llm.example(Scenario.of(reply("two"))):
+        assert run(sdk_stream(client)) == ("two", None)
+        assert len(fake_llm.journal) == 1  # the journal of this example only
+    with pytest.raises(ExampleError, match="1 scripted reply was never used"), fake_llm.example(reply("a"), reply("b")):
+        run(sdk_stream(client))
+    with fake_llm.example(reply("a"), reply("b"), strict=False):
+        run(sdk_stream(client))
+    fake_llm.reset(Scenario.of(reply("last")))
+    assert run(sdk_stream(client)) == ("last", None)
+
+
+def test_examples_per_second(fake_llm: FakeLLM) -> None:
+    """Not a timed assertion: the figure is printed for the report (`-s`); the bound only
+    catches a per-example cost gone badly wrong (a second each)."""
+    client = fake_llm.openai(max_retries=2)
+    done = []
+
+    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=QUIET)
+    @given(script=strategies.misbehaving_streams(text=TEXT))
+    def prop(script: Scenario) -> None:
+        with fake_llm.example(script):
+            received, failure = run(sdk_stream(client))
+            strategies.check_stream_invariants(fake_llm, TEXT, received, failure)
+        done.append(1)
+
+    started = time.perf_counter()
+    prop()
+    elapsed = time.perf_counter() - started
+    print(f"\n{len(done)} examples in {elapsed:.2f}s: {len(done) / elapsed:.1f} examples/s")
+    assert len(done) >= 100
+    assert elapsed < len(done) * 1.0
+
+
+def test_importing_without_hypothesis_names_the_extra() -> None:
+    code = "import sys; sys.modules['hypothesis'] = None; import sparring.strategies"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "sparring.strategies needs hypothesis, which is not installed: pip install 'sparring[chaos]'" in result.stderr

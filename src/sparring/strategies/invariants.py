@@ -34,7 +34,7 @@ def check_stream(fake: FakeLLM | None, expected: str, received: str, error: Base
         return
     if error is not None and expected.startswith(received):
         return
-    if len(received) > len(expected) or (received and expected.startswith(received[: len(expected)])):
+    if len(received) > len(expected) or _restarts(expected, received):
         what = "duplicated output: the client delivered more than the text, some of it twice"
     elif error is None:
         what = "the stream ended without an error but did not deliver the whole text"
@@ -42,6 +42,13 @@ def check_stream(fake: FakeLLM | None, expected: str, received: str, error: Base
         what = "the stream ended in an error after delivering text that is not the start of the answer"
     ending = "no error" if error is None else f"{type(error).__name__}: {error}"
     _fail(fake, f"{what}\n  expected: {expected!r}\n  received: {received!r}\n  ended with: {ending}")
+
+
+def _restarts(expected: str, received: str) -> bool:
+    """Whether `received` is the start of `expected` twice over: a retry shown after a cut."""
+    return any(
+        expected.startswith(received[:i]) and expected.startswith(received[i:]) for i in range(1, len(received))
+    )
 
 
 def check_no_retry_on_fatal(fake: FakeLLM) -> None:

@@ -12,10 +12,8 @@ from collections.abc import Iterator
 
 import openai
 import pytest
-import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import NoSuchExample
-from hypothesis import strategies as st
 
 from sparring import strategies
 from sparring.client import EventType, LLMClient, RetryPolicy
@@ -103,7 +101,8 @@ def test_every_generated_value_is_a_valid_model(
     # writes as a scenario file and loads back equal
     assert dataclasses.replace(parse_scenario(strategies_yaml(script)), source=None) == script
     assert err.retry_after or err.retry_after_ms
-    assert timing.gap <= 0.001 and wire.events_per_write >= 1
+    assert timing.gap <= 0.001
+    assert wire.events_per_write >= 1
     if fault.kind == "stall":
         assert fault.duration is not None
 
@@ -283,4 +282,6 @@ def test_importing_without_hypothesis_names_the_extra() -> None:
     code = "import sys; sys.modules['hypothesis'] = None; import sparring.strategies"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode != 0
-    assert "sparring.strategies needs hypothesis, which is not installed: pip install 'sparring[chaos]'" in result.stderr
+    assert (
+        "sparring.strategies needs hypothesis, which is not installed: pip install 'sparring[chaos]'" in result.stderr
+    )

@@ -46,9 +46,7 @@ def check_stream(fake: FakeLLM | None, expected: str, received: str, error: Base
 
 def _restarts(expected: str, received: str) -> bool:
     """Whether `received` is the start of `expected` twice over: a retry shown after a cut."""
-    return any(
-        expected.startswith(received[:i]) and expected.startswith(received[i:]) for i in range(1, len(received))
-    )
+    return any(expected.startswith(received[:i]) and expected.startswith(received[i:]) for i in range(1, len(received)))
 
 
 def check_no_retry_on_fatal(fake: FakeLLM) -> None:

@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 
+import anthropic
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -167,6 +168,32 @@ def test_the_reference_client_keeps_the_invariants(fake_llm: FakeLLM, script: Sc
     with fake_llm.example(script):
         received, failure = asyncio.run(stream())
         strategies.check_stream_invariants(fake_llm, TEXT, received, failure)
+
+
+def anthropic_text(client: anthropic.Anthropic) -> tuple[str, BaseException | None]:
+    received = ""
+    try:
+        events = client.messages.create(model="claude-sonnet-4-5", max_tokens=100, messages=MESSAGES, stream=True)  # type: ignore[arg-type]
+        for event in events:
+            if event.type == "content_block_delta" and event.delta.type == "text_delta":
+                received += event.delta.text
+    except Exception as exc:  # the SDK lets httpx's own errors out of a cut stream
+        return received, exc
+    return received, None
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=QUIET)
+@given(script=strategies.misbehaving_streams(text=TEXT))
+def test_the_anthropic_sdk_keeps_the_invariants(fake_llm: FakeLLM, script: Scenario) -> None:
+    """The scenarios are dialect-neutral: the same ones, played as Anthropic Messages."""
+    client = fake_llm.anthropic(max_retries=2) if not ANTHROPIC else ANTHROPIC[0]
+    ANTHROPIC[:] = [client]
+    with fake_llm.example(script):
+        received, failure = anthropic_text(client)
+        strategies.check_stream_invariants(fake_llm, TEXT, received, failure)
+
+
+ANTHROPIC: list[anthropic.Anthropic] = []
 
 
 # -- broken clients are caught, and the printed scenario is the minimal one -----------------

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 
 import anthropic
+import httpx
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -44,7 +45,7 @@ def retries_mid_stream(client: openai.OpenAI) -> Iterator[str]:
         try:
             yield from sdk_stream(client)
             return
-        except openai.APIConnectionError:
+        except (openai.APIConnectionError, httpx.TransportError):  # openai 2.x lets httpx's errors out
             if attempt == 2:
                 raise
 
@@ -66,7 +67,7 @@ def run(stream: Iterator[str]) -> tuple[str, BaseException | None]:
     try:
         for piece in stream:
             received += piece
-    except (openai.OpenAIError, ValueError) as exc:  # ValueError: a chunk that is not JSON
+    except Exception as exc:  # an SDK error, a chunk that is not JSON, or (openai 2.x) httpx's own
         return received, exc
     return received, None
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import httpx
 import openai
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -29,7 +30,7 @@ def stream_answer(client: openai.OpenAI, question: str) -> Iterator[str]:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
             return
-        except openai.APIConnectionError:
+        except (openai.APIConnectionError, httpx.TransportError):  # openai 2.x lets httpx's errors out
             if attempt == 2:
                 raise
 
@@ -54,7 +55,7 @@ def run(stream: Iterator[str]) -> tuple[str, BaseException | None]:
     try:
         for piece in stream:
             received += piece
-    except (openai.OpenAIError, ValueError) as exc:  # ValueError: a chunk that is not JSON
+    except Exception as exc:  # an SDK error, a chunk that is not JSON, or (openai 2.x) httpx's own
         return received, exc
     return received, None
 

@@ -123,6 +123,16 @@ def test_the_simplest_example_is_the_plain_stream() -> None:
     assert find(strategies.timings(), lambda t: True) == Timing()
 
 
+def test_garbage_only_when_asked_for() -> None:
+    from hypothesis import find
+
+    with pytest.raises(NoSuchExample):
+        find(strategies.faults(), lambda f: f.kind == "garbage")
+    assert find(strategies.faults(kinds=["garbage"]), lambda f: True).kind == "garbage"
+    with pytest.raises(ValueError, match="mid-stream kinds from .*, got \\['hang'\\]"):
+        strategies.faults(kinds=["hang"])
+
+
 def test_retryable_errors_keep_to_retryable_statuses() -> None:
     from hypothesis import find
 

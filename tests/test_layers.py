@@ -26,6 +26,7 @@ LAYERS = {
     "pytest_plugin": 4,
     "cli": 5,
     "demo": 5,
+    "strategies": 5,  # hypothesis strategies and invariants, over the plugin's fake_llm
     "__main__": 6,
 }
 APART = "client"

@@ -17,6 +17,7 @@ EXTRAS: dict[str, str] = {
     "anthropic": "anthropic",
     "syrupy": "snapshot",
     "looptime": "virtual",
+    "hypothesis": "chaos",
 }
 
 

@@ -37,6 +37,10 @@ class Backend(Protocol):
 
     def extend(self, namespace: str, scenario: Scenario) -> None: ...
 
+    def reset(self, namespace: str) -> None:
+        """Forget the namespace's rules and journal; its starting fallback comes back."""
+        ...
+
     def scenario(self, namespace: str) -> Scenario: ...
 
     def journal(self, namespace: str) -> list[Entry]: ...
@@ -75,6 +79,9 @@ class InProcess:
 
     def extend(self, namespace: str, scenario: Scenario) -> None:
         self.server.store.extend(scenario, namespace)
+
+    def reset(self, namespace: str) -> None:
+        self.server.store.reset(namespace)
 
     def passthrough(self, namespace: str, passthrough: Passthrough) -> None:
         """Send the namespace's requests upstream (all, or those nothing answers): a cassette recording."""

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -102,6 +103,35 @@ class FakeLLM:
         for spec in scenarios:
             self._backend.extend(self.namespace, load_scenario(spec, search=self._search))
         return self
+
+    def reset(self, scenario: Scenario | None = None) -> FakeLLM:
+        """Forget what was scripted and the journal, and script `scenario` instead, if given;
+        the URLs, the API key and the clients pointed here stay. Returns self."""
+        self._backend.reset(self.namespace)
+        if scenario is not None:
+            self._backend.extend(self.namespace, scenario)
+        return self
+
+    def example(self, *items: Scenario | Rule | Reply, strict: bool = True) -> AbstractContextManager[FakeLLM]:
+        """One hypothesis example on a fresh state: `with fake_llm.example(script): ...`.
+
+        Resets the rules and the journal and scripts `items` (a scenario, or rules and replies);
+        on a clean exit, with `strict`, fails the example on requests nothing answered and
+        replies never used, as a strict test does. In the example hypothesis reports, it
+        notes the scenario as YAML (a regression scenario to save) and the exchange."""
+        from sparring.plugin.examples import scripted_example
+
+        if len(items) == 1 and isinstance(items[0], Scenario):
+            scenario = items[0]
+        else:
+            scenario, loose = Scenario(), list[Rule | Reply]()
+            for item in items:
+                if isinstance(item, Scenario):
+                    scenario, loose = scenario + Scenario.of(*loose) + item, []
+                else:
+                    loose.append(item)
+            scenario += Scenario.of(*loose)
+        return scripted_example(self, scenario, strict=strict)
 
     @property
     def scenario(self) -> Scenario:

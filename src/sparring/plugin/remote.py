@@ -53,6 +53,7 @@ class Remote:
         self._local = threading.local()
         self._connections: list[http.client.HTTPConnection] = []  # every thread's, closed by close()
         self._scenarios: dict[str, Scenario] = {}  # what each namespace was sent: scripts only come from here
+        self._fallbacks: dict[str, Fallback] = {}  # each namespace's starting fallback, which a reset restores
         self._lock = threading.Lock()
         self.version = "?"
         self.clock_offset = 0.0  # add to a server monotonic time to get this process's
@@ -109,12 +110,18 @@ class Remote:
         self._call("PUT", "/_sparring/namespace", {"fallback": fallback, "api_keys": [api_key]}, namespace=namespace)
         with self._lock:
             self._scenarios[namespace] = Scenario(fallback=fallback)
+            self._fallbacks[namespace] = fallback
 
     def extend(self, namespace: str, scenario: Scenario) -> None:
         body = dump_scenario(scenario)  # before anything is sent: what cannot travel says so here
         self._call("POST", "/_sparring/scenario/append", body, namespace=namespace)
         with self._lock:
             self._scenarios[namespace] = self._scenarios.get(namespace, Scenario()) + scenario
+
+    def reset(self, namespace: str) -> None:
+        self._call("POST", "/_sparring/reset", namespace=namespace)
+        with self._lock:
+            self._scenarios[namespace] = Scenario(fallback=self._fallbacks.get(namespace, "miss"))
 
     def scenario(self, namespace: str) -> Scenario:
         with self._lock:
@@ -139,6 +146,7 @@ class Remote:
     def drop(self, namespace: str) -> tuple[list[Entry], list[str]]:
         with self._lock:
             self._scenarios.pop(namespace, None)
+            self._fallbacks.pop(namespace, None)
         final = self._call("DELETE", "/_sparring/namespace", namespace=namespace)
         return self._entries(final["entries"]), [str(u) for u in final["unused"]]
 

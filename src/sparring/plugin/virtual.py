@@ -96,6 +96,9 @@ class LoopServer:
     def extend(self, namespace: str, scenario: Scenario) -> None:
         self.store.extend(scenario, namespace)
 
+    def reset(self, namespace: str) -> None:
+        self.store.reset(namespace)
+
     def scenario(self, namespace: str) -> Scenario:
         return self.store.space(namespace).scenario
 

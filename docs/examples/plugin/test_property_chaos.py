@@ -19,7 +19,7 @@ TEXT = "Paris is the capital of France."
 
 # --8<-- [start:client]
 def stream_answer(client: openai.OpenAI, question: str) -> Iterator[str]:
-    """Yield the answer's text as it streams; if anything goes wrong, try again."""
+    """Yield the answer's text as it streams; if the stream breaks, try again."""
     for attempt in range(3):
         try:
             stream = client.chat.completions.create(
@@ -29,6 +29,8 @@ def stream_answer(client: openai.OpenAI, question: str) -> Iterator[str]:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
             return
+        except openai.APIStatusError:  # the server said no: asking again will not help
+            raise
         except Exception:  # a dropped connection, a bad chunk: try again
             if attempt == 2:
                 raise

@@ -17,7 +17,7 @@ import time
 import httpx
 import openai
 
-from sparring import FakeServer, Scenario, Timing, reply
+from sparring import FakeServer, Fault, Scenario, Timing, reply
 
 SLACK = 0.015  # seconds: timer and scheduling granularity on a loaded machine
 CHUNKS = ["a", "b", "c", "d", "e", "f"]
@@ -110,6 +110,19 @@ def test_keepalive_comments_while_waiting(server: FakeServer) -> None:
     assert head == b": ping\n\n" * 3, "three keep-alives fit in 0.35 s, before the first event"
     (entry,) = server.journal()
     assert [c.kind for c in entry.chunks[:3]] == ["keepalive"] * 3
+
+
+def test_keepalive_comments_during_a_stall_between_events_sent_together(server: FakeServer) -> None:
+    """Events with no gap share a write; a stall after chunk 2 cuts that write between two
+    events, where keep-alive comments still belong (they were once left out there)."""
+    stall = Fault("stall", after_chunk=2, duration=0.35)
+    server.set_scenario(Scenario.of(reply("one two three", timing=Timing(keepalive=0.1), fault=stall)))
+    with httpx.Client() as client, client.stream("POST", f"{server.base_url}/chat/completions", json=BODY) as r:
+        body = b"".join(r.iter_raw())
+    before, _, after = body.partition(b": ping\n\n")
+    assert before.count(b"data:") == 2, "the first keep-alive follows the second event"
+    assert body.count(b": ping\n\n") == 3, "three keep-alives fit in the 0.35 s stall"
+    assert after.startswith(b": ping\n\n: ping\n\ndata:")
 
 
 def test_the_sdk_ignores_keepalive_comments(server: FakeServer) -> None:

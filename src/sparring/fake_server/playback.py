@@ -15,6 +15,7 @@ coroutine at once, even while it sleeps; the exchange records the disconnect the
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import random
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -275,7 +276,12 @@ def shape(
     writes = list(writes_of(frames) if writes_of is not None else plan(frames, timing, wire))
     if not kind.cuts_in:
         return frames, writes, []
-    return frames, *split(writes, kind.offset(fault, sizes))
+    offset = kind.offset(fault, sizes)
+    head, tail = split(writes, offset)
+    edges = itertools.accumulate(faults.sizes_on_wire(frames, len(LINE_ENDINGS[wire.line_ending]) - 1))
+    if head and offset in edges:  # cut between two events (inside a coalesced write): keep-alives may follow
+        head[-1].boundary = True
+    return frames, head, tail
 
 
 async def stream(

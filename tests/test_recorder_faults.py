@@ -201,8 +201,10 @@ def test_an_upstream_that_is_down_gets_a_502_and_no_recording() -> None:
 def test_a_client_that_leaves_early_does_not_cut_the_recording(sparring_upstream: FakeServer) -> None:
     sparring_upstream.set_scenario(Scenario.of(reply("one two three four five", timing=Timing(gap=0.05))))
     recorder = Recorder(sparring_upstream.url)
-    with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+    ):
         stream = client.chat.completions.create(
             model="gpt-4o-mini", messages=[{"role": "user", "content": "Count"}], stream=True
         )

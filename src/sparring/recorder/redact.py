@@ -19,6 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from sparring.fake_server.security import CREDENTIAL_HEADERS, redact_value
+from sparring.scenario.match import lookup
 from sparring.scenario.recording import RecordedEvent
 
 MIN_SECRET = 4
@@ -49,7 +50,7 @@ class Redactor:
                 if name.lower() == "cookie":  # each cookie's value on its own too
                     found.update(part.partition("=")[2].strip() for part in str(value).split(";"))
         for path in self.paths:
-            held, field = _lookup(body, path)
+            held, field = lookup(body, path)
             if held and isinstance(field, str):
                 found.add(field)
         # Longest first: a secret inside a longer one must not cut that one in two.
@@ -115,21 +116,10 @@ def scrub_event(event: RecordedEvent, secrets: Iterable[str]) -> RecordedEvent:
     return RecordedEvent.of(bytes(out), event.at, kept)
 
 
-def _lookup(value: object, path: str) -> tuple[bool, object]:
-    for part in path.split("."):
-        if isinstance(value, dict) and part in value:
-            value = value[part]
-        elif isinstance(value, list) and part.isdigit() and int(part) < len(value):
-            value = value[int(part)]
-        else:
-            return False, None
-    return True, value
-
-
 def _parent(body: Any, path: str) -> tuple[Any, Any]:
     """The container holding `path`'s value and its key, or (None, None)."""
     *head, last = path.split(".")
-    held, parent = _lookup(body, ".".join(head)) if head else (True, body)
+    held, parent = lookup(body, ".".join(head)) if head else (True, body)
     if not held:
         return None, None
     if isinstance(parent, dict) and last in parent:

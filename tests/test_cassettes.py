@@ -394,7 +394,8 @@ def stream(fake_llm, content, api_key=None):
     else:  # a client of the test's own, with a key of its own
         client = openai.OpenAI(base_url=fake_llm.base_url, api_key=api_key, max_retries=0)
     messages = [{"role": "user", "content": content}]
-    chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
+    with client:
+        chunks = list(client.chat.completions.create(model="gpt-4o-mini", messages=messages, stream=True))
     entry = fake_llm.wait_until(lambda journal: journal and journal[-1].outcome is not None)[-1]
     writes = [write.nbytes for write in entry.chunks]  # the proxy's writes: one per read of the upstream
     with pathlib.Path("chunks.jsonl").open("a") as out:

@@ -615,8 +615,10 @@ def test_json_escaped_emoji_is_one_character_and_serves(tmp_path: Path) -> None:
     path = tmp_path / "emoji.json"
     path.write_text(json.dumps({"replies": [{"text": "Grüße 🎉", "wire": {"write_size": 1}}]}))
     assert "\\ud83c" in path.read_text()
-    with FakeServer(load_file(path)) as server:
-        client = OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        FakeServer(load_file(path)) as server,
+        OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+    ):
         stream = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "hi"}], stream=True)
         text = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
     assert text == "Grüße 🎉"

@@ -55,8 +55,10 @@ def test_a_429_with_retry_after_is_recorded_as_an_error_reply_that_replays(sparr
     )
     direct_url = f"{sparring_upstream.base_url}/chat/completions"
     recorder = Recorder(sparring_upstream.url)
-    with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+    ):
         with pytest.raises(openai.RateLimitError) as caught:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}])
         text = client.chat.completions.create(
@@ -79,10 +81,12 @@ def test_a_429_with_retry_after_is_recorded_as_an_error_reply_that_replays(sparr
     assert limited.headers["x-request-id"] == caught.value.response.headers["x-request-id"]
     assert answered.body is not None
     # The error replays through sparring's own error path as the upstream sent it.
-    with FakeServer(recorder.scenario()) as replay:
-        client = openai.OpenAI(base_url=replay.base_url, api_key="sk-test", max_retries=0)
-        with pytest.raises(openai.RateLimitError) as again:
-            client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}])
+    with (
+        FakeServer(recorder.scenario()) as replay,
+        openai.OpenAI(base_url=replay.base_url, api_key="sk-test", max_retries=0) as client,
+        pytest.raises(openai.RateLimitError) as again,
+    ):
+        client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}])
     assert again.value.response.text == caught.value.response.text  # byte for byte
     for name in ("retry-after", "retry-after-ms", "x-request-id"):
         assert again.value.response.headers[name] == caught.value.response.headers[name]
@@ -186,8 +190,10 @@ def test_an_upstream_that_is_down_gets_a_502_and_no_recording() -> None:
     with Upstream(Script()) as upstream:
         url = upstream.url  # closed at the end of the block: nothing listens there any more
     recorder = Recorder(url)
-    with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+    with (
+        FakeServer(passthrough=recorder.passthrough(forward_all=True)) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+    ):
         with pytest.raises(openai.InternalServerError) as caught:
             client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "Hi"}])
         (entry,) = server.journal()

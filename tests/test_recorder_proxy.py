@@ -119,8 +119,7 @@ def test_the_openai_sdk_streams_chat_through_the_proxy(gap: float) -> None:
     reads = cut(CHAT_EVENTS, 150, 500, 900)
     with Upstream(Script(reads=reads, headers=SSE_HEADERS, gap=gap)) as upstream:
         recorder, server = proxy(upstream)
-        with server:
-            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        with server, openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
             stream = client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "Say hello"}], stream=True
             )
@@ -137,10 +136,12 @@ def test_the_openai_sdk_streams_responses_through_the_proxy() -> None:
     reads = cut(RESPONSES_EVENTS, 200, 1000, 1500)
     with Upstream(Script(reads=reads, headers=SSE_HEADERS)) as upstream:
         recorder, server = proxy(upstream)
-        with server:
-            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-            with client.responses.stream(model="gpt-4.1-nano", input="Greet me") as stream:
-                final = stream.get_final_response()
+        with (
+            server,
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+            client.responses.stream(model="gpt-4.1-nano", input="Greet me") as stream,
+        ):
+            final = stream.get_final_response()
         recorder.close()
     assert final.output_text == RESPONSES_TEXT
     made = only_recording(recorder)
@@ -155,12 +156,14 @@ def test_the_anthropic_sdk_streams_messages_through_the_proxy() -> None:
     reads = cut(MESSAGES_EVENTS, 120, 400, 401, 800)
     with Upstream(Script(reads=reads, headers=ANTHROPIC_HEADERS)) as upstream:
         recorder, server = proxy(upstream)
-        with server:
-            client = anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0)
-            with client.messages.stream(
+        with (
+            server,
+            anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0) as client,
+            client.messages.stream(
                 model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Greet them"}]
-            ) as stream:
-                message = stream.get_final_message()
+            ) as stream,
+        ):
+            message = stream.get_final_message()
         recorder.close()
     assert message.content[0].type == "text"
     assert message.content[0].text == MESSAGES_TEXT
@@ -181,16 +184,15 @@ def test_whole_answers_are_recorded_as_a_body_with_their_reads() -> None:
     )
     with Upstream(*scripts) as upstream:
         recorder, server = proxy(upstream)
-        with server:
-            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        with server, openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
             completion = client.chat.completions.create(
                 model="gpt-4o-mini", messages=[{"role": "user", "content": "Whole please"}]
             )
-            claude = anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0)
-            message = claude.messages.create(
-                model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Whole please"}]
-            )
-            response = client.responses.create(model="gpt-4.1-nano", input="Whole please")
+            with anthropic.Anthropic(base_url=server.url, api_key="sk-ant-test", max_retries=0) as claude:
+                message = claude.messages.create(
+                    model="claude-sonnet-4-5", max_tokens=64, messages=[{"role": "user", "content": "Whole please"}]
+                )
+                response = client.responses.create(model="gpt-4.1-nano", input="Whole please")
         recorder.close()
     assert completion.choices[0].message.content == "Whole answer."
     assert message.content[0].type == "text"
@@ -236,8 +238,10 @@ def test_only_misses_go_upstream_without_forward_all() -> None:
     with Upstream(Script(reads=CHAT_EVENTS, headers=SSE_HEADERS, gap=0)) as upstream:
         recorder = Recorder(upstream.url)
         scripted = Scenario.of(rule(reply("scripted"), message="scripted please"))
-        with FakeServer(scripted, passthrough=recorder.passthrough(forward_all=False)) as server:
-            client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
+        with (
+            FakeServer(scripted, passthrough=recorder.passthrough(forward_all=False)) as server,
+            openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client,
+        ):
             answers = []
             for prompt in ("scripted please", "anything else"):
                 stream = client.chat.completions.create(

@@ -62,30 +62,32 @@ def streamed(client: openai.OpenAI) -> tuple[str, int]:
 
 def test_sixty_seconds_of_waits_at_speed_1000_through_the_openai_sdk(server: FakeServer) -> None:
     server.set_scenario(sixty_seconds(speed=1000))
-    client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=2)
-    started = time.monotonic()
-    text, chunks = streamed(client)
-    wall = time.monotonic() - started
-    print(f"\n60 s of scripted waits at speed 1000 through the openai SDK: {wall * 1000:.0f} ms wall")
-    assert (text, chunks) == (TEXT, 6)  # the same events as at speed 1
-    assert wall < FAR_BELOW * 4  # 60 s scripted; a fraction of a second expected
-    first, second, answer = server.journal()
-    assert [e.status for e in (first, second, answer)] == [429, 429, 200]
-    assert [e.retry_count for e in (first, second, answer)] == [0, 1, 2]
-    for entry in (first, second):  # the advice the client got, and journaled, is scaled
-        assert entry.response_headers["retry-after"] == "0.02"
-        assert entry.response_headers["x-ratelimit-reset-requests"] == "20ms"
-        assert "retry-after-ms" not in entry.response_headers
-    for before, after in ((first, second), (second, answer)):  # the client waited the scaled advice
-        assert 0.02 * 0.9 <= after.arrived - before.arrived < FAR_BELOW
-    assert answer.ended is not None
-    assert 0.02 * 0.9 <= answer.ended < FAR_BELOW
-    assert (answer.detail or "").startswith("speed 1000:")  # the journal says why it went fast
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=2) as client:
+        started = time.monotonic()
+        text, chunks = streamed(client)
+        wall = time.monotonic() - started
+        print(f"\n60 s of scripted waits at speed 1000 through the openai SDK: {wall * 1000:.0f} ms wall")
+        assert (text, chunks) == (TEXT, 6)  # the same events as at speed 1
+        assert wall < FAR_BELOW * 4  # 60 s scripted; a fraction of a second expected
+        first, second, answer = server.journal()
+        assert [e.status for e in (first, second, answer)] == [429, 429, 200]
+        assert [e.retry_count for e in (first, second, answer)] == [0, 1, 2]
+        for entry in (first, second):  # the advice the client got, and journaled, is scaled
+            assert entry.response_headers["retry-after"] == "0.02"
+            assert entry.response_headers["x-ratelimit-reset-requests"] == "20ms"
+            assert "retry-after-ms" not in entry.response_headers
+        for before, after in ((first, second), (second, answer)):  # the client waited the scaled advice
+            assert 0.02 * 0.9 <= after.arrived - before.arrived < FAR_BELOW
+        assert answer.ended is not None
+        assert 0.02 * 0.9 <= answer.ended < FAR_BELOW
+        assert (answer.detail or "").startswith("speed 1000:")  # the journal says why it went fast
 
 
 def test_the_server_speed_and_the_scenario_speed_multiply() -> None:
-    with FakeServer(sixty_seconds(speed=100), speed=10) as server:
-        client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=2)
+    with (
+        FakeServer(sixty_seconds(speed=100), speed=10) as server,
+        openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=2) as client,
+    ):
         assert streamed(client)[0] == TEXT
         first, _second, answer = server.journal()
     assert first.response_headers["retry-after"] == "0.02"  # 20 s / (10 * 100)
@@ -97,15 +99,17 @@ def test_the_anthropic_sdk_waits_the_scaled_retry_after(server: FakeServer) -> N
     server.set_scenario(
         Scenario.of(error("rate_limit", retry_after=30), reply("Bonjour", timing=Timing(first_chunk=10)), speed=1000)
     )
-    client = anthropic.Anthropic(base_url=server.base_url.removesuffix("/v1"), api_key="sk-ant-test", max_retries=1)
-    message = client.messages.create(
-        model="claude-sparring-1", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
-    )
-    assert message.content[0].type == "text"
-    assert message.content[0].text == "Bonjour"
-    limited, answered = server.journal()
-    assert limited.response_headers["retry-after"] == "0.03"
-    assert 0.03 * 0.9 <= answered.arrived - limited.arrived < FAR_BELOW
+    with anthropic.Anthropic(
+        base_url=server.base_url.removesuffix("/v1"), api_key="sk-ant-test", max_retries=1
+    ) as client:
+        message = client.messages.create(
+            model="claude-sparring-1", max_tokens=50, messages=[{"role": "user", "content": "hi"}]
+        )
+        assert message.content[0].type == "text"
+        assert message.content[0].text == "Bonjour"
+        limited, answered = server.journal()
+        assert limited.response_headers["retry-after"] == "0.03"
+        assert 0.03 * 0.9 <= answered.arrived - limited.arrived < FAR_BELOW
 
 
 @pytest.mark.parametrize(
@@ -139,9 +143,9 @@ def test_a_retry_after_date_is_the_divided_wait_rounded_up_to_the_second(server:
 def test_the_sdk_judges_the_divided_advice(server: FakeServer) -> None:
     """The openai SDK never retries a retry-after over 120 s; divided by 1000, 200 s is 0.2 s."""
     server.set_scenario(Scenario.of(error("rate_limit", retry_after=200), reply("Hi"), speed=1000))
-    client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=1)
-    assert streamed(client)[0] == "Hi"
-    assert [e.status for e in server.journal()] == [429, 200]
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=1) as client:
+        assert streamed(client)[0] == "Hi"
+        assert [e.status for e in server.journal()] == [429, 200]
 
 
 def test_stalls_hangs_keepalives_and_recordings_are_scaled(server: FakeServer) -> None:
@@ -159,20 +163,20 @@ def test_stalls_hangs_keepalives_and_recordings_are_scaled(server: FakeServer) -
             speed=1000,
         )
     )
-    client = openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0)
-    assert streamed(client)[0] == TEXT  # through a 30 s stall
-    assert streamed(client)[0] == TEXT  # after 10 s of keep-alives
-    assert streamed(client)[0] == "Hi"  # a 30 s recording at its own speed 2, times 1000
-    with pytest.raises(openai.APIConnectionError):  # a 30 s hang, then a FIN
-        streamed(client)
-    stalled, kept_alive, replayed, hung = server.journal()
-    assert stalled.ended is not None
-    assert 0.03 * 0.9 <= stalled.ended < FAR_BELOW
-    assert [c.kind for c in kept_alive.chunks].count("keepalive") == 4  # one each 2 ms of the 10 ms
-    assert replayed.ended is not None
-    assert 30 / 2000 * 0.9 <= replayed.ended < FAR_BELOW
-    assert hung.ended is not None
-    assert 0.03 * 0.9 <= hung.ended < FAR_BELOW
+    with openai.OpenAI(base_url=server.base_url, api_key="sk-test", max_retries=0) as client:
+        assert streamed(client)[0] == TEXT  # through a 30 s stall
+        assert streamed(client)[0] == TEXT  # after 10 s of keep-alives
+        assert streamed(client)[0] == "Hi"  # a 30 s recording at its own speed 2, times 1000
+        with pytest.raises(openai.APIConnectionError):  # a 30 s hang, then a FIN
+            streamed(client)
+        stalled, kept_alive, replayed, hung = server.journal()
+        assert stalled.ended is not None
+        assert 0.03 * 0.9 <= stalled.ended < FAR_BELOW
+        assert [c.kind for c in kept_alive.chunks].count("keepalive") == 4  # one each 2 ms of the 10 ms
+        assert replayed.ended is not None
+        assert 30 / 2000 * 0.9 <= replayed.ended < FAR_BELOW
+        assert hung.ended is not None
+        assert 0.03 * 0.9 <= hung.ended < FAR_BELOW
 
 
 def test_a_lognormal_timing_draws_the_same_gaps_divided() -> None:
@@ -193,8 +197,10 @@ def test_speed_1_changes_nothing() -> None:
 def test_sparring_serve_speed_plays_the_docs_example_1000_times_faster() -> None:
     """The command docs/cli.md shows: `sparring serve --speed 1000 docs/examples/slow-retries.yaml`."""
     log = ServeLog()
-    with serve_process("--speed", "1000", str(EXAMPLES / "slow-retries.yaml"), log=log) as (_, url, _):
-        client = openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=2)
+    with (
+        serve_process("--speed", "1000", str(EXAMPLES / "slow-retries.yaml"), log=log) as (_, url, _),
+        openai.OpenAI(base_url=f"{url}/v1", api_key="sk-test", max_retries=2) as client,
+    ):
         started = time.monotonic()
         text, chunks = streamed(client)
         wall = time.monotonic() - started

@@ -198,9 +198,11 @@ class FakeServer:
             loop.run_forever()
         finally:
             runner.app[STATE].closing = True
-            loop.run_until_complete(runner.cleanup())
-            loop.run_until_complete(loop.shutdown_asyncgens())
-            loop.close()
+            try:
+                loop.run_until_complete(runner.cleanup())
+                loop.run_until_complete(loop.shutdown_asyncgens())
+            finally:  # a cleanup that raised must not leave the loop open (a ResourceWarning later)
+                loop.close()
 
     def activity(self) -> dict[str, int]:
         """Open connections and running tasks on the server's loop: zero of each once every

@@ -74,6 +74,18 @@ CASES: dict[str, tuple[str, str, str, Callable[[], object]]] = {
         "cannot hold a line break",
         lambda: error(500, headers={"x-a": "a\nb"}),
     ),
+    "header-control-character": (  # aiohttp refuses to send one (hypothesis found a backspace)
+        '{error: rate_limit, retry_after: "\\b"}',
+        "retry_after",
+        "cannot hold a control character ('\\x08')",
+        lambda: error("rate_limit", retry_after="\b"),
+    ),
+    "header-escape": (
+        '{text: hi, headers: {x-a: "a\\x1bb"}}',
+        "headers.x-a",
+        "cannot hold a control character ('\\x1b')",
+        lambda: reply("hi", headers={"x-a": "a\x1bb"}),
+    ),
     "chunks-a-string": (
         "{chunks: abc}",
         "chunks",

@@ -6,11 +6,22 @@ server would overflow a float, wait for ever, or allocate without bound on every
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 from sparring.errors import ScenarioError, closest
 
-__all__ = ["check_headers", "check_speed", "check_uses", "closest", "count", "fail", "non_negative", "positive_int"]
+__all__ = [
+    "check_header_value",
+    "check_headers",
+    "check_speed",
+    "check_uses",
+    "closest",
+    "count",
+    "fail",
+    "non_negative",
+    "positive_int",
+]
 
 MAX_WAIT = 86_400.0  # one day: timing and stall/hang durations; no test waits longer
 MAX_HEADER_SECONDS = 366 * 86_400.0  # a year: retry-after and rate-limit resets only go in headers
@@ -52,18 +63,29 @@ def count(path: str, value: int) -> None:
         raise fail(path, f"must be at most {MAX_COUNT:,}, got {value!r}")
 
 
+# What HTTP servers refuse to put in a header (aiohttp raises on them): control characters
+# other than tab. CR and LF would also split the response.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def check_header_value(path: str, value: str) -> None:
+    found = _CONTROL.search(value)
+    if found is not None:
+        what = "a line break" if found.group() in "\r\n" else f"a control character ({found.group()!r})"
+        raise fail(path, f"a header value cannot hold {what}")
+
+
 def check_headers(path: str, headers: object) -> None:
-    """Header names and values as HTTP sends them: text without CR, LF or NUL (which would
-    split the response or make the server refuse to send it)."""
+    """Header names and values as HTTP sends them: text without control characters (which
+    would split the response or make the server refuse to send it)."""
     if not isinstance(headers, Mapping):
         raise fail(path, f"must be a mapping of header names to values, got {headers!r}")
     for name, value in headers.items():
-        if not isinstance(name, str) or not name or any(c in name for c in " :\r\n\0"):
+        if not isinstance(name, str) or not name or any(c in name for c in " :\t") or _CONTROL.search(name):
             raise fail(path, f"{name!r} is not a header name")
         if not isinstance(value, str):
             raise fail(f"{path}.{name}", f"must be a string, got {type(value).__name__} {value!r}")
-        if any(c in value for c in "\r\n\0"):
-            raise fail(f"{path}.{name}", "a header value cannot hold a line break or NUL")
+        check_header_value(f"{path}.{name}", value)
 
 
 def check_uses(times: int, repeat: bool, optional: bool) -> None:

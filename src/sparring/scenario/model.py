@@ -22,6 +22,7 @@ from sparring.errors import ScenarioError
 from sparring.scenario import _cost
 from sparring.scenario._validate import (
     MAX_HEADER_SECONDS,
+    check_header_value,
     check_headers,
     check_speed,
     check_uses,
@@ -247,8 +248,8 @@ class ErrorReply:
         check_headers("headers", self.headers)
         if self.retry_after is not None and not isinstance(self.retry_after, str):
             non_negative("retry_after", self.retry_after, MAX_HEADER_SECONDS)
-        if isinstance(self.retry_after, str) and any(c in self.retry_after for c in "\r\n\0"):
-            raise fail("retry_after", "a header value cannot hold a line break or NUL")
+        if isinstance(self.retry_after, str):
+            check_header_value("retry_after", self.retry_after)
         if self.retry_after_ms is not None:
             non_negative("retry_after_ms", self.retry_after_ms, MAX_HEADER_SECONDS * 1000)
         if self.should_retry is not None and not isinstance(self.should_retry, bool):

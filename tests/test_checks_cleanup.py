@@ -6,6 +6,7 @@ server saw, what the event loop reported, and what the generator's frame shows."
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from types import ModuleType
 from typing import Any
@@ -69,6 +70,36 @@ async def test_correct_openai_sdk_client_passes_every_way_out(fake_llm: FakeLLM)
     async with fake_llm.async_openai(max_retries=0) as client:
         report = await check_cleanup(lambda: correct.openai_chat(client), fake_llm)
     assert_all_clean(report)
+
+
+@pytest.mark.asyncio
+async def test_a_consumer_that_leaves_after_the_stream_ended_is_tried_again_on_a_slower_stream(
+    fake_llm: FakeLLM,
+) -> None:
+    """On a machine so busy that the consumer got its first event only after the server had
+    sent the whole stream, closing and never closing look the same: the way is taken again,
+    4x slower, and judged on that try."""
+    streams = 0
+
+    async def held_back_once(http: httpx.AsyncClient) -> AsyncIterator[str]:
+        nonlocal streams
+        streams += 1
+        hold = streams == 1
+        async with contextlib.aclosing(correct.httpx_chat(http, fake_llm.base_url, fake_llm.api_key)) as events:
+            async for text in events:
+                if hold:  # what a busy machine does to the first try: the stream ends first
+                    await asyncio.to_thread(fake_llm.wait_until, lambda j: bool(j) and j[-1].outcome is not None)
+                    hold = False
+                yield text
+
+    async with httpx.AsyncClient() as http:
+        report = await check_cleanup(lambda: held_back_once(http), fake_llm, ways=["abandon"])
+    assert report.ok, str(report)
+    first, second = fake_llm.journal
+    assert (first.outcome, second.outcome) == ("completed", "client_disconnected")
+    assert report["abandon"].request is not None
+    assert report["abandon"].request.index == second.index
+    assert streams == 2
 
 
 @pytest.mark.asyncio

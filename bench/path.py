@@ -44,13 +44,13 @@ BODY = {"model": "gpt-4o", "messages": [{"role": "user", "content": "bench"}], "
 
 
 @contextmanager
-def serve(src: Path, extra: list[str], uvloop: bool = False) -> Iterator[tuple[str, int]]:
-    """`sparring serve --port 0` from `src` (on uvloop's event loop with `uvloop`); yields its
-    root URL and process id."""
+def serve(src: Path, extra: list[str], uvloop: bool = False, command: str = "serve") -> Iterator[tuple[str, int]]:
+    """`sparring serve --port 0` (or another `command` that serves, like `record`) from `src`,
+    on uvloop's event loop with `uvloop`; yields its root URL and process id."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONPATH=str(src))
     start = ["-c", _ON_UVLOOP] if uvloop else ["-m", "sparring"]
     proc = subprocess.Popen(
-        [sys.executable, *start, "serve", "--port", "0", *extra],
+        [sys.executable, *start, command, "--port", "0", *extra],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -72,11 +72,11 @@ def serve(src: Path, extra: list[str], uvloop: bool = False) -> Iterator[tuple[s
     threading.Thread(target=drain, daemon=True).start()
     try:
         if not ready.wait(30) or not url:
-            raise SystemExit("sparring serve did not start")
+            raise SystemExit(f"sparring {command} did not start")
         yield url[0], proc.pid
     finally:
         proc.terminate()
-        proc.wait(10)
+        proc.wait(30)
 
 
 async def put_scenario(session: aiohttp.ClientSession, url: str, scenario: dict[str, Any]) -> None:

@@ -25,58 +25,18 @@ import bisect
 import json
 import math
 import os
-import re
-import subprocess
-import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+from path import SRC, serve  # bench/path.py: sparring's own processes, started the same way
 
 from sparring import Scenario, Timing, dump_scenario, reply
 from sparring.fake_server.journal import Entry
 
-SRC = Path(__file__).resolve().parents[1] / "src"
-BASE_URL = re.compile(r"base URL: (http://127\.0\.0\.1:\d+)/v1")
 BODY = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "bench"}], "stream": True}
-
-
-@contextmanager
-def sparring(*args: str) -> Iterator[str]:
-    """`sparring ARGS --port 0` from this checkout; yields its root URL."""
-    env = dict(os.environ, PYTHONUNBUFFERED="1", PYTHONPATH=str(SRC))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "sparring", *args, "--port", "0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        env=env,
-    )
-    url: list[str] = []
-    ready = threading.Event()
-
-    def drain() -> None:  # the log must be read, or a busy process blocks on the pipe
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            found = BASE_URL.search(line)
-            if found and not url:
-                url.append(found.group(1))
-                ready.set()
-        ready.set()
-
-    threading.Thread(target=drain, daemon=True).start()
-    try:
-        if not ready.wait(30) or not url:
-            raise SystemExit(f"sparring {args[0]} did not start")
-        yield url[0]
-    finally:
-        proc.terminate()
-        proc.wait(30)
 
 
 async def read(session: aiohttp.ClientSession, url: str) -> tuple[float, list[tuple[float, int]]]:
@@ -149,9 +109,9 @@ def main() -> None:
     parser.add_argument("--gap", type=float, default=0.002, help="seconds between chunks (default: %(default)s)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON object")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp, sparring("serve") as upstream:
+    with tempfile.TemporaryDirectory() as tmp, serve(SRC, []) as (upstream, _):
         out = str(Path(tmp) / "recorded.yaml")
-        with sparring("record", "--upstream", upstream, "--out", out) as proxy:
+        with serve(SRC, ["--upstream", upstream, "--out", out], command="record") as (proxy, _):
             figures = asyncio.run(measure(upstream, proxy, args.runs, args.chunks, args.gap))
     print(f"{args.runs} streams each way, {args.chunks} chunks {args.gap * 1e3:g} ms apart")
     print(f"{'':22}{'p50 ms':>10}{'p99 ms':>10}")

@@ -244,6 +244,39 @@ async def test_each_scripted_wait_passes_on_the_virtual_clock(fake_llm: FakeLLM,
         assert max(gaps) == pytest.approx(100.0, abs=1e-3)
 
 
+# -- raw asyncio HTTP clients ----------------------------------------------------------------
+
+
+async def raw_lines(client_name: str, fake_llm: FakeLLM) -> list[str]:
+    """The SSE lines of a streamed answer, read with httpx or aiohttp: no SDK in between."""
+    url, body = f"{fake_llm.base_url}/chat/completions", {"model": "gpt-4o-mini", "messages": QUESTION, "stream": True}
+    headers = {"authorization": f"Bearer {fake_llm.api_key}"}
+    if client_name == "httpx":
+        async with httpx.AsyncClient(timeout=30) as http, http.stream("POST", url, json=body, headers=headers) as r:
+            return [line async for line in r.aiter_lines() if line]
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(sock_read=30)) as session,
+        session.post(url, json=body, headers=headers) as response,
+    ):
+        return [line.decode().strip() async for line in response.content if line.strip()]
+
+
+@pytest.mark.asyncio
+@pytest.mark.sparring_virtual_time
+@pytest.mark.parametrize("client_name", ["httpx", "aiohttp"])
+async def test_raw_clients_read_on_the_virtual_schedule(fake_llm: FakeLLM, client_name: str) -> None:
+    # A 120 s first chunk kept alive every 10 s under a 30 s read timeout, then 5 s gaps.
+    fake_llm.add(reply(TEXT, timing=Timing(first_chunk=120, gap=5, keepalive=10)))
+    lines = await raw_lines(client_name, fake_llm)
+    assert lines[-1] == "data: [DONE]"
+    assert lines.count(": ping") == 11  # at 10, 20 ... 110 s of the wait (none at its end, none in a 5 s gap)
+    (entry,) = fake_llm.journal
+    assert entry.outcome == "completed"
+    assert entry.ended == pytest.approx(120 + 7 * 5, abs=1e-3)
+
+
 # -- event loops: asyncio only -----------------------------------------------------------------
 
 # looptime's own pytest plugins leave anyio's asyncio loop unclosed (a ResourceWarning at exit);

@@ -189,15 +189,14 @@ def collect_sync(stream: Iterator[T] | Iterable[T], *, limit: int | None = None)
     events: list[T] = []
     times: list[float] = []
     error: BaseException | None = None
-    now = _clock()
-    start = now()
+    start = time.monotonic()
     try:
         while limit is None or len(events) < limit:
             try:
                 event = next(iterator)
             except StopIteration:
                 break
-            times.append(now() - start)
+            times.append(time.monotonic() - start)
             events.append(event)
     except BaseException as exc:
         if passes_through(exc):  # Ctrl-C, exit
@@ -206,7 +205,7 @@ def collect_sync(stream: Iterator[T] | Iterable[T], *, limit: int | None = None)
     closed, close_error = _close_sync(iterator)
     if error is None:
         error = close_error
-    return Collected(events, times, error, closed, now() - start)
+    return Collected(events, times, error, closed, time.monotonic() - start)
 
 
 def _close_sync(iterator: Iterator[Any]) -> tuple[bool, BaseException | None]:

@@ -159,12 +159,14 @@ def _virtual(request: pytest.FixtureRequest) -> LoopServer | None:
     """Under `@pytest.mark.sparring_virtual_time`, this test's own server, to serve on its loop
     (`pytest_runtest_call` starts it there); a setup error for what it cannot run."""
     __tracebackhide__ = True
-    from sparring.plugin.virtual import MARKER, SYNC_REFUSED, LoopServer, is_async
+    from sparring.plugin.virtual import MARKER, SYNC_REFUSED, LoopServer, is_async, refusal
 
     if request.node.get_closest_marker(MARKER) is None:
         return None
     if not is_async(getattr(request.node, "obj", None)):
         pytest.fail(SYNC_REFUSED, pytrace=False)
+    if (why := refusal(request)) is not None:
+        pytest.fail(why, pytrace=False)
     if request.node.get_closest_marker("sparring_cassette") is not None:
         message = f"@pytest.mark.{MARKER} does not record or replay cassettes; drop one of the two markers"
         pytest.fail(message, pytrace=False)

@@ -17,7 +17,7 @@ import inspect
 import reprlib
 import sys
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
@@ -35,7 +35,8 @@ _short.maxother = 40
 class Collected(Generic[T]):
     """What an async stream yielded, when, and how it ended.
 
-    `times[i]` is when `events[i]` arrived, in seconds since `collect` started (monotonic).
+    `times[i]` is when `events[i]` arrived, in seconds since `collect` started (monotonic; on
+    the virtual clock under `@pytest.mark.sparring_virtual_time`).
     `error` is the exception the stream ended with (a per-event timeout is a `TimeoutError`).
     `closed` says whether the stream was left finished: for a generator, that its frame is
     gone (its `finally` ran to the end); for another iterator, that its `aclose()` (for a
@@ -78,6 +79,16 @@ def _trio() -> Any:
     except RuntimeError:
         return trio
     return None
+
+
+def _clock() -> Callable[[], float]:
+    """`time.monotonic`, or the loop's clock when it is virtual (looptime, as under
+    `@pytest.mark.sparring_virtual_time`): the times then follow the scripted schedule."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return time.monotonic
+    return loop.time if getattr(loop, "looptime_on", False) else time.monotonic
 
 
 async def _next(stream: AsyncIterator[T], timeout: float | None) -> T:
@@ -131,14 +142,15 @@ async def collect(
     events: list[T] = []
     times: list[float] = []
     error: BaseException | None = None
-    start = time.monotonic()
+    now = _clock()
+    start = now()
     try:
         while limit is None or len(events) < limit:
             try:
                 event = await _next(iterator, timeout)
             except StopAsyncIteration:
                 break
-            times.append(time.monotonic() - start)
+            times.append(now() - start)
             events.append(event)
     except _NoEventInTime:
         error = TimeoutError(f"no event within {timeout} s (waiting for event #{len(events) + 1})")
@@ -149,7 +161,7 @@ async def collect(
     closed, close_error = await _close(iterator)
     if error is None:
         error = close_error
-    return Collected(events, times, error, closed, time.monotonic() - start)
+    return Collected(events, times, error, closed, now() - start)
 
 
 async def _close(iterator: AsyncIterator[Any]) -> tuple[bool, BaseException | None]:

@@ -10,6 +10,11 @@ a fast-forward never overtakes a message in flight.
 The socket is bound when the `fake_llm` fixture is made (a client can be given its URL at
 once); it starts serving when the test's coroutine starts, on the test's loop, and stops
 when the coroutine ends.
+
+`time.time()` reads the virtual clock while the test runs: the SDKs turn a `retry-after`
+given as an HTTP date into a wait with `date - time.time()`, and the server writes that
+date, and the journal its `wall_time`, on the same clock, so the client waits the scripted
+seconds and the checks see the date as the client did.
 """
 
 from __future__ import annotations
@@ -19,20 +24,24 @@ import contextlib
 import functools
 import inspect
 import socket
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
 from sparring._optional import require
 from sparring.errors import ServerError
 from sparring.fake_server import memory
-from sparring.fake_server.clock import loop_clock
+from sparring.fake_server.clock import Clock, loop_clock
 from sparring.fake_server.context import NAMESPACE_PREFIX, STATE
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.runner import _runner
 from sparring.fake_server.store import DEFAULT_NAMESPACE, Store
 from sparring.scenario.model import Fallback, Scenario
+
+if TYPE_CHECKING:
+    import pytest
 
 MARKER = "sparring_virtual_time"
 MARKER_HELP = (
@@ -43,6 +52,12 @@ SYNC_REFUSED = (
     f"@pytest.mark.{MARKER} needs an async test with async clients: the server runs on the test's "
     "event loop, which a sync client would block until it times out. Use fake_llm.async_openai() / "
     "async_anthropic(), or drop the marker (the server then runs on a thread of its own, in real time)."
+)
+ASYNCIO_ONLY = (
+    f"@pytest.mark.{MARKER} needs an asyncio event loop, and this test runs under {{library}}: the virtual "
+    "clock (looptime) fast-forwards asyncio's loop, and {library} keeps a clock of its own. Run the test on "
+    "asyncio (with anyio: @pytest.mark.parametrize('anyio_backend', ['asyncio'])), or drop the marker and "
+    "divide the scripted waits instead: Scenario(speed=...) (the server then runs on a thread, in real time)."
 )
 
 
@@ -65,9 +80,9 @@ class LoopServer:
         return f"http://127.0.0.1:{self.port}"
 
     @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[None]:
-        """Serve on the running loop, the journal on its clock, until the block ends."""
-        self.store.use_clock(loop_clock(asyncio.get_running_loop()))
+    async def serving(self, clock: Clock | None = None) -> AsyncIterator[None]:
+        """Serve on the running loop, the journal on `clock` (the loop's), until the block ends."""
+        self.store.use_clock(clock or loop_clock(asyncio.get_running_loop()))
         runner = _runner(self.store, None)
         # No memory trimmer: its timer ticks every 2 s, and under looptime each tick costs a few
         # dozen loop cycles (0.5 s of wall time per virtual hour); a test has no burst to give back.
@@ -147,7 +162,10 @@ def on_virtual_loop(test: Callable[..., Awaitable[Any]], server: LoopServer) -> 
 
     @functools.wraps(test)
     async def run(*args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # trio (anyio's trio backend): no asyncio loop to make virtual
+            raise ServerError(ASYNCIO_ONLY.format(library=_async_library())) from None
         patched = looptime.patch_event_loop(loop)  # type: ignore[arg-type]  # asyncio's loops are BaseEventLoops
         if patched.looptime_on:  # already virtual (e.g. @pytest.mark.looptime): keep its clock
             enabled: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
@@ -155,10 +173,43 @@ def on_virtual_loop(test: Callable[..., Awaitable[Any]], server: LoopServer) -> 
             patched.setup_looptime(start=loop.time())  # go on from now: timers already set stay due
             enabled = patched.looptime_enabled()
         with enabled:
-            async with server.serving():
-                return await test(*args, **kwargs)
+            clock = loop_clock(loop)
+            async with server.serving(clock):
+                with _wall_clock(clock):
+                    return await test(*args, **kwargs)
 
     return run
+
+
+@contextlib.contextmanager
+def _wall_clock(clock: Clock) -> Iterator[None]:
+    """`time.time()` on `clock` while the block runs: the SDKs read it to turn an HTTP-date
+    `retry-after` into a wait, and it must agree with the date the server wrote on `clock`.
+    (`time.monotonic`, `perf_counter` and `datetime.now()` stay real.)"""
+    real = time.time
+    time.time = clock.wall
+    try:
+        yield
+    finally:
+        time.time = real
+
+
+def refusal(request: pytest.FixtureRequest) -> str | None:
+    """Why this test cannot run under the marker, if it cannot: an anyio test on trio."""
+    if request.node.get_closest_marker("anyio") is None or "anyio_backend" not in request.fixturenames:
+        return None  # pytest-asyncio's, or anyio's on a backend it picks some other way (run() checks)
+    backend = request.getfixturevalue("anyio_backend")
+    name = backend if isinstance(backend, str) else backend[0]
+    return None if name == "asyncio" else ASYNCIO_ONLY.format(library=name)
+
+
+def _async_library() -> str:
+    try:
+        import sniffio
+
+        return sniffio.current_async_library()
+    except Exception:  # sniffio missing, or no library it knows of
+        return "an event loop that is not asyncio's"
 
 
 def is_async(test: object) -> bool:

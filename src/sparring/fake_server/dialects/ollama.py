@@ -39,9 +39,9 @@ from sparring.fake_server.dialects.base import (
     compact,
     string,
 )
-from sparring.fake_server.resolve import Resolved, ResolvedChoice
+from sparring.fake_server.resolve import Resolved, ResolvedChoice, random_id
 from sparring.scenario.delivery import Fault, RateLimits
-from sparring.scenario.model import ErrorReply
+from sparring.scenario.model import Content, ErrorReply
 
 NDJSON_CONTENT_TYPE = "application/x-ndjson"
 _MAX_QUEUE = "server busy, please try again.  maximum pending requests exceeded"  # ErrMaxQueue, sched.go
@@ -84,6 +84,18 @@ class _Ollama(Dialect):
     keepalive = False  # NDJSON has no comment line: a keep-alive would be a line the client cannot parse
     bad_json = "invalid character looking for beginning of value"  # Go's encoding/json, as gin returns it
     go_struct = "ChatRequest"  # the Go type Ollama decodes the body into, for its type errors
+
+    def resolve(self, content: Content, request: ParsedRequest, rng: random.Random) -> Resolved:
+        """As every dialect, with generated tool-call ids in Ollama's alphabet: lowercase
+        letters and digits (`toolCallId` in routes.go). Scripted ids are kept."""
+        resolved = super().resolve(content, request, rng)
+        scripted = content.messages[0].tool_calls
+        choice = resolved.choices[0]
+        calls = tuple(
+            call if given.id else dataclasses.replace(call, id=random_id(rng, "call_", 8, _CALL_ALPHABET))
+            for call, given in zip(choice.tool_calls, scripted, strict=True)
+        )
+        return dataclasses.replace(resolved, choices=(dataclasses.replace(choice, tool_calls=calls),))
 
     def _common(self, body: object) -> dict[str, Any]:
         """The body as an object, its `model`, `stream` and `tools` of the right types."""
@@ -149,7 +161,7 @@ class OllamaChat(_Ollama):
         body = self._common(body)
         if not body.get("model"):
             raise InvalidRequest("model is required")
-        messages = body.get("messages") or []
+        messages = body["messages"] if body.get("messages") is not None else []
         if not isinstance(messages, list):
             raise InvalidRequest(self._type_error(messages, "messages", "[]api.Message"))
         for message in messages:
@@ -171,8 +183,8 @@ class OllamaChat(_Ollama):
 
         def frames() -> Iterator[Frame]:
             for piece in choice.pieces:
-                message = b'"message":{"role":"assistant","content":' + string(piece) + b"}"
-                yield Frame(self._head(resolved) + message + b',"done":false}\n', content=bool(piece))
+                said = b'"message":{"role":"assistant","content":' + string(piece) + b"}"
+                yield Frame(self._head(resolved) + said + b',"done":false}\n', content=bool(piece))
             for index, call in enumerate(choice.tool_calls):
                 message = {"role": "assistant", "content": "", "tool_calls": [_tool_call(index, call)]}
                 yield Frame(

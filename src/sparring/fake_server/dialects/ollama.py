@@ -294,12 +294,9 @@ def _timings(resolved: Resolved) -> dict[str, int]:
 
 
 def _tool_call(index: int, call: Any) -> dict[str, Any]:
-    """Ollama's tool call: the arguments as an object (a scripted text that is no JSON object
-    is sent as it is, a string, which the client then refuses)."""
-    try:
-        arguments: Any = json.loads(call.arguments)
-    except ValueError:
-        arguments = call.arguments
+    """Ollama's tool call, its arguments the scripted JSON as a value (the scenario checked it
+    is JSON; one that is no object is sent as it is, and the client's model refuses it)."""
+    arguments = json.loads(call.arguments)
     return {"id": call.id, "function": {"index": index, "name": call.name, "arguments": arguments}}
 
 

@@ -256,11 +256,12 @@ class OllamaGenerate(_Ollama):
 
 
 def created_at() -> str:
-    """Now as Go's RFC 3339 with nanoseconds prints it: `2025-03-28T18:09:27.113075Z`."""
+    """Now in RFC 3339 with nanoseconds, as Ollama's Go sends it (`2025-03-28T18:09:27.113075Z`),
+    but always nine digits: Go trims trailing zeros, which would make a record's length, and so
+    every byte offset a fault or a write size counts, change from run to run."""
     ns = time.time_ns()
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000))
-    fraction = f"{ns % 1_000_000_000:09d}".rstrip("0")
-    return f"{stamp}.{fraction}Z" if fraction else f"{stamp}Z"
+    return f"{stamp}.{ns % 1_000_000_000:09d}Z"
 
 
 def _done(resolved: Resolved, choice: ResolvedChoice) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import ollama
 import openai
 import pytest
 
-from sparring import ERROR_PRESETS, FakeServer, Scenario, Usage, error, reply, rule, tool_call
+from sparring import ERROR_PRESETS, FakeServer, Scenario, Usage, error, parse_scenario, reply, rule, tool_call
 from sparring.scenario.text import count_tokens
 from tests.sse import RawResponse, post
 
@@ -176,10 +176,18 @@ def test_length_and_scripted_usage(server: FakeServer) -> None:
     assert answer.eval_duration == 7 * 20_000_000  # 50 tokens/s, as docs/ollama.md says
 
 
+ONE_FILE = """
+rules:
+  - match: {endpoint: messages}
+    replies: [{text: Not for Ollama, repeat: true}]
+  - replies: [{text: Same words, repeat: true}]
+"""
+
+
 def test_one_scenario_answers_every_api(server: FakeServer) -> None:
-    """Scenarios are dialect-neutral: the same reply answers Ollama's native routes and the
-    OpenAI-compatible route Ollama also serves."""
-    server.set_scenario(Scenario.of(reply("Same words", repeat=True)))
+    """Scenarios are dialect-neutral: the same scenario file answers Ollama's native routes
+    and the OpenAI-compatible route Ollama also serves."""
+    server.set_scenario(parse_scenario(ONE_FILE))
     assert call("sync", server).message.content == "Same words"
     assert call("sync", server, "generate").response == "Same words"
     with openai.OpenAI(base_url=server.base_url, api_key="ollama", max_retries=0) as sdk:
@@ -354,6 +362,16 @@ def test_unmatched_request_is_a_404_naming_sparring(server: FakeServer, kind: st
     assert caught.value.error.startswith("sparring: no scripted reply answers POST /api/chat (model='llama3.2'")
     assert "model is 'llama3.2', the rule wants 'mistral'" in caught.value.error
     assert [e.outcome for e in server.journal()] == ["unmatched"]
+
+
+def test_the_miss_message_names_ollamas_endpoints(server: FakeServer) -> None:
+    server.set_scenario(Scenario.of(rule(reply("chat only"), endpoint="ollama_chat")))
+    with pytest.raises(ollama.ResponseError) as caught:
+        call("sync", server, "generate")
+    assert caught.value.error.startswith("sparring: no scripted reply answers POST /api/generate (model='llama3.2'")
+    assert "[endpoint='ollama_chat'] (text 'chat only'): endpoint ollama_generate, the rule wants ollama_chat" in (
+        caught.value.error
+    )
 
 
 @pytest.mark.asyncio

@@ -17,7 +17,18 @@ import ollama
 import openai
 import pytest
 
-from sparring import ERROR_PRESETS, FakeServer, Scenario, Usage, error, parse_scenario, reply, rule, tool_call
+from sparring import (
+    ERROR_PRESETS,
+    FakeServer,
+    RateLimits,
+    Scenario,
+    Usage,
+    error,
+    parse_scenario,
+    reply,
+    rule,
+    tool_call,
+)
 from sparring.scenario.text import count_tokens
 from tests.sse import RawResponse, post
 
@@ -276,6 +287,21 @@ async def test_error_bodies_on_the_wire(server: FakeServer) -> None:
     assert "usage limit" in json.loads(limited.body)["error"]
     teapot = await raw(server, {"model": MODEL, "messages": USER})
     assert (teapot.status, json.loads(teapot.body)) == (418, {"error": "Error 418, scripted by sparring."})
+
+
+@pytest.mark.asyncio
+async def test_no_headers_but_what_is_scripted(server: FakeServer) -> None:
+    """Ollama sends no request id and no rate-limit headers; scripted rate limits go out under
+    OpenAI's names."""
+    limits = RateLimits(limit_requests=5, remaining_requests=4)
+    server.set_scenario(Scenario.of(reply("plain"), reply("limited", rate_limits=limits)))
+    plain = await raw(server, {"model": MODEL, "messages": USER})
+    assert sorted(plain.headers) == ["Content-Type", "Date", "Server", "Transfer-Encoding"]
+    limited = await raw(server, {"model": MODEL, "messages": USER, "stream": False})
+    assert (limited.headers["x-ratelimit-limit-requests"], limited.headers["x-ratelimit-remaining-requests"]) == (
+        "5",
+        "4",
+    )
 
 
 def test_scripted_message_and_body(server: FakeServer, kind: str) -> None:

@@ -103,7 +103,7 @@ class _Ollama(Dialect):
             raise InvalidRequest(
                 f"json: cannot unmarshal {_json_type(body)} into Go value of type api.{self.go_struct}"
             )
-        for key, kind, go in (("model", str, "string"), ("stream", bool, "bool"), ("tools", list, "api.Tools")):
+        for key, kind, go in (("model", str, "string"), ("stream", bool, "bool"), ("tools", list, "[]api.Tool")):
             if key in body and body[key] is not None and not isinstance(body[key], kind):
                 raise InvalidRequest(self._type_error(body[key], key, go))
         return body
@@ -123,7 +123,8 @@ class _Ollama(Dialect):
         return [Frame(compact({"error": text}) + b"\n")]
 
     def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
-        return {}  # Ollama sends none
+        """Ollama sends none: scripted `rate_limits` go out under OpenAI's `x-ratelimit-*` names."""
+        return common.rate_limit_headers(limits)
 
     def error(
         self, reply: ErrorReply, request: ParsedRequest | None, api_key: str | None, rng: random.Random | None = None
@@ -140,7 +141,7 @@ class _Ollama(Dialect):
         # Only what the scenario scripts: Ollama itself sends no retry advice.
         scripted = common.retry_headers(dataclasses.replace(reply, rate_limits=None), None)
         if reply.rate_limits is not None:
-            scripted.update(common.rate_limit_headers(reply.rate_limits))
+            scripted.update(self.rate_limit_headers(reply.rate_limits))
         return HttpError(status, body, {**scripted, **reply.headers})
 
     def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:

@@ -231,6 +231,54 @@ def test_match_on_endpoint_and_conversation(server: FakeServer) -> None:
     assert call("sync", server, "generate").response == "generated"
 
 
+OLLAMA_LOOP = """
+rules:
+  - name: the question
+    match: {last_role: user, message_count: 1, system: terse}
+    replies:
+      - tool_calls: [{name: get_weather, arguments: {city: Paris}}]
+  - name: the weather came back
+    match: {tool_name: get_weather, tool_result: sunny, last_role: tool}
+    replies:
+      - tool_calls: [{name: get_time, arguments: {city: Paris}}]
+  - name: the time came back
+    match: {tool_name: get_time, tool_result_regex: '^\\d+:\\d+$', message_count: 5}
+    replies:
+      - text: Sunny, and it is noon.
+"""
+
+
+@pytest.mark.parametrize("order", ["as written", "reversed"])
+def test_a_tool_loop_matched_by_tool_name(server: FakeServer, order: str) -> None:
+    """An agent loop as a user writes it with the ollama client, which sends no call ids back:
+    a tool result is matched by its `tool_name`, Ollama's own field, and by what it says."""
+    scenario = parse_scenario(OLLAMA_LOOP)
+    server.set_scenario(scenario if order == "as written" else Scenario(rules=scenario.rules[::-1]))
+    results = {"get_weather": "sunny in Paris", "get_time": "12:00"}
+    messages: list[Any] = [
+        {"role": "system", "content": "You are terse."},
+        {"role": "user", "content": "Weather and time in Paris?"},
+    ]
+    with ollama.Client(host=server.url) as client:
+        for _ in range(5):
+            said = client.chat(model=MODEL, messages=messages).message
+            if not said.tool_calls:
+                break
+            messages.append(said)
+            for call in said.tool_calls:
+                name = call.function.name
+                messages.append({"role": "tool", "content": results[name], "tool_name": name})
+    assert said.content == "Sunny, and it is noon."
+    names = [rule.name for rule in scenario.rules]
+    if order == "reversed":
+        names = names[::-1]
+    assert [names[e.rule] for e in server.journal() if e.rule is not None] == [
+        "the question",
+        "the weather came back",
+        "the time came back",
+    ]
+
+
 # -- errors -------------------------------------------------------------------------------------
 
 STATUSES = {

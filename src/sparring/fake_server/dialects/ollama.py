@@ -174,7 +174,7 @@ class OllamaChat(_Ollama):
         return ParsedRequest(
             body=body,
             model=body["model"],
-            messages=[_chat_message(m) for m in messages],
+            messages=_chat_messages(messages),
             stream=body.get("stream") is not False,
             has_tools=bool(body.get("tools")),
         )
@@ -302,27 +302,35 @@ def _tool_call(index: int, call: Any) -> dict[str, Any]:
     return {"id": call.id, "function": {"index": index, "name": call.name, "arguments": arguments}}
 
 
-def _chat_message(message: dict[str, Any]) -> dict[str, Any]:
-    """An Ollama message in Chat Completions shape, for matching and token counts: tool calls
-    get their arguments as JSON text, a tool result its call's name (`tool_name`)."""
-    said: dict[str, Any] = {"role": message.get("role") or "", "content": message.get("content") or ""}
-    calls = message.get("tool_calls")
-    if isinstance(calls, list) and calls:
-        said["tool_calls"] = [_chat_call(i, c) for i, c in enumerate(calls) if isinstance(c, dict)]
-    if message.get("tool_name"):
-        said["name"] = message["tool_name"]
-    return said
+def _chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Ollama's messages in Chat Completions shape, for matching and token counts. A tool call
+    gets its arguments as JSON text and, without an id (the ollama client sends none back), one
+    of its place; a tool result says which call it answers by `tool_name` (Ollama's field), so
+    it gets the id of the latest call of that name, and through it the name."""
+    chat: list[dict[str, Any]] = []
+    latest: dict[str, str] = {}  # tool name -> the id of its latest call
+    for i, message in enumerate(messages):
+        said: dict[str, Any] = {"role": message.get("role") or "", "content": message.get("content") or ""}
+        calls = message.get("tool_calls")
+        if isinstance(calls, list) and calls:
+            said["tool_calls"] = [_chat_call(c, f"call_{i}_{j}") for j, c in enumerate(calls) if isinstance(c, dict)]
+            latest.update({c["function"]["name"]: c["id"] for c in said["tool_calls"]})
+        answers = message.get("tool_call_id") or latest.get(str(message.get("tool_name") or ""))
+        if said["role"] == "tool" and isinstance(answers, str):
+            said["tool_call_id"] = answers
+        chat.append(said)
+    return chat
 
 
-def _chat_call(index: int, call: dict[str, Any]) -> dict[str, Any]:
-    function = call.get("function") if isinstance(call.get("function"), dict) else {}
-    assert isinstance(function, dict)
+def _chat_call(call: dict[str, Any], placed: str) -> dict[str, Any]:
+    function = call["function"] if isinstance(call.get("function"), dict) else {}
     arguments = function.get("arguments", {})
     text = arguments if isinstance(arguments, str) else json.dumps(arguments, separators=(",", ":"))
+    given = call.get("id")
     return {
-        "id": call.get("id") or f"call_{index}",
+        "id": given if isinstance(given, str) and given else placed,
         "type": "function",
-        "function": {"name": function.get("name") or "", "arguments": text},
+        "function": {"name": str(function.get("name") or ""), "arguments": text},
     }
 
 

@@ -113,7 +113,7 @@ class _Ollama(Dialect):
 
     def _head(self, resolved: Resolved) -> bytes:
         """The start of every record: `{"model":"...","created_at":"...",`."""
-        return b'{"model":' + string(resolved.model) + b',"created_at":"' + created_at().encode() + b'",'
+        return b'{"model":' + string(resolved.model) + b',"created_at":"' + _created_at() + b'",'
 
     def error_events(
         self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
@@ -260,9 +260,21 @@ def created_at() -> str:
     """Now in RFC 3339 with nanoseconds, as Ollama's Go sends it (`2025-03-28T18:09:27.113075Z`),
     but always nine digits: Go trims trailing zeros, which would make a record's length, and so
     every byte offset a fault or a write size counts, change from run to run."""
-    ns = time.time_ns()
-    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000))
-    return f"{stamp}.{ns % 1_000_000_000:09d}Z"
+    return _created_at().decode()
+
+
+# The formatted date and time of the current second, made once a second: a stream renders a
+# `created_at` per record, and formatting the whole time each time tripled a record's cost.
+_SECOND: list[tuple[int, bytes]] = [(-1, b"")]
+
+
+def _created_at() -> bytes:
+    second, fraction = divmod(time.time_ns(), 1_000_000_000)
+    known = _SECOND[0]  # read once: another thread may replace it meanwhile
+    if known[0] != second:
+        known = (second, time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second)).encode())
+        _SECOND[0] = known
+    return known[1] + b"%09dZ" % fraction
 
 
 def _done(resolved: Resolved, choice: ResolvedChoice) -> dict[str, Any]:

@@ -46,6 +46,7 @@ BODIES: dict[str, dict[str, object]] = {
     "chat": {"model": "gpt-4o", "messages": USER, "stream": True},
     "responses": {"model": "gpt-4o", "input": "hi", "stream": True},
     "messages": {"model": "claude-sparring-1", "max_tokens": 10, "messages": USER, "stream": True},
+    "ollama_chat": {"model": "llama3.2", "messages": USER},  # NDJSON; streams unless "stream": false
 }
 WRITE_CHUNKS = MAX_WRITES // (EVENT_BYTES + 1) - 5  # the most 1-byte-write chunks allowed
 REPLIES = {

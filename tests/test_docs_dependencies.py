@@ -40,6 +40,8 @@ USES = {
     "pytest.mark.asyncio": "pytest_asyncio",
     "fake_llm.openai(": "openai",
     "fake_llm.async_openai(": "openai",
+    "fake_llm.ollama(": "ollama",
+    "fake_llm.async_ollama(": "ollama",
     "sparring_snapshot": "syrupy",
     "EventSnapshot": "syrupy",
     "sparring.client": "openai",

@@ -19,6 +19,7 @@ from tests.contract.table import GENERATED, markdown
 
 MAJOR = openai.__version__.split(".")[0]
 HAS_ANTHROPIC = importlib.util.find_spec("anthropic") is not None
+HAS_OLLAMA = importlib.util.find_spec("ollama") is not None
 # client under test -> (the table column it answers, how it is run)
 RUNS = {
     "aiohttp": ("aiohttp", clients.run_aiohttp),
@@ -26,8 +27,9 @@ RUNS = {
     "openai": (f"openai {MAJOR}.x", clients.run_openai),
     "responses": (f"responses {MAJOR}.x", clients.run_responses),
     "anthropic": ("anthropic 2.x", clients.run_anthropic),
+    "ollama": ("ollama", clients.run_ollama),
 }
-SDKS = ("openai", "responses", "anthropic")
+SDKS = ("openai", "responses", "anthropic", "ollama")
 EXPECTED = expected()
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -42,6 +44,8 @@ def test_every_case_has_a_row() -> None:
 async def test_client_sees(case: str, client: str) -> None:
     if client == "anthropic" and not HAS_ANTHROPIC:
         pytest.skip("the anthropic SDK is not installed here; the main environment runs this column")
+    if client == "ollama" and not HAS_OLLAMA:
+        pytest.skip("the ollama client is not installed here; the main environment runs this column")
     column, run = RUNS[client]
     with FakeServer(Scenario.of(CASES[case])) as server:
         outcome = await run(server.base_url)

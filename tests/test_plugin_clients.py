@@ -8,6 +8,7 @@ import re
 import sys
 
 import anthropic
+import ollama
 import openai
 import pytest
 
@@ -24,6 +25,7 @@ ENV = (
     "ANTHROPIC_API_BASE",
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",
+    "OLLAMA_HOST",
 )
 
 
@@ -72,10 +74,34 @@ async def test_async_clients_know_their_platform_without_a_thread(fake_llm: Fake
     assert fake_llm.journal[0].headers["x-stainless-os"] == own
 
 
+def test_ollama_client_streams_and_is_closed_at_the_end(fake_llm: FakeLLM) -> None:
+    """The ollama client sends no API key: its URL (`/ns/NAME`) routes it to the test."""
+    fake_llm.add(rule(reply(chunks=["Hel", "lo"]), endpoint="ollama_chat"))
+    client = fake_llm.ollama()
+    assert str(client._client.base_url) == fake_llm.url + "/"
+    parts = list(client.chat(model="llama3.2", messages=MESSAGES, stream=True))
+    assert "".join(p.message.content or "" for p in parts) == "Hello"
+    assert [(e.path, e.outcome) for e in fake_llm.journal] == [("/api/chat", "completed")]
+    assert "authorization" not in fake_llm.journal[0].headers
+    assert not client._client.is_closed
+    fake_llm.close()  # what the fixture does when the test ends
+    assert client._client.is_closed
+
+
+@pytest.mark.asyncio
+async def test_async_ollama_client(fake_llm: FakeLLM) -> None:
+    fake_llm.add(reply("Hello from llama"))
+    async with fake_llm.async_ollama(timeout=5) as client:
+        answer = await client.generate(model="llama3.2", prompt="Hi", stream=False)
+    assert answer.response == "Hello from llama"
+    assert [e.path for e in fake_llm.journal] == ["/api/generate"]
+
+
 def test_the_clients_share_one_tls_context(fake_llm: FakeLLM) -> None:
     """Building a TLS context costs about 20 ms; every client made here reuses one."""
     made = [fake_llm.openai(), fake_llm.anthropic()]
     contexts = {id(c._client._transport._pool._ssl_context) for c in made}
+    contexts.add(id(fake_llm.ollama()._client._transport._pool._ssl_context))
     assert len(contexts) == 1
 
 
@@ -85,7 +111,11 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "a-real-token")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-    fake_llm.add(rule(reply("from openai"), endpoint="chat"), rule(reply("from anthropic"), endpoint="messages"))
+    fake_llm.add(
+        rule(reply("from openai"), endpoint="chat"),
+        rule(reply("from anthropic"), endpoint="messages"),
+        rule(reply("from ollama"), endpoint="ollama_chat"),
+    )
     values = fake_llm.patch_env()
     assert values == {
         "OPENAI_BASE_URL": fake_llm.base_url,
@@ -95,15 +125,19 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         "ANTHROPIC_API_BASE": fake_llm.url,
         "ANTHROPIC_API_KEY": fake_llm.api_key,
         "ANTHROPIC_AUTH_TOKEN": None,
+        "OLLAMA_HOST": fake_llm.url,
     }
     assert {name: os.environ.get(name) for name in ENV} == values
     with openai.OpenAI(max_retries=0) as gpt, anthropic.Anthropic(max_retries=0) as claude:
         assert (gpt.api_key, claude.api_key, claude.auth_token) == (fake_llm.api_key, fake_llm.api_key, None)
         answer = gpt.chat.completions.create(model="gpt-4o", messages=MESSAGES)
         message = claude.messages.create(model="claude-sparring-1", max_tokens=100, messages=MESSAGES)
+    with ollama.Client() as llama:
+        said = llama.chat(model="llama3.2", messages=MESSAGES)
     assert answer.choices[0].message.content == "from openai"
     assert [block.model_dump()["text"] for block in message.content] == ["from anthropic"]
-    assert [e.path for e in fake_llm.journal] == ["/v1/chat/completions", "/v1/messages"]
+    assert said.message.content == "from ollama"
+    assert [e.path for e in fake_llm.journal] == ["/v1/chat/completions", "/v1/messages", "/api/chat"]
 
 
 def test_patch_env_after_the_end_is_refused(fake_llm: FakeLLM) -> None:

@@ -55,10 +55,13 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
         "/v1/messages",
         {"model": "claude-sonnet-4-5", "max_tokens": 100, "messages": [{"role": "user", "content": "hi"}]},
     ),
+    "ollama_chat": ("/api/chat", {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}),
+    "ollama_generate": ("/api/generate", {"model": "llama3.2", "prompt": "hi"}),
 }
 # Headers that change by themselves from one run, or one machine (`server`), to the next.
 _VARYING = {"date", "server", "openai-processing-ms", "x-envoy-upstream-service-time"}
 _CLOCKS = re.compile(rb'"(created|created_at|completed_at)":\d+')
+_TIMES = re.compile(rb'"created_at":"[\d\-T:.]*Z?')  # Ollama's RFC 3339 times, cut short ones too
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z$")  # Anthropic's rate-limit resets
 
 
@@ -89,7 +92,7 @@ def _exchange(answer: dict[str, Any], api: str, stream: bool) -> dict[str, Any]:
                 response.close()
         entry = server.wait_until(lambda j: bool(j) and j[-1].outcome is not None)[-1]
     headers = _headers(response)
-    body = _CLOCKS.sub(rb'"\1":0', bytes(received))
+    body = _TIMES.sub(b'"created_at":"<time>', _CLOCKS.sub(rb'"\1":0', bytes(received)))
     return {
         "status": response.status_code,
         "headers": headers,

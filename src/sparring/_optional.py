@@ -15,6 +15,7 @@ from types import ModuleType
 EXTRAS: dict[str, str] = {
     "openai": "openai",
     "anthropic": "anthropic",
+    "ollama": "ollama",
     "syrupy": "snapshot",
     "looptime": "virtual",
     "hypothesis": "chaos",

@@ -30,6 +30,8 @@ APIS: tuple[Api, ...] = (
     Api("messages", "/v1/messages", f"{_DIALECTS}.anthropic_messages:AnthropicMessages"),
     Api("completions", "/v1/completions", f"{_DIALECTS}.openai_completions:Completions"),
     Api("embeddings", "/v1/embeddings", f"{_DIALECTS}.openai_embeddings:Embeddings"),
+    Api("ollama_chat", "/api/chat", f"{_DIALECTS}.ollama:OllamaChat"),
+    Api("ollama_generate", "/api/generate", f"{_DIALECTS}.ollama:OllamaGenerate"),
 )
 
 # `match: {endpoint: ...}` names, and the route each answers.

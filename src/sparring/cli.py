@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when
 # The demo's parts, named here so `sparring --help` stays cheap (sparring.demo loads aiohttp).
 PART_NAMES = ("clean", "rate-limit", "cut", "early-exit")
 # The APIs the server speaks, as `--help` and the docs name them.
-API_LIST = "Chat Completions, Responses, legacy Completions, Embeddings and Anthropic Messages"
+API_LIST = "Chat Completions, Responses, legacy Completions, Embeddings, Anthropic Messages and Ollama's native API"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

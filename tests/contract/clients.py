@@ -124,3 +124,22 @@ async def run_anthropic(url: str) -> str:
             return "ok"
     except Exception as exc:
         return _name(exc)
+
+
+async def run_ollama(url: str) -> str:
+    """The official ollama client's `AsyncClient` on Ollama's `/api/chat`, streaming. It never
+    retries; its HTTP errors are `ResponseError`, shown with their status code (-1 in-band)."""
+    import ollama
+
+    root = url.removesuffix("/v1")
+    try:
+        async with ollama.AsyncClient(host=root, timeout=TIMEOUT) as client:
+            done = False
+            messages = [{"role": "user", "content": "hi"}]
+            async for part in await client.chat(model="llama3.2", messages=messages, stream=True):
+                done = bool(part.done)
+            return "ok" if done else "ok, no done"
+    except ollama.ResponseError as exc:
+        return f"{_name(exc)} {exc.status_code}"
+    except Exception as exc:
+        return _name(exc)

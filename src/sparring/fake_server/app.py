@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hashlib
 import json
 import logging
@@ -256,6 +257,10 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
         headers.update(dialect.rate_limit_headers(answer.rate_limits))
     headers.update(answer.headers)
     if parsed.stream:
+        timing = answer.timing
+        if timing.keepalive is not None and not dialect.keepalive:
+            timing = dataclasses.replace(timing, keepalive=None)
+            exchange.note(f"timing.keepalive: {dialect.name} streams have no keep-alive line; waits were silent")
 
         def errors(sent: list[Frame]) -> list[Frame]:
             return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
@@ -263,12 +268,13 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
         return await playback.stream(
             exchange,
             await _work(big, lambda: dialect.stream(content, parsed, rng)),
-            timing=answer.timing,
+            timing=timing,
             wire=answer.wire,
             fault=fault,
             error_frames=errors,
             headers=headers,
             big=big,
+            content_type=dialect.stream_content_type,
         )
     # A whole answer takes as long as its stream would have, and is one JSON body.
     paced = await _work(big, lambda: dialect.paced_events(content, parsed))

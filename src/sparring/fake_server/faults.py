@@ -304,8 +304,11 @@ def events_before(fault: Fault, sizes: Sequence[int]) -> int:
 
 
 def malformed(frame: Frame) -> Frame:
-    """The same event with its JSON cut in half: framing intact, payload unparseable."""
+    """The same event with its JSON cut in half: framing intact, payload unparseable. An SSE
+    event keeps its `data:` line; a bare JSON line (NDJSON) is cut the same way."""
     body = frame.data.rstrip(b"\n")
-    at = body.rfind(b"data:") + len(b"data:")
+    ending = frame.data[len(body) :]
+    found = body.rfind(b"data:")
+    at = found + len(b"data:") if found >= 0 else 0
     payload = body[at:]
-    return Frame(body[:at] + payload[: max(2, len(payload) // 2)] + b"\n\n", paced=frame.paced)
+    return Frame(body[:at] + payload[: max(2, len(payload) // 2)] + ending, paced=frame.paced)

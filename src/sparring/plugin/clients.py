@@ -15,6 +15,7 @@ from sparring._optional import require
 
 if TYPE_CHECKING:
     import anthropic
+    import ollama
     import openai
 
 
@@ -45,6 +46,20 @@ def async_anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> 
     options = _http(sdk.DefaultAsyncHttpxClient, options)
     client: anthropic.AsyncAnthropic = sdk.AsyncAnthropic(base_url=root, api_key=api_key, **options)
     _give_platform(client, sdk.__name__)
+    return client
+
+
+def ollama_client(root: str, options: dict[str, Any]) -> ollama.Client:
+    """Ollama's client at the test's root (it adds `/api/chat` itself, keeping the root's
+    `/ns/NAME` path): it sends no API key, so its URL is what routes it to the test."""
+    sdk = require("ollama", feature="fake_llm.ollama()")
+    client: ollama.Client = sdk.Client(host=root, **{"verify": tls(), **options})
+    return client
+
+
+def async_ollama_client(root: str, options: dict[str, Any]) -> ollama.AsyncClient:
+    sdk = require("ollama", feature="fake_llm.async_ollama()")
+    client: ollama.AsyncClient = sdk.AsyncClient(host=root, **{"verify": tls(), **options})
     return client
 
 
@@ -88,6 +103,7 @@ def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]
         "ANTHROPIC_API_BASE": root,  # litellm reads it before ANTHROPIC_BASE_URL
         "ANTHROPIC_API_KEY": api_key,
         "ANTHROPIC_AUTH_TOKEN": None,  # a real token of yours: litellm would send it instead of the key
+        "OLLAMA_HOST": root,  # the ollama client adds /api/chat itself
     }
 
 

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from collections.abc import AsyncIterator, Callable
 
     import anthropic as anthropic_sdk  # `openai` and `anthropic` are also method names below
+    import ollama as ollama_sdk
     import openai as openai_sdk
 
     from sparring.checks.cleanup import CleanupReport
@@ -231,6 +232,19 @@ class FakeLLM:
     def async_anthropic(self, **options: Any) -> anthropic_sdk.AsyncAnthropic:
         """An `anthropic.AsyncAnthropic` client pointed here. Close it on your event loop."""
         return clients.async_anthropic_client(self.url, self.api_key, options)
+
+    def ollama(self, **options: Any) -> ollama_sdk.Client:
+        """An `ollama.Client` pointed here (`host=` this test's root), closed when the test
+        ends. `options` go to the client (`timeout=`, `headers=`, any httpx option)."""
+        self._refuse_sync()
+        client = clients.ollama_client(self.url, options)
+        self._clients.append(client)
+        return client
+
+    def async_ollama(self, **options: Any) -> ollama_sdk.AsyncClient:
+        """An `ollama.AsyncClient` pointed here. Close it on your event loop:
+        `async with fake_llm.async_ollama() as client: ...`."""
+        return clients.async_ollama_client(self.url, options)
 
     def patch_env(self) -> dict[str, str | None]:
         """Point clients that read the environment here (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,

@@ -115,12 +115,16 @@ def specific(request: ParsedRequest, kind: type[R]) -> R:
 class Dialect(ABC):
     """One API. `name` is what `match: {endpoint: ...}` says; `path` its route;
     `tool_call_prefix` starts the ids of generated tool calls; `bad_json` is what the API says
-    to a body that is not JSON."""
+    to a body that is not JSON; `stream_content_type` is its streams' `Content-Type`."""
 
     name: str
     path: str
     tool_call_prefix: str = "call_"
     tool_call_length: int = 24  # random characters after the prefix
+    stream_content_type: str = "text/event-stream; charset=utf-8"
+    # Whether its streams have a line a client skips, which `timing.keepalive` sends while
+    # waiting (SSE's `: ping` comment); without one, waits are silent (NDJSON has none).
+    keepalive: bool = True
     bad_json: str = (
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
         "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you "

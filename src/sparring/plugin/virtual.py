@@ -179,11 +179,12 @@ def coroutine_of(item: object) -> tuple[object, str]:
     pytest-asyncio also wraps there, to run each example on the loop)."""
     test = getattr(item, "obj", None)
     if _hypothesis(test) is not None:
-        return getattr(test, "hypothesis"), "inner_test"
+        return getattr(test, "hypothesis", None), "inner_test"
     return item, "obj"
 
 
 def _hypothesis(test: object) -> object | None:
+    """The coroutine function of a hypothesis test of an `async def` (`test.hypothesis.inner_test`)."""
     handle = getattr(test, "hypothesis", None)
     inner = getattr(handle, "inner_test", None)
     return inner if getattr(test, "is_hypothesis_test", False) and inspect.iscoroutinefunction(inner) else None

@@ -234,7 +234,7 @@ async def test_the_same_preview_closing_its_stream_keeps_the_cleanup_invariant(
     assert fake_llm.journal[0].outcome == "client_disconnected"
 
 
-def test_the_same_client_closing_what_it_left_keeps_the_cleanup_invariant(pytester: pytest.Pytester) -> None:
+def test_a_client_closing_its_stream_on_an_early_exit_keeps_the_cleanup_invariant_in_every_example(pytester: pytest.Pytester) -> None:
     write(pytester, broken(cleanup=True))
     result = run(pytester)
     result.assert_outcomes(passed=1)

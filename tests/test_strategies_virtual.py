@@ -100,6 +100,7 @@ async def test_retry_after_of_seconds_is_waited_on_the_virtual_clock(
 BROKEN = '''
 import asyncio
 
+import httpx
 import pytest_asyncio
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import NoSuchExample
@@ -136,7 +137,7 @@ async def answer(client):
                     if PREVIEW and len(received) >= 10:
                         break  # a preview is enough
             return received, None
-        except openai.APIConnectionError as exc:
+        except (openai.APIConnectionError, httpx.TransportError) as exc:  # openai 2.x lets httpx's out
             if not RETRY or attempt == 2:
                 return received, exc
         except Exception as exc:
@@ -234,7 +235,7 @@ async def test_the_same_preview_closing_its_stream_keeps_the_cleanup_invariant(
     assert fake_llm.journal[0].outcome == "client_disconnected"
 
 
-def test_a_client_closing_its_stream_on_an_early_exit_keeps_the_cleanup_invariant_in_every_example(pytester: pytest.Pytester) -> None:
+def test_a_client_closing_its_stream_early_keeps_the_cleanup_invariant(pytester: pytest.Pytester) -> None:
     write(pytester, broken(cleanup=True))
     result = run(pytester)
     result.assert_outcomes(passed=1)

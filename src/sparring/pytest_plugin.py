@@ -180,14 +180,15 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     server = item.stash.get(_VIRTUAL, None)
     if server is None or not isinstance(item, pytest.Function):
         return (yield)
-    from sparring.plugin.virtual import on_virtual_loop
+    from sparring.plugin.virtual import coroutine_of, on_virtual_loop
 
-    test = item.obj
-    item.obj = on_virtual_loop(test, server)
+    owner, name = coroutine_of(item)  # the test, or under @given each example
+    test = getattr(owner, name)
+    setattr(owner, name, on_virtual_loop(test, server))
     try:
         return (yield)
     finally:
-        item.obj = test
+        setattr(owner, name, test)
 
 
 def _problems(item: pytest.Item, fake: FakeLLM) -> str | None:

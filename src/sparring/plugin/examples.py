@@ -6,15 +6,21 @@ on its own: it resets the namespace's rules and journal (its URL, API key and th
 pointed at it stay), and on a clean exit checks strictness for that example alone. In the
 example hypothesis prints as falsifying, it notes the scenario as YAML, ready to save as a
 regression scenario, and the exchange the server saw.
+
+`with` in a sync test, `async with` in an async one. The async form waits on the event loop
+for every request of the example to end (`fake_llm.wait_for`), so under virtual time, where
+the server runs on the test's loop and nothing may block it, the journal is final when the
+block ends: the invariants that read it are called after the block.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from types import TracebackType
 from typing import TYPE_CHECKING
 
+from sparring.fake_server.journal import Entry
 from sparring.scenario.dump import NotPortableError, dump_scenario
 
 if TYPE_CHECKING:
@@ -22,32 +28,85 @@ if TYPE_CHECKING:
     from sparring.scenario.model import Scenario
 
 SETTLE = 5.0  # seconds to wait for responses still ending (a cut stream the server has yet to log)
+INSIDE = (
+    "this invariant reads the example's final journal, and inside `async with fake_llm.example(...)` "
+    "requests may still be ending: call it after the block, which waits for every request to end"
+)
+
+VIRTUAL = (
+    "under @pytest.mark.sparring_virtual_time the server runs on the test's event loop, which waiting "
+    "for the example's requests to end in a `with` block would block: use `async with fake_llm.example(...)`"
+)
 
 
 class ExampleError(AssertionError):
-    """An example left the server in a state a strict test fails on: unused or missing replies."""
+    """An example left the server in a state a strict test fails on: unused or missing replies;
+    or an invariant was called where the journal cannot be final yet."""
 
 
-@contextmanager
-def scripted_example(fake: FakeLLM, scenario: Scenario, *, strict: bool) -> Iterator[FakeLLM]:
-    fake.reset(scenario)
-    _note_final(lambda: f"sparring scenario of this example (save it as a regression .yaml):\n{_yaml(scenario)}")
-    try:
-        yield fake
-    except BaseException:
+class ScriptedExample:
+    """What `fake_llm.example(...)` returns: `with` it (sync) or `async with` it (async)."""
+
+    def __init__(self, fake: FakeLLM, scenario: Scenario, *, strict: bool) -> None:
+        self._fake, self._scenario, self._strict = fake, scenario, strict
+
+    def _begin(self) -> FakeLLM:
+        self._fake.reset(self._scenario)
+        scenario = self._scenario
+        _note_final(lambda: f"sparring scenario of this example (save it as a regression .yaml):\n{_yaml(scenario)}")
+        return self._fake
+
+    def _failed(self) -> None:
+        fake = self._fake
         _note_final(lambda: "sparring exchange of this example:\n" + fake.exchange())
-        raise
-    if strict:
-        settle(fake)
-        problems = fake.problems()
+
+    def _judge(self) -> None:
+        problems = self._fake.problems()
         if problems is not None:
-            _note_final(lambda: "sparring exchange of this example:\n" + fake.exchange())
+            self._failed()
             raise ExampleError(problems)
+
+    def __enter__(self) -> FakeLLM:
+        if getattr(self._fake._backend, "virtual", False):  # the server runs on the test's loop (virtual.py)
+            raise ExampleError(VIRTUAL)
+        return self._begin()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc is not None:
+            self._failed()
+            return
+        if self._strict:
+            settle(self._fake)
+            self._judge()
+
+    async def __aenter__(self) -> FakeLLM:
+        self._fake._async_example = True
+        return self._begin()
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._fake._async_example = False
+        if exc is not None:
+            self._failed()
+            return
+        await self._fake.wait_for(ended, timeout=SETTLE)
+        if self._strict:
+            self._judge()
+
+
+def ended(entries: list[Entry]) -> bool:
+    """Whether every request has ended: the journal is final."""
+    return all(e.outcome is not None for e in entries)
 
 
 def settle(fake: FakeLLM, timeout: float = SETTLE) -> None:
     """Wait until every request of the example has ended, so its journal entries are final."""
-    fake.wait_until(lambda entries: all(e.outcome is not None for e in entries), timeout=timeout)
+    __tracebackhide__ = True
+    if fake._async_example:
+        raise ExampleError(INSIDE)
+    if not ended(fake.journal):  # after an `async with` example it has (nothing to wait for, nor to block)
+        fake.wait_until(ended, timeout=timeout)
 
 
 def _yaml(scenario: Scenario) -> str:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from collections.abc import Sequence
-from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +37,7 @@ if TYPE_CHECKING:
 
     from sparring.checks.cleanup import CleanupReport
     from sparring.checks.retries import RetryReport
+    from sparring.plugin.examples import ScriptedExample
 
 
 class FakeLLM:
@@ -71,6 +71,7 @@ class FakeLLM:
         self._clients: list[Any] = []
         self._env: pytest.MonkeyPatch | None = None
         self._final: tuple[list[Entry], list[str]] | None = None  # journal and unused, once closed
+        self._async_example = False  # inside `async with self.example(...)`: its journal may not be final
         self._backend.create(self.namespace, fallback=fallback, api_key=self.api_key)
 
     def __repr__(self) -> str:
@@ -113,14 +114,16 @@ class FakeLLM:
             self._backend.extend(self.namespace, scenario)
         return self
 
-    def example(self, *items: Scenario | Rule | Reply, strict: bool = True) -> AbstractContextManager[FakeLLM]:
-        """One hypothesis example on a fresh state: `with fake_llm.example(script): ...`.
+    def example(self, *items: Scenario | Rule | Reply, strict: bool = True) -> ScriptedExample:
+        """One hypothesis example on a fresh state: `with fake_llm.example(script): ...`, or
+        `async with` in an async test (it then waits on the loop for the example's requests
+        to end: call the invariants after the block).
 
         Resets the rules and the journal and scripts `items` (a scenario, or rules and replies);
         on a clean exit, with `strict`, fails the example on requests nothing answered and
         replies never used, as a strict test does. In the example hypothesis reports, it
         notes the scenario as YAML (a regression scenario to save) and the exchange."""
-        from sparring.plugin.examples import scripted_example
+        from sparring.plugin.examples import ScriptedExample
 
         if len(items) == 1 and isinstance(items[0], Scenario):
             scenario = items[0]
@@ -132,7 +135,7 @@ class FakeLLM:
                 else:
                     loose.append(item)
             scenario += Scenario.of(*loose)
-        return scripted_example(self, scenario, strict=strict)
+        return ScriptedExample(self, scenario, strict=strict)
 
     @property
     def scenario(self) -> Scenario:

@@ -9,7 +9,9 @@ a fast-forward never overtakes a message in flight.
 
 The socket is bound when the `fake_llm` fixture is made (a client can be given its URL at
 once); it starts serving when the test's coroutine starts, on the test's loop, and stops
-when the coroutine ends.
+when the coroutine ends. A hypothesis test (`@given` on an `async def`) is wrapped example by
+example: pytest-asyncio runs each example's coroutine on the loop, and each is served and
+clocked like a test of its own, on one virtual clock that only goes forward.
 
 `time.time()` reads the virtual clock while the test runs: the SDKs turn a `retry-after`
 given as an HTTP date into a wait with `date - time.time()`, and the server writes that
@@ -74,6 +76,7 @@ class LoopServer:
         self._socket.setblocking(False)
         self.port: int = self._socket.getsockname()[1]
         self.virtual = True  # FakeLLM refuses sync clients on it
+        self.clocked: asyncio.AbstractEventLoop | None = None  # the loop whose clock this test made virtual
 
     @property
     def url(self) -> str:
@@ -89,7 +92,9 @@ class LoopServer:
         runner.app.cleanup_ctx.remove(memory.trimming)
         await runner.setup()
         try:
-            await web.SockSite(runner, self._socket).start()
+            # A copy of the socket: stopping the site closes the one it serves, and a hypothesis
+            # test serves once per example. The bound port (the clients' URL) stays.
+            await web.SockSite(runner, self._socket.dup()).start()
             yield
         finally:
             runner.app[STATE].closing = True
@@ -170,7 +175,9 @@ def on_virtual_loop(test: Callable[..., Awaitable[Any]], server: LoopServer) -> 
         if patched.looptime_on:  # already virtual (e.g. @pytest.mark.looptime): keep its clock
             enabled: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
         else:
-            patched.setup_looptime(start=loop.time())  # go on from now: timers already set stay due
+            if server.clocked is not loop:  # a later hypothesis example goes on from the last one's time
+                patched.setup_looptime(start=loop.time())  # go on from now: timers already set stay due
+                server.clocked = loop
             enabled = patched.looptime_enabled()
         with enabled:
             clock = loop_clock(loop)
@@ -213,4 +220,22 @@ def _async_library() -> str:
 
 
 def is_async(test: object) -> bool:
-    return inspect.iscoroutinefunction(test)
+    """An async test, or a hypothesis test of an async function."""
+    return inspect.iscoroutinefunction(_hypothesis(test) or test)
+
+
+def coroutine_of(item: object) -> tuple[object, str]:
+    """Where a test item's coroutine function is, as (owner, attribute), to wrap it in place:
+    the item's `obj`, or for `@given` the inner test hypothesis calls once per example (which
+    pytest-asyncio also wraps there, to run each example on the loop)."""
+    test = getattr(item, "obj", None)
+    if _hypothesis(test) is not None:
+        return getattr(test, "hypothesis", None), "inner_test"
+    return item, "obj"
+
+
+def _hypothesis(test: object) -> object | None:
+    """The coroutine function of a hypothesis test of an `async def` (`test.hypothesis.inner_test`)."""
+    handle = getattr(test, "hypothesis", None)
+    inner = getattr(handle, "inner_test", None)
+    return inner if getattr(test, "is_hypothesis_test", False) and inspect.iscoroutinefunction(inner) else None

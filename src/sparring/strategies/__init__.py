@@ -7,6 +7,10 @@
             received, error = run_my_client(fake_llm.base_url, fake_llm.api_key)
             sparring.strategies.check_stream_invariants(fake_llm, "Paris is the capital", received, error)
 
+In an async test, `async with fake_llm.example(script):` and the invariants after the block
+(it waits on the loop for the example's requests to end); with
+`@pytest.mark.sparring_virtual_time`, waits of many seconds (`max_wait=30`) cost no wall time.
+
 Every strategy builds sparring's own model objects, so every generated scenario is valid, and
 each shrinks toward the plain case: no errors, no fault, the default wire and timing (the
 simplest branch of every `one_of` comes first). Waits are small by default (`max_wait`), so
@@ -23,9 +27,12 @@ from sparring._optional import require
 require("hypothesis", feature="sparring.strategies")
 from hypothesis import strategies as st  # noqa: E402
 
+from sparring.errors import closest  # noqa: E402
 from sparring.scenario.builders import reply  # noqa: E402
 from sparring.scenario.delivery import ERROR_PRESETS, Fault, Timing, Wire  # noqa: E402
-from sparring.scenario.model import Answer, ErrorReply, Scenario  # noqa: E402
+from sparring.scenario.match import Match  # noqa: E402
+from sparring.scenario.model import Answer, ErrorReply, Rule, Scenario  # noqa: E402
+from sparring.strategies.cleanup import check_cleanup_ran  # noqa: E402
 from sparring.strategies.invariants import (  # noqa: E402
     InvariantError,
     check_honours_retry_after,
@@ -37,12 +44,14 @@ from sparring.strategies.invariants import (  # noqa: E402
 
 __all__ = [
     "ALL_MID_STREAM_KINDS",
+    "APIS",
     "FATAL_PRESETS",
     "FATAL_STATUSES",
     "MID_STREAM_KINDS",
     "RETRYABLE_PRESETS",
     "RETRYABLE_STATUSES",
     "InvariantError",
+    "check_cleanup_ran",
     "check_honours_retry_after",
     "check_no_retry_after_output",
     "check_no_retry_on_fatal",
@@ -71,6 +80,13 @@ assert set(RETRYABLE_PRESETS + FATAL_PRESETS) <= set(ERROR_PRESETS)
 # or an error" through it. Ask for it with `faults(kinds=...)` to test something else.
 MID_STREAM_KINDS = ("reset", "close", "truncate", "error_event", "malformed_chunk", "no_done", "stall")
 ALL_MID_STREAM_KINDS = (*MID_STREAM_KINDS, "garbage")
+# The streaming APIs a whole scenario can be meant for (`api=`), and how many events each
+# stream has besides one per word of text: chat's role chunk, finish chunk and `[DONE]`;
+# Anthropic's message_start, content_block_start, ping, content_block_stop, message_delta
+# and message_stop; the Responses API's eight lifecycle events around its text deltas.
+APIS = ("chat", "responses", "messages")
+_FRAME_EVENTS = {"chat": 3, "responses": 8, "messages": 6}
+_ONLY = {"messages": (529,)}  # Anthropic's `overloaded`: its own retryable status
 BEFORE_HEADERS_KINDS = ("reset", "empty_response", "garbage")  # `hang` waits for the client's timeout
 LINE_ENDINGS = ("lf", "crlf", "cr")
 
@@ -86,14 +102,19 @@ def error_replies(
     retryable: bool | None = None,
     max_retry_after: float = 0.05,
     retry_after: bool = True,
+    api: str | None = None,
 ) -> st.SearchStrategy[ErrorReply]:
-    """HTTP errors before the stream: presets, then bare statuses. `retryable=True` keeps to
-    408, 409, 429 and 5xx, `False` to statuses a client must not retry. With `retry_after`
+    """HTTP errors before the stream: presets (each answered in the shape and status of the
+    dialect the request speaks), then bare statuses. `retryable=True` keeps to 408, 409, 429
+    and 5xx, `False` to statuses a client must not retry. `api="messages"` adds Anthropic's
+    own 529 to the bare statuses. With `retry_after`
     (the default), each carries `retry-after-ms` (or `retry-after` in seconds) of at most
     `max_retry_after` seconds, never 0: the SDKs fall back to their own backoff, seconds long,
     on a missing or zero delay."""
     presets = {True: RETRYABLE_PRESETS, False: FATAL_PRESETS, None: RETRYABLE_PRESETS + FATAL_PRESETS}[retryable]
     statuses = {True: RETRYABLE_STATUSES, False: FATAL_STATUSES, None: RETRYABLE_STATUSES + FATAL_STATUSES}[retryable]
+    if retryable is not False:
+        statuses += _ONLY.get(_api(api) or "", ())
     kind: st.SearchStrategy[str | int] = st.one_of(st.sampled_from(presets), st.sampled_from(statuses))
     if not retry_after:
         return kind.map(lambda k: ErrorReply(preset=k) if isinstance(k, str) else ErrorReply(status=k))
@@ -182,19 +203,28 @@ def misbehaving_streams(
     fault: bool = True,
     max_wait: float = 0.02,
     splits: Sequence[str] = ("word", "char", "token"),
+    api: str | None = None,
 ) -> st.SearchStrategy[Scenario]:
     """Whole scenarios whose last reply streams `text`: after up to `max_errors` error replies
-    (`errors`, by default `error_replies(max_retry_after=max_wait)`), and, with `fault`, maybe
-    after an answer of the same text cut or corrupted by a mid-stream fault (or an in-band
-    error event), with wire shaping and small timings.
+    (`errors`, by default `error_replies(max_retry_after=max_wait, api=api)`), and, with
+    `fault`, maybe after an answer of the same text cut or corrupted by a mid-stream fault (or
+    an in-band error event, in the dialect's shape), with wire shaping and timings of at most
+    `max_wait` seconds.
+
+    With `api` (`chat`, `responses` or `messages`), the scenario is for that API alone: its
+    rule matches that endpoint (a request to another is one nothing answered), and faults
+    strike anywhere in that API's stream, its closing events included. Without it, the rule
+    answers any endpoint, and faults fall within the chat stream's length.
 
     Only the first reply is required: whether a client reaches the later ones depends on its
     retry policy (a 400 ends the call; a client may give up after two retries), so they are
     `optional`, and the invariants judge what the client did. Shrinks toward `reply(text)`."""
     if not text:
         raise ValueError("misbehaving_streams needs a non-empty text to stream")
-    errors = errors if errors is not None else error_replies(max_retry_after=max_wait)
-    events = len(re.findall(r"\s*\S+", text)) + 3  # word chunks, the role and finish chunks, the end
+    endpoint = _api(api)
+    errors = errors if errors is not None else error_replies(max_retry_after=max_wait, api=endpoint)
+    # word chunks and the API's own events around them
+    events = len(re.findall(r"\s*\S+", text)) + _FRAME_EVENTS[endpoint or "chat"]
     cut: st.SearchStrategy[Fault | None] = (
         st.one_of(st.none(), faults(events=events, max_wait=max_wait)) if fault else st.none()
     )
@@ -210,9 +240,21 @@ def misbehaving_streams(
         if broken is not None:
             replies.append(reply(text, split=split, wire=wire, timing=timing, fault=broken))
         replies.append(reply(text, split=split, wire=wire, timing=timing))
-        return Scenario.of(replies[0], *(_optional(r) for r in replies[1:]))
+        ordered = (replies[0], *(_optional(r) for r in replies[1:]))
+        if endpoint is None:
+            return Scenario.of(*ordered)
+        return Scenario.of(Rule(replies=ordered, match=Match(endpoint=endpoint)))
 
     return build()
+
+
+def _api(api: str | None) -> str | None:
+    if api is None or api in APIS:
+        return api
+    hint = closest(str(api), APIS)
+    raise ValueError(
+        f"unknown api {api!r}; the streaming APIs: {', '.join(APIS)}" + (f" (did you mean {hint!r}?)" if hint else "")
+    )
 
 
 def _optional(item: ErrorReply | Answer) -> ErrorReply | Answer:

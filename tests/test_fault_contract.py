@@ -26,8 +26,9 @@ RUNS = {
     "openai": (f"openai {MAJOR}.x", clients.run_openai),
     "responses": (f"responses {MAJOR}.x", clients.run_responses),
     "anthropic": ("anthropic 2.x", clients.run_anthropic),
+    "azure": (f"azure {MAJOR}.x", clients.run_azure),
 }
-SDKS = ("openai", "responses", "anthropic")
+SDKS = ("openai", "responses", "anthropic", "azure")
 EXPECTED = expected()
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -158,3 +158,12 @@ def test_a_parameter_is_decoded_and_may_hold_an_encoded_slash(server: FakeServer
         )
         assert answer.status_code == 200, answer.text
         assert answer.json()["choices"][0]["message"]["content"] == text
+
+
+def test_a_parameter_may_share_its_segment_with_text() -> None:
+    """As in Gemini's `/v1beta/models/{model}:streamGenerateContent`."""
+    regex = path_regex("/v1beta/models/{model}:streamGenerateContent")
+    found = regex.fullmatch("/v1beta/models/gemini-2.0-flash:streamGenerateContent")
+    assert found is not None
+    assert found["model"] == "gemini-2.0-flash"
+    assert regex.fullmatch("/v1beta/models/gemini:generateContent") is None

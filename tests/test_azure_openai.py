@@ -5,6 +5,8 @@ content filter annotations. Runs under openai 3.x and 2.x (Makefile `OPENAI2_TES
 from __future__ import annotations
 
 import json
+import re
+import sys
 from typing import Any
 
 import httpx
@@ -308,3 +310,13 @@ def test_the_api_key_header_routes_to_a_namespace(server: FakeServer) -> None:
     with azure(server, api_key="key-of-team-a") as client:
         assert client.chat.completions.create(model="d", messages=HI).choices[0].message.content == "team a answers"
     assert [e.path for e in server.journal("team-a")] == ["/openai/deployments/d/chat/completions"]
+
+
+@pytest.mark.parametrize("method", ["azure_openai", "async_azure_openai"])
+def test_a_missing_sdk_names_the_extra_to_install(
+    fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch, method: str
+) -> None:
+    monkeypatch.setitem(sys.modules, "openai", None)  # what `import` meets when the SDK is not installed
+    expected = f"fake_llm.{method}() needs openai, which is not installed: pip install 'sparring[openai]'"
+    with pytest.raises(ImportError, match=re.escape(expected)):
+        getattr(fake_llm, method)()

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 import random
-import uuid
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import fields
 from typing import Any, TypeVar
@@ -169,16 +168,22 @@ def invalid(problem: InvalidRequest) -> HttpError:
 
 
 def response_headers(rng: random.Random) -> dict[str, str]:
-    request_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
+    request_id = _uuid(rng)
     return {
         "apim-request-id": request_id,
-        "x-request-id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+        "x-request-id": _uuid(rng),
         "x-ms-client-request-id": request_id,
         "x-ms-region": REGION,
         "x-content-type-options": "nosniff",
         "x-ratelimit-remaining-requests": "79",
         "x-ratelimit-remaining-tokens": "79000",
     }
+
+
+def _uuid(rng: random.Random) -> str:
+    """A version 4 UUID drawn from `rng`, so a seeded server sends the same ids."""
+    h = rng.randbytes(16).hex()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) % 4]}{h[17:20]}-{h[20:]}"
 
 
 def rate_limit_headers(limits: RateLimits) -> dict[str, str]:

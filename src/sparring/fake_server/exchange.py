@@ -41,9 +41,8 @@ class Exchange:
     rng: random.Random
     dialect: Dialect | None  # the route's API; None on a route that is not an API's
     retry_count: int | None = None
-    params: Mapping[str, str] = field(
-        default_factory=lambda: NO_PARAMS
-    )  # what the route pattern's `{name}` parts matched
+    # What the route pattern's `{name}` parts matched; empty on a fixed route.
+    params: Mapping[str, str] = field(default_factory=lambda: NO_PARAMS)
 
     @classmethod
     def arrive(

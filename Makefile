@@ -13,7 +13,8 @@ OPENAI2_TESTS := tests/test_fault_contract.py tests/test_faults.py tests/test_wi
                  tests/test_responses.py tests/test_completions_and_embeddings.py tests/test_streaming_helpers.py \
                  tests/test_broken_stream_exceptions.py tests/test_readme.py tests/test_docs_dependencies.py \
                  tests/libraries/test_contract_sdks.py tests/libraries/test_contract_table.py \
-                 tests/test_replay_sdks.py tests/test_virtual_time.py tests/test_virtual_time_sdks.py
+                 tests/test_replay_sdks.py tests/test_virtual_time.py tests/test_virtual_time_sdks.py \
+                 tests/test_azure_openai.py
 
 # A third with the client libraries people build on the SDKs (langchain-openai, litellm,
 # pydantic-ai, openai-agents): the client-library contract and loops in tests/libraries/.

@@ -28,8 +28,9 @@ RUNS = {
     "responses": (f"responses {MAJOR}.x", clients.run_responses),
     "anthropic": ("anthropic 2.x", clients.run_anthropic),
     "ollama": ("ollama", clients.run_ollama),
+    "azure": (f"azure {MAJOR}.x", clients.run_azure),
 }
-SDKS = ("openai", "responses", "anthropic", "ollama")
+SDKS = ("openai", "responses", "anthropic", "ollama", "azure")
 EXPECTED = expected()
 ROOT = Path(__file__).resolve().parents[1]
 

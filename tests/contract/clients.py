@@ -143,3 +143,23 @@ async def run_ollama(url: str) -> str:
         return f"{_name(exc)} {exc.status_code}"
     except Exception as exc:
         return _name(exc)
+
+
+async def run_azure(url: str) -> str:
+    """The official SDK's `AsyncAzureOpenAI` on a deployment's Chat Completions, streaming,
+    default retries."""
+    import openai
+
+    root = url.removesuffix("/v1")
+    try:
+        async with openai.AsyncAzureOpenAI(
+            azure_endpoint=root, api_version="2024-10-21", api_key="azure-contract", timeout=TIMEOUT, max_retries=2
+        ) as client:
+            stream: Any = await client.chat.completions.create(
+                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
+            )
+            async for _ in stream:
+                pass
+            return "ok"
+    except Exception as exc:
+        return _name(exc)

@@ -2,7 +2,8 @@
 
 One row per case. `aiohttp` and `httpx` are hand-written SSE readers of Chat Completions (no
 retries); the `openai` columns are the official SDK on Chat Completions, `responses` the same
-SDK on the Responses API, `anthropic` the anthropic SDK on Messages: each gives the exception
+SDK on the Responses API, `anthropic` the anthropic SDK on Messages, `azure` the SDK's
+`AsyncAzureOpenAI` on an Azure deployment's Chat Completions: each gives the exception
 the SDK raises (or `ok`) and how many requests it made; `ollama` is the ollama client on
 Ollama's own `/api/chat` (NDJSON), its `ResponseError` shown with its status code. An exception from the column's own
 library is named bare, any other with its package (see `LIBRARY`).
@@ -48,6 +49,8 @@ COLUMNS = (
     "responses 2.x",
     "anthropic 2.x",
     "ollama",
+    "azure 3.x",
+    "azure 2.x",
 )
 
 # The library each column is about: its exceptions are named bare in that column
@@ -62,6 +65,8 @@ LIBRARY = {
     "responses 2.x": "openai",
     "anthropic 2.x": "anthropic",
     "ollama": "ollama",
+    "azure 3.x": "openai",
+    "azure 2.x": "openai",
 }
 
 
@@ -71,32 +76,32 @@ def shown(outcome: str, column: str) -> str:
 
 
 TABLE = """
-error: rate_limit                    | HTTP 429                | HTTP 429             | RateLimitError ×3        | RateLimitError ×3            | RateLimitError ×3        | RateLimitError ×3            | RateLimitError ×3             | ResponseError 429 ×1
-error: insufficient_quota            | HTTP 429                | HTTP 429             | RateLimitError ×3        | RateLimitError ×3            | RateLimitError ×3        | RateLimitError ×3            | BadRequestError ×1            | ResponseError 429 ×1
-error: server_error                  | HTTP 500                | HTTP 500             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3        | ResponseError 500 ×1
-error: bad_gateway                   | HTTP 502                | HTTP 502             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3        | ResponseError 502 ×1
-error: unavailable                   | HTTP 503                | HTTP 503             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | ServiceUnavailableError ×3    | ResponseError 503 ×1
-error: overloaded                    | HTTP 503                | HTTP 503             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | OverloadedError ×3            | ResponseError 503 ×1
-error: timeout                       | HTTP 504                | HTTP 504             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | GatewayTimeoutError ×3        | ResponseError 500 ×1
-error: bad_request                   | HTTP 400                | HTTP 400             | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1            | ResponseError 400 ×1
-error: context_length_exceeded       | HTTP 400                | HTTP 400             | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1            | ResponseError 400 ×1
-error: unauthorized                  | HTTP 401                | HTTP 401             | AuthenticationError ×1   | AuthenticationError ×1       | AuthenticationError ×1   | AuthenticationError ×1       | AuthenticationError ×1        | ResponseError 401 ×1
-error: forbidden                     | HTTP 403                | HTTP 403             | PermissionDeniedError ×1 | PermissionDeniedError ×1     | PermissionDeniedError ×1 | PermissionDeniedError ×1     | PermissionDeniedError ×1      | ResponseError 403 ×1
-error: not_found                     | HTTP 404                | HTTP 404             | NotFoundError ×1         | NotFoundError ×1             | NotFoundError ×1         | NotFoundError ×1             | NotFoundError ×1              | ResponseError 404 ×1
-error: conflict                      | HTTP 409                | HTTP 409             | ConflictError ×3         | ConflictError ×3             | ConflictError ×3         | ConflictError ×3             | ConflictError ×3              | ResponseError 409 ×1
-fault: reset (before headers)        | ClientOSError           | ReadError            | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3         | httpx.ReadError ×1
-fault: empty_response                | ServerDisconnectedError | RemoteProtocolError  | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3         | httpx.RemoteProtocolError ×1
-fault: garbage (before headers)      | ClientResponseError     | RemoteProtocolError  | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3         | httpx.RemoteProtocolError ×1
-fault: hang                          | SocketTimeoutError      | ReadTimeout          | APITimeoutError ×3       | APITimeoutError ×3           | APITimeoutError ×3       | APITimeoutError ×3           | APITimeoutError ×3            | httpx.ReadTimeout ×1
-fault: reset after chunk 2           | ClientPayloadError      | ReadError            | APIConnectionError ×1    | httpx.ReadError ×1           | APIConnectionError ×1    | httpx.ReadError ×1           | httpx2.ReadError ×1           | httpx.ReadError ×1
-fault: close after chunk 2           | ClientPayloadError      | RemoteProtocolError  | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | httpx2.RemoteProtocolError ×1 | httpx.RemoteProtocolError ×1
-fault: truncate after chunk 2        | ClientPayloadError      | RemoteProtocolError  | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | httpx2.RemoteProtocolError ×1 | httpx.RemoteProtocolError ×1
-fault: stall after chunk 2 (forever) | SocketTimeoutError      | ReadTimeout          | APITimeoutError ×1       | httpx.ReadTimeout ×1         | APITimeoutError ×1       | httpx.ReadTimeout ×1         | httpx2.ReadTimeout ×1         | httpx.ReadTimeout ×1
-fault: stall after chunk 2 for 0.2 s | ok                      | ok                   | ok ×1                    | ok ×1                        | ok ×1                    | ok ×1                        | ok ×1                         | ok ×1
-fault: malformed_chunk after chunk 2 | json.JSONDecodeError    | json.JSONDecodeError | json.JSONDecodeError ×1  | json.JSONDecodeError ×1      | json.JSONDecodeError ×1  | json.JSONDecodeError ×1      | ok ×1                         | json.JSONDecodeError ×1
-fault: error_event after chunk 2     | in-band error           | in-band error        | APIError ×1              | APIError ×1                  | APIError ×1              | APIError ×1                  | APIStatusError ×1             | ResponseError -1 ×1
-fault: garbage after chunk 2         | UnicodeDecodeError      | ok                   | UnicodeDecodeError ×1    | UnicodeDecodeError ×1        | UnicodeDecodeError ×1    | UnicodeDecodeError ×1        | UnicodeDecodeError ×1         | json.JSONDecodeError ×1
-fault: no_done                       | ok, no [DONE]           | ok, no [DONE]        | ok ×1                    | ok ×1                        | ok ×1                    | ok ×1                        | ok ×1                         | ok, no done ×1
+error: rate_limit                    | HTTP 429                | HTTP 429             | RateLimitError ×3        | RateLimitError ×3            | RateLimitError ×3        | RateLimitError ×3            | RateLimitError ×3             | ResponseError 429 ×1 | RateLimitError ×3 | RateLimitError ×3
+error: insufficient_quota            | HTTP 429                | HTTP 429             | RateLimitError ×3        | RateLimitError ×3            | RateLimitError ×3        | RateLimitError ×3            | BadRequestError ×1            | ResponseError 429 ×1 | RateLimitError ×3 | RateLimitError ×3
+error: server_error                  | HTTP 500                | HTTP 500             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3        | ResponseError 500 ×1 | InternalServerError ×3 | InternalServerError ×3
+error: bad_gateway                   | HTTP 502                | HTTP 502             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3        | ResponseError 502 ×1 | InternalServerError ×3 | InternalServerError ×3
+error: unavailable                   | HTTP 503                | HTTP 503             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | ServiceUnavailableError ×3    | ResponseError 503 ×1 | InternalServerError ×3 | InternalServerError ×3
+error: overloaded                    | HTTP 503                | HTTP 503             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | OverloadedError ×3            | ResponseError 503 ×1 | InternalServerError ×3 | InternalServerError ×3
+error: timeout                       | HTTP 504                | HTTP 504             | InternalServerError ×3   | InternalServerError ×3       | InternalServerError ×3   | InternalServerError ×3       | GatewayTimeoutError ×3        | ResponseError 500 ×1 | InternalServerError ×3 | InternalServerError ×3
+error: bad_request                   | HTTP 400                | HTTP 400             | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1            | ResponseError 400 ×1 | BadRequestError ×1 | BadRequestError ×1
+error: context_length_exceeded       | HTTP 400                | HTTP 400             | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1       | BadRequestError ×1           | BadRequestError ×1            | ResponseError 400 ×1 | BadRequestError ×1 | BadRequestError ×1
+error: unauthorized                  | HTTP 401                | HTTP 401             | AuthenticationError ×1   | AuthenticationError ×1       | AuthenticationError ×1   | AuthenticationError ×1       | AuthenticationError ×1        | ResponseError 401 ×1 | AuthenticationError ×1 | AuthenticationError ×1
+error: forbidden                     | HTTP 403                | HTTP 403             | PermissionDeniedError ×1 | PermissionDeniedError ×1     | PermissionDeniedError ×1 | PermissionDeniedError ×1     | PermissionDeniedError ×1      | ResponseError 403 ×1 | PermissionDeniedError ×1 | PermissionDeniedError ×1
+error: not_found                     | HTTP 404                | HTTP 404             | NotFoundError ×1         | NotFoundError ×1             | NotFoundError ×1         | NotFoundError ×1             | NotFoundError ×1              | ResponseError 404 ×1 | NotFoundError ×1 | NotFoundError ×1
+error: conflict                      | HTTP 409                | HTTP 409             | ConflictError ×3         | ConflictError ×3             | ConflictError ×3         | ConflictError ×3             | ConflictError ×3              | ResponseError 409 ×1 | ConflictError ×3 | ConflictError ×3
+fault: reset (before headers)        | ClientOSError           | ReadError            | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3         | httpx.ReadError ×1 | APIConnectionError ×3 | APIConnectionError ×3
+fault: empty_response                | ServerDisconnectedError | RemoteProtocolError  | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3         | httpx.RemoteProtocolError ×1 | APIConnectionError ×3 | APIConnectionError ×3
+fault: garbage (before headers)      | ClientResponseError     | RemoteProtocolError  | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3    | APIConnectionError ×3        | APIConnectionError ×3         | httpx.RemoteProtocolError ×1 | APIConnectionError ×3 | APIConnectionError ×3
+fault: hang                          | SocketTimeoutError      | ReadTimeout          | APITimeoutError ×3       | APITimeoutError ×3           | APITimeoutError ×3       | APITimeoutError ×3           | APITimeoutError ×3            | httpx.ReadTimeout ×1 | APITimeoutError ×3 | APITimeoutError ×3
+fault: reset after chunk 2           | ClientPayloadError      | ReadError            | APIConnectionError ×1    | httpx.ReadError ×1           | APIConnectionError ×1    | httpx.ReadError ×1           | httpx2.ReadError ×1           | httpx.ReadError ×1 | APIConnectionError ×1 | httpx.ReadError ×1
+fault: close after chunk 2           | ClientPayloadError      | RemoteProtocolError  | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | httpx2.RemoteProtocolError ×1 | httpx.RemoteProtocolError ×1 | APIConnectionError ×1 | httpx.RemoteProtocolError ×1
+fault: truncate after chunk 2        | ClientPayloadError      | RemoteProtocolError  | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | APIConnectionError ×1    | httpx.RemoteProtocolError ×1 | httpx2.RemoteProtocolError ×1 | httpx.RemoteProtocolError ×1 | APIConnectionError ×1 | httpx.RemoteProtocolError ×1
+fault: stall after chunk 2 (forever) | SocketTimeoutError      | ReadTimeout          | APITimeoutError ×1       | httpx.ReadTimeout ×1         | APITimeoutError ×1       | httpx.ReadTimeout ×1         | httpx2.ReadTimeout ×1         | httpx.ReadTimeout ×1 | APITimeoutError ×1 | httpx.ReadTimeout ×1
+fault: stall after chunk 2 for 0.2 s | ok                      | ok                   | ok ×1                    | ok ×1                        | ok ×1                    | ok ×1                        | ok ×1                         | ok ×1 | ok ×1 | ok ×1
+fault: malformed_chunk after chunk 2 | json.JSONDecodeError    | json.JSONDecodeError | json.JSONDecodeError ×1  | json.JSONDecodeError ×1      | json.JSONDecodeError ×1  | json.JSONDecodeError ×1      | ok ×1                         | json.JSONDecodeError ×1 | json.JSONDecodeError ×1 | json.JSONDecodeError ×1
+fault: error_event after chunk 2     | in-band error           | in-band error        | APIError ×1              | APIError ×1                  | APIError ×1              | APIError ×1                  | APIStatusError ×1             | ResponseError -1 ×1 | APIError ×1 | APIError ×1
+fault: garbage after chunk 2         | UnicodeDecodeError      | ok                   | UnicodeDecodeError ×1    | UnicodeDecodeError ×1        | UnicodeDecodeError ×1    | UnicodeDecodeError ×1        | UnicodeDecodeError ×1         | json.JSONDecodeError ×1 | UnicodeDecodeError ×1 | UnicodeDecodeError ×1
+fault: no_done                       | ok, no [DONE]           | ok, no [DONE]        | ok ×1                    | ok ×1                        | ok ×1                    | ok ×1                        | ok ×1                         | ok, no done ×1 | ok ×1 | ok ×1
 """
 
 

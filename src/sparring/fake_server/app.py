@@ -28,7 +28,16 @@ from aiohttp import web
 
 from sparring.fake_server import bodies, control, faults, memory, playback, replay
 from sparring.fake_server.callbacks import Choice, choose
-from sparring.fake_server.context import CONTROL_PREFIX, STATE, Handler, ServerState, add_route, api_path
+from sparring.fake_server.context import (
+    CONTROL_PREFIX,
+    NAMESPACE_PREFIX,
+    STATE,
+    Handler,
+    ServerState,
+    add_route,
+    api_path,
+)
+from sparring.fake_server.dialects import BY_PATH
 from sparring.fake_server.dialects import DIALECTS as DIALECTS  # the registry's, in its order
 from sparring.fake_server.dialects.base import Dialect, Frame, HttpError, InvalidRequest, ParsedRequest, compact
 from sparring.fake_server.dialects.openai_common import error_body
@@ -52,7 +61,10 @@ log = logging.getLogger("sparring.server")
 T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
-_BY_PATH = {d.path: d for d in DIALECTS}
+# Each route pattern, at the root and under the namespace prefix, and its dialect.
+_BY_PATTERN = {
+    route: d for d in DIALECTS if "{" in d.path for route in (d.path, f"{NAMESPACE_PREFIX}/{{namespace}}{d.path}")
+}
 ANTHROPIC_MODELS = ("claude-sparring-1", "claude-sparring-1-mini")
 KNOWN_MODELS = ("gpt-4o", "gpt-4o-mini", "gpt-4.1", "gpt-4.1-mini", "gpt-4.1-nano", "o3-mini", "o4-mini")
 
@@ -100,8 +112,7 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
             return web.json_response({"error": {"message": message}}, status=exc.status)
         finally:
             memory.served()  # a journal read or a scenario leaves garbage too
-    routed = request.match_info.http_exception is None
-    exchange = Exchange.arrive(request, state, _BY_PATH.get(api_path(request)) if routed else None)
+    exchange = _arrive(request, state)
     if exchange.ended_namespace:
         return await _ended(exchange)
     task = asyncio.current_task()
@@ -133,6 +144,23 @@ async def _journal_and_shape_errors(request: web.Request, handler: Handler) -> w
             exchange.space.tasks.discard(task)
     exchange.finish("completed", status=response.status)
     return response
+
+
+def _arrive(request: web.Request, state: ServerState) -> Exchange:
+    """The request's exchange, with the API its route is: a fixed path is one dict lookup; a
+    route pattern's path, which aiohttp's router matched, is found by that pattern, with what
+    its `{name}` parts matched (decoded: an encoded `/` stays in its part)."""
+    if request.match_info.http_exception is not None:  # no route, or not this method: no API's
+        return Exchange.arrive(request, state, None)
+    dialect = BY_PATH.get(api_path(request))
+    if dialect is not None:  # the fast path: a fixed route
+        return Exchange.arrive(request, state, dialect)
+    route = request.match_info.route.resource
+    dialect = _BY_PATTERN.get(route.canonical) if route is not None else None
+    if dialect is None:  # the model list, a control route
+        return Exchange.arrive(request, state, None)
+    params = {name: value for name, value in request.match_info.items() if name != "namespace"}
+    return Exchange.arrive(request, state, dialect, params)
 
 
 def _dialect_for(request: web.Request) -> Dialect:
@@ -184,8 +212,12 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
     except ValueError:
         return _reject(exchange, dialect, InvalidRequest(dialect.bad_json))
     exchange.body(bodies.journaled(raw, body))
+    route = exchange.route()
+    refusal = dialect.refuse(route, request.headers)
+    if refusal is not None:
+        return _reject(exchange, dialect, refusal)
     try:
-        parsed = dialect.parse(body)
+        parsed = dialect.parse_at(body, route)
     except InvalidRequest as problem:
         return _reject(exchange, dialect, problem)
     exchange.parsed(stream=parsed.stream, retry_count=_int_header(request, "x-stainless-retry-count"))

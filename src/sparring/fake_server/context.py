@@ -71,8 +71,8 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler) ->
 
 
 def api_key_of(request: web.Request) -> str | None:
-    """OpenAI's `Authorization: Bearer`, or Anthropic's `x-api-key`."""
+    """OpenAI's `Authorization: Bearer`, Anthropic's `x-api-key`, or Azure OpenAI's `api-key`."""
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get("x-api-key")
+    return request.headers.get("x-api-key") or request.headers.get("api-key")

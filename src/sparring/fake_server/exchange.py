@@ -17,12 +17,13 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
 from sparring.fake_server.context import ServerState, api_key_of, api_path, namespace_of
-from sparring.fake_server.dialects.base import Dialect, Frame
+from sparring.fake_server.dialects import NO_PARAMS
+from sparring.fake_server.dialects.base import Dialect, Frame, Route
 from sparring.fake_server.journal import Entry, Journal, Outcome
 from sparring.fake_server.store import Namespace
 
@@ -40,9 +41,13 @@ class Exchange:
     rng: random.Random
     dialect: Dialect | None  # the route's API; None on a route that is not an API's
     retry_count: int | None = None
+    # What the route pattern's `{name}` parts matched; empty on a fixed route.
+    params: Mapping[str, str] = field(default_factory=lambda: NO_PARAMS)
 
     @classmethod
-    def arrive(cls, request: web.Request, state: ServerState, dialect: Dialect | None) -> Exchange:
+    def arrive(
+        cls, request: web.Request, state: ServerState, dialect: Dialect | None, params: Mapping[str, str] = NO_PARAMS
+    ) -> Exchange:
         """Open the journal entry of a request that just arrived. A request to a namespace
         whose test has ended is journaled in the default one: it shows in the running test."""
         api_key = api_key_of(request)
@@ -51,7 +56,11 @@ class Exchange:
         path = api_path(request)
         entry = space.journal.open(request.method, path, request.headers)
         rng = random.Random(state.rng.getrandbits(64))
-        return cls(request, state, path, namespace, space, space.journal, entry, api_key, rng, dialect)
+        return cls(request, state, path, namespace, space, space.journal, entry, api_key, rng, dialect, params=params)
+
+    def route(self) -> Route:
+        """Where the request went, besides its body: for the dialect's `refuse` and `parse_at`."""
+        return Route(self.params, self.request.query)
 
     @property
     def ended_namespace(self) -> bool:

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from sparring.fake_server.dialects import DIALECTS
-from sparring.fake_server.dialects.base import InvalidRequest
+from sparring.fake_server.dialects import find
+from sparring.fake_server.dialects.base import InvalidRequest, Route
 from sparring.fake_server.journal import Entry
 from sparring.fake_server.store import DEFAULT_NAMESPACE, describe_reply
 from sparring.scenario.match import RegexTimeout
@@ -88,11 +88,12 @@ def asked_of(entry: Entry, headers: Mapping[str, str]) -> str | None:
     """The description of a request the server answered without reading it as its API's (one
     sent to a namespace that has ended), from its journaled body: `None` when its route is no
     API's or its body is not one that API takes."""
-    dialect = next((d for d in DIALECTS if d.path == entry.path), None)
-    if dialect is None or not isinstance(entry.body, Mapping):
+    found = find(entry.path)
+    if found is None or not isinstance(entry.body, Mapping):
         return None
+    dialect, params = found
     try:
-        parsed = dialect.parse(entry.body)
+        parsed = dialect.parse_at(entry.body, Route(params))
     except InvalidRequest:
         return None
     retry = headers.get("x-stainless-retry-count", "")

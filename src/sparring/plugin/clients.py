@@ -33,6 +33,25 @@ def async_openai_client(base_url: str, api_key: str, options: dict[str, Any]) ->
     return client
 
 
+AZURE_API_VERSION = "2024-10-21"  # the latest GA version of the deployment routes' data plane
+
+
+def azure_openai_client(root: str, api_key: str, options: dict[str, Any]) -> openai.AzureOpenAI:
+    """`azure_endpoint` is the test's root: the SDK adds `/openai/deployments/{model}/...`."""
+    sdk = require("openai", feature="fake_llm.azure_openai()")
+    options = {"api_version": AZURE_API_VERSION, **_http(sdk.DefaultHttpxClient, options)}
+    client: openai.AzureOpenAI = sdk.AzureOpenAI(azure_endpoint=root, api_key=api_key, **options)
+    return client
+
+
+def async_azure_openai_client(root: str, api_key: str, options: dict[str, Any]) -> openai.AsyncAzureOpenAI:
+    sdk = require("openai", feature="fake_llm.async_azure_openai()")
+    options = {"api_version": AZURE_API_VERSION, **_http(sdk.DefaultAsyncHttpxClient, options)}
+    client: openai.AsyncAzureOpenAI = sdk.AsyncAzureOpenAI(azure_endpoint=root, api_key=api_key, **options)
+    _give_platform(client, sdk.__name__)
+    return client
+
+
 def anthropic_client(root: str, api_key: str, options: dict[str, Any]) -> anthropic.Anthropic:
     sdk = require("anthropic", feature="fake_llm.anthropic()")
     client: anthropic.Anthropic = sdk.Anthropic(

@@ -219,6 +219,20 @@ class FakeLLM:
         `async with fake_llm.async_openai() as client: ...`."""
         return clients.async_openai_client(self.base_url, self.api_key, options)
 
+    def azure_openai(self, **options: Any) -> openai_sdk.AzureOpenAI:
+        """An `openai.AzureOpenAI` client pointed here (`azure_endpoint` is this test's `url`,
+        `api_version` 2024-10-21 unless given), closed when the test ends. Pass
+        `azure_deployment=` to fix the deployment; without it, each call's `model` is."""
+        self._refuse_sync()
+        client = clients.azure_openai_client(self.url, self.api_key, options)
+        self._clients.append(client)
+        return client
+
+    def async_azure_openai(self, **options: Any) -> openai_sdk.AsyncAzureOpenAI:
+        """An `openai.AsyncAzureOpenAI` client pointed here, as `azure_openai()`. Close it on
+        your event loop: `async with fake_llm.async_azure_openai() as client: ...`."""
+        return clients.async_azure_openai_client(self.url, self.api_key, options)
+
     def anthropic(self, **options: Any) -> anthropic_sdk.Anthropic:
         """An `anthropic.Anthropic` client pointed here, closed when the test ends."""
         self._refuse_sync()

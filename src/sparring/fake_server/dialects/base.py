@@ -104,6 +104,15 @@ class ParsedRequest:
 R = TypeVar("R", bound=ParsedRequest)
 
 
+@dataclass(frozen=True)
+class Route:
+    """Where a request was sent, besides its body: what its route pattern's `{name}` parts
+    matched (`{"deployment": "gpt-4o"}`; empty on a fixed path), and its query string."""
+
+    params: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
 def specific(request: ParsedRequest, kind: type[R]) -> R:
     """`request` as the dialect's own kind; one built by hand as a bare `ParsedRequest` gets
     that kind's defaults (what a request that says nothing more asks for)."""
@@ -134,6 +143,17 @@ class Dialect(ABC):
     @abstractmethod
     def parse(self, body: object) -> ParsedRequest:
         """Validate like the real API; raise `InvalidRequest` with its message."""
+
+    def parse_at(self, body: object, route: Route) -> ParsedRequest:
+        """`parse`, for an API whose route says more than the body (a deployment in the path,
+        an API version in the query). Most APIs' bodies say it all."""
+        return self.parse(body)
+
+    def refuse(self, route: Route, headers: Mapping[str, str]) -> InvalidRequest | None:
+        """What the API answers, whatever the body, to a request its route or headers already
+        rule out (a required query parameter missing, no credentials); `None` to go on.
+        `headers` is the request's, case-insensitive."""
+        return None
 
     @abstractmethod
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
 from sparring import FakeServer
+
+# The pytest runs these tests start (pytester, in-process or not, and subprocesses) leave
+# looptime's own plugins out, as this suite's addopts do: sparring drives looptime itself, and
+# looptime's plugin makes an event loop it never closes, whose ResourceWarning then fails
+# whichever test the garbage collector happens to run in.
+_NO_LOOPTIME = "-p no:looptime_plugin -p no:looptime_chronometers -p no:looptime_timeproxies"
+os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} {_NO_LOOPTIME}".strip()
 
 
 @pytest.fixture

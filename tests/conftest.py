@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import pytest
 
 from sparring import FakeServer
 
-# The pytest runs these tests start (pytester, in-process or not, and subprocesses) leave
-# looptime's own plugins out, as this suite's addopts do: sparring drives looptime itself, and
-# looptime's plugin makes an event loop it never closes, whose ResourceWarning then fails
-# whichever test the garbage collector happens to run in.
+# The pytest runs of pytester leave looptime's own plugins out, as this suite's addopts do
+# (docs/timing.md says why users should too): sparring drives looptime itself, and looptime's
+# plugin makes an event loop for every sync test that it never closes, whose ResourceWarning
+# then fails whichever test the garbage collector happens to run in.
 _NO_LOOPTIME = "-p no:looptime_plugin -p no:looptime_chronometers -p no:looptime_timeproxies"
-os.environ["PYTEST_ADDOPTS"] = f"{os.environ.get('PYTEST_ADDOPTS', '')} {_NO_LOOPTIME}".strip()
+
+
+@pytest.fixture(autouse=True)
+def _pytester_without_looptimes_plugins(request: pytest.FixtureRequest) -> None:
+    if "pytester" not in request.fixturenames:
+        return
+    monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
+    request.getfixturevalue("pytester")  # first: it clears PYTEST_ADDOPTS
+    monkeypatch.setenv("PYTEST_ADDOPTS", _NO_LOOPTIME)
 
 
 @pytest.fixture

@@ -233,7 +233,7 @@ ANTHROPIC: list[anthropic.Anthropic] = []
 def test_a_client_that_retries_mid_stream_is_caught_with_the_minimal_scenario(fake_llm: FakeLLM) -> None:
     client = fake_llm.openai(max_retries=2)
 
-    @settings(max_examples=100, deadline=None, database=None, suppress_health_check=QUIET)
+    @settings(max_examples=100, deadline=None, database=None, derandomize=True, suppress_health_check=QUIET)
     @given(script=strategies.misbehaving_streams(text=TEXT))
     def prop(script: Scenario) -> None:
         with fake_llm.example(script):
@@ -257,7 +257,7 @@ def test_a_client_that_retries_mid_stream_is_caught_with_the_minimal_scenario(fa
 def test_a_client_that_retries_a_400_is_caught(fake_llm: FakeLLM) -> None:
     client = fake_llm.openai(max_retries=0)
 
-    @settings(max_examples=50, deadline=None, database=None, suppress_health_check=QUIET)
+    @settings(max_examples=50, deadline=None, database=None, derandomize=True, suppress_health_check=QUIET)
     @given(script=strategies.misbehaving_streams(text=TEXT, errors=strategies.error_replies(), fault=False))
     def prop(script: Scenario) -> None:
         with fake_llm.example(script):
@@ -320,7 +320,7 @@ def test_examples_per_second(fake_llm: FakeLLM) -> None:
     client = fake_llm.openai(max_retries=2)
     done = []
 
-    @settings(max_examples=150, deadline=None, database=None, suppress_health_check=QUIET)
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True, suppress_health_check=QUIET)
     @given(script=strategies.misbehaving_streams(text=TEXT))
     def prop(script: Scenario) -> None:
         with fake_llm.example(script):

@@ -279,10 +279,6 @@ async def test_raw_clients_read_on_the_virtual_schedule(fake_llm: FakeLLM, clien
 
 # -- event loops: asyncio only -----------------------------------------------------------------
 
-# looptime's own pytest plugins leave anyio's asyncio loop unclosed (a ResourceWarning at exit);
-# the marker does not need them (docs/timing.md says to turn them off, as pyproject.toml does).
-NO_LOOPTIME_PLUGINS = ("-p", "no:looptime_plugin", "-p", "no:looptime_chronometers", "-p", "no:looptime_timeproxies")
-
 TRIO_TEST = """
 @pytest.fixture(params=["asyncio", "trio"])
 def anyio_backend(request):
@@ -300,7 +296,7 @@ async def test_both(fake_llm):
 def test_a_trio_test_is_refused_with_the_reason_and_asyncio_runs(pytester: pytest.Pytester) -> None:
     pytest.importorskip("trio")
     write(pytester, TRIO_TEST)
-    result = run(pytester, *NO_LOOPTIME_PLUGINS)
+    result = run(pytester)
     result.assert_outcomes(passed=1, errors=1)  # anyio on asyncio: virtual time works there
     result.stdout.fnmatch_lines(
         [

@@ -78,8 +78,13 @@ async def run_httpx(url: str) -> str:
 async def run_openai(url: str) -> str:
     import openai
 
+    return await _chat_through(openai.AsyncOpenAI(base_url=url, api_key="sk-contract", timeout=TIMEOUT, max_retries=2))
+
+
+async def _chat_through(sdk: Any) -> str:
+    """A streamed chat completion through an openai SDK client (plain or Azure), read to its end."""
     try:
-        async with openai.AsyncOpenAI(base_url=url, api_key="sk-contract", timeout=TIMEOUT, max_retries=2) as client:
+        async with sdk as client:
             stream: Any = await client.chat.completions.create(
                 model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
             )
@@ -151,15 +156,8 @@ async def run_azure(url: str) -> str:
     import openai
 
     root = url.removesuffix("/v1")
-    try:
-        async with openai.AsyncAzureOpenAI(
+    return await _chat_through(
+        openai.AsyncAzureOpenAI(
             azure_endpoint=root, api_version="2024-10-21", api_key="azure-contract", timeout=TIMEOUT, max_retries=2
-        ) as client:
-            stream: Any = await client.chat.completions.create(
-                model="gpt-4o", messages=[{"role": "user", "content": "hi"}], stream=True
-            )
-            async for _ in stream:
-                pass
-            return "ok"
-    except Exception as exc:
-        return _name(exc)
+        )
+    )

@@ -67,7 +67,7 @@ class ScriptedExample:
             raise ExampleError(problems)
 
     def __enter__(self) -> FakeLLM:
-        if getattr(self._fake._backend, "virtual", False):  # the server runs on the test's loop (virtual.py)
+        if self._fake._on_test_loop:
             raise ExampleError(VIRTUAL)
         return self._begin()
 

@@ -240,8 +240,13 @@ class FakeLLM:
         self._clients.append(client)
         return client
 
+    @property
+    def _on_test_loop(self) -> bool:
+        """Whether the server runs on the test's event loop (virtual time, virtual.py)."""
+        return bool(getattr(self._backend, "virtual", False))
+
     def _refuse_sync(self) -> None:
-        if getattr(self._backend, "virtual", False):  # the server runs on the test's loop (virtual.py)
+        if self._on_test_loop:
             from sparring.plugin.virtual import SYNC_REFUSED
 
             raise ServerError(SYNC_REFUSED)

@@ -39,12 +39,13 @@ async def check_cleanup_ran(fake: FakeLLM, stream: object = None, *, bound: floa
     journal = await fake.wait_for(ended, timeout=bound)
     # A way out that leaves the stream mid-way ("break"): the server must see the connection close.
     open_ = [e for e in journal if e.outcome is None]  # each answered by a rule: one still reading its body is none
-    problems = [_server_problem("break", e, -1 if e.rule is None else e.rule, 0.0, bound) for e in open_]
+    found = (_server_problem("break", e, -1 if e.rule is None else e.rule, 0.0, bound) for e in open_)
+    problems = [p for p in found if p is not None]
     if inspect.isasyncgen(stream) and stream.ag_frame is not None:
         problems.append(
             f"the generator {describe_generator(stream)} was still suspended after its consumer left: its "
             "`finally` has not run (close it: `async with contextlib.aclosing(stream)`)"
         )
     if problems:
-        lines = "\n".join(f"- {p}" for p in problems if p is not None)
+        lines = "\n".join(f"- {p}" for p in problems)
         _fail(fake, f"the client did not clean up on its way out of the example:\n{lines}")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import gc
+import re
 import subprocess
 import sys
 import time
@@ -91,8 +92,17 @@ def minimal_yaml(exc: BaseException) -> Scenario:
     notes = "\n".join(getattr(exc, "__notes__", []))
     head = "sparring scenario of this example (save it as a regression .yaml):\n"
     assert head in notes, notes
-    text = notes.split(head, 1)[1].split("sparring exchange of this example:", 1)[0]
-    return parse_scenario(text)
+    lines = []
+    for line in notes.split(head, 1)[1].splitlines():
+        if not is_yaml_line(line):
+            break  # hypothesis's next note: the exchange, or the reproduce_failure blob in CI
+        lines.append(line)
+    return parse_scenario("\n".join(lines))
+
+
+def is_yaml_line(line: str) -> bool:
+    """Whether a line of a failure report still belongs to the dumped scenario (block style, no blank lines)."""
+    return line.startswith((" ", "- ")) or re.match(r"[a-z_]+:( |$)", line) is not None
 
 
 # -- the strategies make valid scenarios, shrinking to the plain stream --------------------

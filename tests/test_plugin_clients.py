@@ -13,6 +13,7 @@ import openai
 import pytest
 
 from sparring import FakeLLM, reply, rule
+from sparring.plugin.clients import AZURE_API_VERSION
 
 pytest_plugins = ["pytester"]
 
@@ -26,6 +27,14 @@ ENV = (
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",
     "OLLAMA_HOST",
+    "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_API_KEY",
+    "OPENAI_API_VERSION",
+    "AZURE_OPENAI_AD_TOKEN",
+    "AZURE_API_BASE",
+    "AZURE_API_KEY",
+    "AZURE_API_VERSION",
+    "AZURE_AD_TOKEN",
 )
 
 
@@ -106,15 +115,18 @@ def test_the_clients_share_one_tls_context(fake_llm: FakeLLM) -> None:
 
 
 def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
-    """`openai.OpenAI()` and `anthropic.Anthropic()`, given nothing, reach this test; a real
-    Anthropic token in the environment is neither used nor sent."""
+    """`openai.OpenAI()`, `openai.AzureOpenAI()`, `anthropic.Anthropic()` and `ollama.Client()`,
+    given nothing, reach this test; a real Anthropic or Azure token in the environment is
+    neither used nor sent."""
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "a-real-token")
+    monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "a-real-entra-token")
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     fake_llm.add(
         rule(reply("from openai"), endpoint="chat"),
         rule(reply("from anthropic"), endpoint="messages"),
         rule(reply("from ollama"), endpoint="ollama_chat"),
+        rule(reply("from azure"), endpoint="azure_chat"),
     )
     values = fake_llm.patch_env()
     assert values == {
@@ -126,6 +138,14 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         "ANTHROPIC_API_KEY": fake_llm.api_key,
         "ANTHROPIC_AUTH_TOKEN": None,
         "OLLAMA_HOST": fake_llm.url,
+        "AZURE_OPENAI_ENDPOINT": fake_llm.url,
+        "AZURE_OPENAI_API_KEY": fake_llm.api_key,
+        "OPENAI_API_VERSION": AZURE_API_VERSION,
+        "AZURE_OPENAI_AD_TOKEN": None,
+        "AZURE_API_BASE": fake_llm.url,
+        "AZURE_API_KEY": fake_llm.api_key,
+        "AZURE_API_VERSION": AZURE_API_VERSION,
+        "AZURE_AD_TOKEN": None,
     }
     assert {name: os.environ.get(name) for name in ENV} == values
     with openai.OpenAI(max_retries=0) as gpt, anthropic.Anthropic(max_retries=0) as claude:
@@ -134,10 +154,20 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         message = claude.messages.create(model="claude-sparring-1", max_tokens=100, messages=MESSAGES)
     with ollama.Client() as llama:
         said = llama.chat(model="llama3.2", messages=MESSAGES)
+    with openai.AzureOpenAI(max_retries=0) as azure:
+        deployed = azure.chat.completions.create(model="gpt-4o-prod", messages=MESSAGES)
+    assert deployed.choices[0].message.content == "from azure"
+    assert fake_llm.journal[-1].headers.get("api-key") is not None  # the key, not the token
+    assert "authorization" not in {name.lower() for name in fake_llm.journal[-1].headers}
     assert answer.choices[0].message.content == "from openai"
     assert [block.model_dump()["text"] for block in message.content] == ["from anthropic"]
     assert said.message.content == "from ollama"
-    assert [e.path for e in fake_llm.journal] == ["/v1/chat/completions", "/v1/messages", "/api/chat"]
+    assert [e.path for e in fake_llm.journal] == [
+        "/v1/chat/completions",
+        "/v1/messages",
+        "/api/chat",
+        "/openai/deployments/gpt-4o-prod/chat/completions",
+    ]
 
 
 def test_patch_env_after_the_end_is_refused(fake_llm: FakeLLM) -> None:

@@ -25,6 +25,10 @@ def stale_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("ANTHROPIC_API_BASE", "ANTHROPIC_BASE_URL"):
         monkeypatch.setenv(name, "http://127.0.0.1:9")
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "a-real-token")
+    for name in ("AZURE_OPENAI_ENDPOINT", "AZURE_API_BASE"):
+        monkeypatch.setenv(name, "https://stale.openai.azure.com")
+    for name in ("AZURE_OPENAI_AD_TOKEN", "AZURE_AD_TOKEN"):
+        monkeypatch.setenv(name, "a-real-entra-token")
     monkeypatch.setenv("LITELLM_LOCAL_MODEL_COST_MAP", "True")  # no download of litellm's price list
 
 
@@ -39,6 +43,28 @@ def test_langchain_openai(fake_llm: FakeLLM) -> None:
     fake_llm.patch_env()
     assert langchain_openai.ChatOpenAI(model="gpt-4o", max_retries=0).invoke("Hi").content == "from langchain"
     assert answered(fake_llm) == [("/v1/chat/completions", 200)]
+
+
+@pytest.mark.usefixtures("stale_env")
+def test_langchain_azure_openai(fake_llm: FakeLLM) -> None:
+    langchain_openai = pytest.importorskip("langchain_openai")
+    fake_llm.add(rule(reply("from azure"), endpoint="azure_chat"))
+    fake_llm.patch_env()
+    chat = langchain_openai.AzureChatOpenAI(azure_deployment="gpt-4o-prod", max_retries=0)
+    assert chat.invoke("Hi").content == "from azure"
+    assert answered(fake_llm) == [("/openai/deployments/gpt-4o-prod/chat/completions", 200)]
+    assert "authorization" not in {name.lower() for name in fake_llm.journal[0].headers}  # the key, no token
+
+
+@pytest.mark.usefixtures("stale_env")
+@pytest.mark.filterwarnings("ignore:.* the `ReadOnly` qualifier:UserWarning")  # litellm's own types
+def test_litellm_azure(fake_llm: FakeLLM) -> None:
+    litellm = pytest.importorskip("litellm")
+    fake_llm.add(rule(reply("from azure"), endpoint="azure_chat"))
+    fake_llm.patch_env()
+    answer = litellm.completion(model="azure/gpt-4o-prod", messages=MESSAGES, num_retries=0)
+    assert answer.choices[0].message.content == "from azure"
+    assert answered(fake_llm) == [("/openai/deployments/gpt-4o-prod/chat/completions", 200)]
 
 
 @pytest.mark.usefixtures("stale_env")

@@ -123,6 +123,14 @@ def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]
         "ANTHROPIC_API_KEY": api_key,
         "ANTHROPIC_AUTH_TOKEN": None,  # a real token of yours: litellm would send it instead of the key
         "OLLAMA_HOST": root,  # the ollama client adds /api/chat itself
+        "AZURE_OPENAI_ENDPOINT": root,  # `AzureOpenAI()`, langchain's `AzureChatOpenAI`: /openai/... is theirs
+        "AZURE_OPENAI_API_KEY": api_key,
+        "OPENAI_API_VERSION": AZURE_API_VERSION,  # AzureOpenAI() refuses to start without one
+        "AZURE_OPENAI_AD_TOKEN": None,  # a real token of yours: the SDK would prefer it to the key
+        "AZURE_API_BASE": root,  # litellm's azure/ models
+        "AZURE_API_KEY": api_key,
+        "AZURE_API_VERSION": AZURE_API_VERSION,
+        "AZURE_AD_TOKEN": None,  # litellm would send it beside the key
     }
 
 

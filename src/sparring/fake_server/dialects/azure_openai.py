@@ -15,7 +15,7 @@ filter annotations to what the OpenAI dialect renders.
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -65,6 +65,19 @@ class AzureApi(common.OpenAIDialect):
         return azure.rate_limit_headers(limits)
 
 
+class Filtered(AzureApi):
+    """Azure's content-filter annotations on what the OpenAI dialect after it renders: on the
+    choices that carry text (`has_text`), and the prompt's results up front."""
+
+    has_text: Callable[[Mapping[str, Any]], bool]
+
+    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
+        return azure.annotated(super().stream(resolved, request, rng), self.has_text)  # type: ignore[safe-super]  # a concrete dialect follows in the bases
+
+    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
+        return azure.annotate_whole(super().complete(resolved, request, rng), self.has_text)  # type: ignore[safe-super]  # a concrete dialect follows in the bases
+
+
 def _chat_text(choice: Mapping[str, Any]) -> bool:
     return bool((choice.get("delta") or choice.get("message") or {}).get("content"))
 
@@ -78,17 +91,12 @@ class AzureChatRequest(ChatRequest):
     api_version: str | None = None
 
 
-class AzureChat(AzureApi, ChatCompletions):
+class AzureChat(Filtered, ChatCompletions):
     name = "azure_chat"
     path = "/openai/deployments/{deployment}/chat/completions"
     operation = "ChatCompletions_Create"
     request_kind = AzureChatRequest
-
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
-        return azure.annotated(super().stream(resolved, request, rng), _chat_text)
-
-    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
-        return azure.annotate_whole(super().complete(resolved, request, rng), _chat_text)
+    has_text = staticmethod(_chat_text)
 
 
 class AzureV1Chat(AzureChat):
@@ -102,17 +110,12 @@ class AzureCompletionsRequest(CompletionsRequest):
     api_version: str | None = None
 
 
-class AzureCompletions(AzureApi, Completions):
+class AzureCompletions(Filtered, Completions):
     name = "azure_completions"
     path = "/openai/deployments/{deployment}/completions"
     operation = "Completions_Create"
     request_kind = AzureCompletionsRequest
-
-    def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
-        return azure.annotated(super().stream(resolved, request, rng), _completion_text)
-
-    def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
-        return azure.annotate_whole(super().complete(resolved, request, rng), _completion_text)
+    has_text = staticmethod(_completion_text)
 
 
 @dataclass(frozen=True)

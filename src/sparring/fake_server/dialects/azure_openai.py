@@ -67,15 +67,16 @@ class AzureApi(common.OpenAIDialect):
 
 class Filtered(AzureApi):
     """Azure's content-filter annotations on what the OpenAI dialect after it renders: on the
-    choices that carry text (`has_text`), and the prompt's results up front."""
+    choices that carry text (`has_text`), and the prompt's results up front. A concrete
+    dialect always follows it in a class's bases: its `super()` calls are safe."""
 
     has_text: Callable[[Mapping[str, Any]], bool]
 
     def stream(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> Iterator[Frame]:
-        return azure.annotated(super().stream(resolved, request, rng), self.has_text)  # type: ignore[safe-super]  # a concrete dialect follows in the bases
+        return azure.annotated(super().stream(resolved, request, rng), self.has_text)  # type: ignore[safe-super]
 
     def complete(self, resolved: Resolved, request: ParsedRequest, rng: random.Random) -> dict[str, Any]:
-        return azure.annotate_whole(super().complete(resolved, request, rng), self.has_text)  # type: ignore[safe-super]  # a concrete dialect follows in the bases
+        return azure.annotate_whole(super().complete(resolved, request, rng), self.has_text)  # type: ignore[safe-super]
 
 
 def _chat_text(choice: Mapping[str, Any]) -> bool:

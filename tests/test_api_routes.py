@@ -4,10 +4,6 @@ looked up first; and a pattern API is added as a fixed one is, by a module and o
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import httpx
@@ -18,6 +14,7 @@ from sparring.apis import APIS, path_regex
 from sparring.fake_server.app import make_app
 from sparring.fake_server.dialects import BY_PATH, NO_PARAMS, find
 from sparring.fake_server.store import Store
+from tests.test_apis import run_with_api
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 
@@ -125,25 +122,8 @@ with FakeServer() as server:
 def test_adding_a_pattern_api_is_a_dialect_module_and_one_entry(tmp_path: Path) -> None:
     """In a copy of the package: a dialect whose route has a parameter, one line in the
     registry, and a rule with its endpoint answers, the parameter read as the model."""
-    package = tmp_path / "sparring"
-    shutil.copytree(SRC / "sparring", package, ignore=shutil.ignore_patterns("__pycache__"))
-    (package / "fake_server" / "dialects" / "engine.py").write_text(DIALECT, encoding="utf-8")
-    registry = package / "apis.py"
-    source = registry.read_text(encoding="utf-8")
-    last = '    Api("embeddings", "/v1/embeddings", f"{_DIALECTS}.openai_embeddings:Embeddings"),\n'
-    assert last in source
-    entry = '    Api("engine", "/engines/{engine}/chat", f"{_DIALECTS}.engine:EngineChat"),\n'
-    registry.write_text(source.replace(last, last + entry), encoding="utf-8")
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(USE)],
-        env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["200 from the engine davinci"]
+    entry = 'Api("engine", "/engines/{engine}/chat", f"{_DIALECTS}.engine:EngineChat")'
+    assert run_with_api(tmp_path, "engine", DIALECT, entry, USE) == ["200 from the engine davinci"]
 
 
 def test_a_parameter_is_decoded_and_may_hold_an_encoded_slash(server: FakeServer) -> None:

@@ -68,17 +68,24 @@ with FakeServer() as server:
 def test_adding_an_api_is_a_dialect_module_and_one_entry(tmp_path: Path) -> None:
     """In a copy of the package: write a dialect module, add one line to the registry, and
     `match: {endpoint: echo}` validates and the server answers at the new route."""
+    entry = 'Api("echo", "/v1/echo/completions", f"{_DIALECTS}.echo:EchoChat")'
+    printed = run_with_api(tmp_path, "echo", DIALECT, entry, USE)
+    assert printed == ["/v1/echo/completions 200 from echo", "/v1/chat/completions 200 from chat"]
+
+
+def run_with_api(tmp_path: Path, module: str, dialect: str, entry: str, use: str) -> list[str]:
+    """What `use` prints, run against a copy of the package with `dialect` written as
+    `dialects/<module>.py` and `entry` added to the registry (`sparring.apis`)."""
     package = tmp_path / "sparring"
     shutil.copytree(SRC / "sparring", package, ignore=shutil.ignore_patterns("__pycache__"))
-    (package / "fake_server" / "dialects" / "echo.py").write_text(DIALECT, encoding="utf-8")
+    (package / "fake_server" / "dialects" / f"{module}.py").write_text(dialect, encoding="utf-8")
     registry = package / "apis.py"
     source = registry.read_text(encoding="utf-8")
     last = '    Api("embeddings", "/v1/embeddings", f"{_DIALECTS}.openai_embeddings:Embeddings"),\n'
     assert last in source
-    entry = '    Api("echo", "/v1/echo/completions", f"{_DIALECTS}.echo:EchoChat"),\n'
-    registry.write_text(source.replace(last, last + entry), encoding="utf-8")
+    registry.write_text(source.replace(last, f"{last}    {entry},\n"), encoding="utf-8")
     done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(USE)],
+        [sys.executable, "-c", textwrap.dedent(use)],
         env={"PYTHONPATH": str(tmp_path), "PATH": "/usr/bin:/bin"},
         capture_output=True,
         text=True,
@@ -86,4 +93,4 @@ def test_adding_an_api_is_a_dialect_module_and_one_entry(tmp_path: Path) -> None
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == ["/v1/echo/completions 200 from echo", "/v1/chat/completions 200 from chat"]
+    return done.stdout.splitlines()

@@ -36,6 +36,7 @@ from multidict import CIMultiDict
 from sparring.fake_server import bodies
 from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.exchange import Exchange
+from sparring.fake_server.recorded_events import frame_of
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
 from sparring.recorder.connection import check_open, client_gone, cut, cut_kind, has_output, request_of, unreachable
@@ -51,6 +52,7 @@ CONNECT_TIMEOUT = 30.0  # an upstream that does not accept the connection in thi
 # An upstream's answer may pause as long as it likes (a slow model, a stall being recorded):
 # the client, not the proxy, decides how long to wait.
 _TIMEOUT = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=None)
+_PREFIXES = ("/v1", "/openai", "/api")  # the first part of the APIs' paths (sparring.apis)
 
 
 class Recorder:
@@ -171,9 +173,14 @@ class Recorder:
         return self._session
 
     def url_for(self, path: str, query: str) -> str:
+        """The upstream's URL for a request's path and query. An upstream given with the first
+        part of the APIs' paths (`.../v1`, Azure's `.../openai`, Ollama's `.../api`) does not get
+        it twice."""
         base = self.upstream
-        if base.endswith("/v1") and (path == "/v1" or path.startswith("/v1/")):
-            path = path[3:]
+        for prefix in _PREFIXES:
+            if base.endswith(prefix) and (path == prefix or path.startswith(f"{prefix}/")):
+                path = path[len(prefix) :]
+                break
         return base + path + (f"?{query}" if query else "")
 
     def _headers(self, exchange: Exchange) -> CIMultiDict[str]:
@@ -276,7 +283,7 @@ class Recorder:
         if upstream.content_length is not None and "content-encoding" not in upstream.headers:
             response.content_length = upstream.content_length
         exchange.headers_sent(response.headers, upstream.status)
-        framer = Framer() if capture.streamed else None
+        framer = Framer(ndjson=capture.ndjson) if capture.streamed else None
         try:
             await response.prepare(exchange.request)
             try:
@@ -287,7 +294,7 @@ class Recorder:
                     exchange.wrote(len(data))
                     await response.write(data)
                     if framer is not None:
-                        exchange.frames(Frame(e.frame, content=has_output(e.frame)) for e in framer.feed(data, at))
+                        exchange.frames(self._frame(capture, e.frame) for e in framer.feed(data, at))
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
                 if isinstance(exc, ConnectionResetError) and client_gone(exchange.request):
                     raise
@@ -304,6 +311,13 @@ class Recorder:
             exchange.cut_short(exc, f"after {capture.received} bytes (the upstream's answer is recorded all the same)")
             raise
         return response
+
+    @staticmethod
+    def _frame(capture: Capture, data: bytes) -> Frame:
+        """An event passed on, as the journal counts it (whether it carries output)."""
+        if capture.ndjson:  # an Ollama line: its JSON says
+            return Frame(data, content=frame_of(capture.api, data).content)
+        return Frame(data, content=has_output(data))
 
     def _cut_before_headers(
         self, exchange: Exchange, kind: Cut, api: str | None, body: Any, secrets: Sequence[str]

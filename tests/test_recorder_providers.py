@@ -1,0 +1,276 @@
+"""Recording from Azure OpenAI and Ollama upstreams, then replaying: what the real clients
+(`openai.AzureOpenAI`/`AsyncAzureOpenAI`, `ollama.Client`/`AsyncClient`) read from the replay
+is what they read through the recording proxy.
+
+The upstream is another sparring server speaking the provider's dialect, each event `GAP_S`
+(200 ms) after the one before: its reads stay reads through the proxy. Checked for each: the
+same parts in the client; the replay's writes (its journal) are the proxy's writes, byte for
+byte; each part arrives when it did through the proxy, within `TOLERANCE` (the reasoning is
+tests/test_record_replay.py's: scheduling noise of two runs is tens of milliseconds, a replay at
+the wrong pace drifts 200 ms per event); and the key the client sent is nowhere in the file.
+Then errors (Azure's 429 with its retry headers, Ollama's `{"error": ...}` bodies and its error
+line mid-stream) and cut streams, recorded and replayed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+
+from sparring import ErrorReply, FakeServer, Fault, Recorder, Scenario, Timing, error, load_scenario, reply
+from sparring.fake_server.security import redact_value
+from sparring.scenario.recording import Recorded
+
+ollama = pytest.importorskip("ollama")
+
+TOLERANCE = 0.25  # seconds; see the module's docstring
+GAP_S = 0.2
+TEXT = "One two three four"
+USER = [{"role": "user", "content": "Count to four"}]
+AZURE_KEY = "azure-secret-key-0123456789"
+OLLAMA_TOKEN = "ollama-proxy-token-0123456789"
+API_VERSION = "2024-10-21"
+
+Parts = list[tuple[str, float]]  # each part's text, and when the client had it (from the call)
+Run = tuple[Parts, BaseException | None]  # the parts, and what the client raised (None if none)
+
+
+def _collect(parts: Parts, start: float, text: str) -> None:
+    parts.append((text, round(time.monotonic() - start, 3)))
+
+
+def ollama_chat(url: str, kind: str) -> Run:
+    """A streamed `/api/chat` through `ollama.Client` or `AsyncClient`, behind a proxy that wants
+    a bearer token (Ollama itself takes none)."""
+    parts: Parts = []
+    headers = {"Authorization": f"Bearer {OLLAMA_TOKEN}"}
+
+    async def run_async() -> None:
+        async with ollama.AsyncClient(host=url, headers=headers) as client:
+            start = time.monotonic()
+            async for part in await client.chat(model="llama3.2", messages=USER, stream=True):
+                _collect(parts, start, part.message.content or "")
+
+    try:
+        if kind == "async":
+            asyncio.run(run_async())
+        else:
+            with ollama.Client(host=url, headers=headers) as client:
+                start = time.monotonic()
+                for part in client.chat(model="llama3.2", messages=USER, stream=True):
+                    _collect(parts, start, part.message.content or "")
+    except (ollama.ResponseError, httpx.TransportError) as exc:
+        return parts, exc
+    return parts, None
+
+
+def ollama_generate(url: str, kind: str) -> Run:
+    parts: Parts = []
+    try:
+        with ollama.Client(host=url) as client:
+            start = time.monotonic()
+            for part in client.generate(model="llama3.2", prompt="Count to four", stream=True):
+                _collect(parts, start, part.response)
+    except (ollama.ResponseError, httpx.TransportError) as exc:
+        return parts, exc
+    return parts, None
+
+
+def azure_chat(url: str, kind: str) -> Run:
+    """A streamed chat on a deployment's route through `AzureOpenAI` or `AsyncAzureOpenAI`."""
+    parts: Parts = []
+    options: dict[str, Any] = {"azure_endpoint": url, "api_version": API_VERSION, "api_key": AZURE_KEY}
+
+    async def run_async() -> None:
+        async with openai.AsyncAzureOpenAI(**options, max_retries=0) as client:
+            start = time.monotonic()
+            async for chunk in await client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):  # type: ignore[arg-type]
+                if chunk.choices:
+                    _collect(parts, start, chunk.choices[0].delta.content or "")
+
+    try:
+        if kind == "async":
+            asyncio.run(run_async())
+        else:
+            with openai.AzureOpenAI(**options, max_retries=0) as client:
+                start = time.monotonic()
+                for chunk in client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):  # type: ignore[arg-type]
+                    if chunk.choices:
+                        _collect(parts, start, chunk.choices[0].delta.content or "")
+    except (openai.APIError, httpx.TransportError) as exc:
+        return parts, exc
+    return parts, None
+
+
+CLIENTS: dict[str, Callable[[str, str], Run]] = {
+    "ollama_chat": ollama_chat,
+    "ollama_generate": ollama_generate,
+    "azure_chat": azure_chat,
+}
+
+
+def record(scenario: Scenario, api: str, kind: str, file: Path) -> tuple[Run, list[int]]:
+    """What the client read through the recording proxy, and the proxy's writes; saved to `file`."""
+    with FakeServer(scenario) as upstream:
+        recorder = Recorder(upstream.url)
+        with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as proxy:
+            run = CLIENTS[api](proxy.url, kind)
+            (entry,) = proxy.journal()
+        recorder.close()
+    recorder.save(file)
+    return run, [chunk.nbytes for chunk in entry.chunks]
+
+
+def replay(file: Path, api: str, kind: str) -> tuple[Run, list[int]]:
+    with FakeServer(load_scenario(file)) as server:
+        run = CLIENTS[api](server.url, kind)
+        (entry,) = server.journal()
+    return run, [chunk.nbytes for chunk in entry.chunks]
+
+
+def paced(**options: Any) -> Scenario:
+    return Scenario.of(reply(TEXT, timing=Timing(gap=GAP_S), repeat=True, **options))
+
+
+@pytest.fixture
+def file(tmp_path: Path) -> Iterator[Path]:
+    path = tmp_path / "recorded.yaml"
+    yield path
+    if path.exists():  # whatever was recorded, no credential the client sent is in it
+        text = path.read_text(encoding="utf-8")
+        assert AZURE_KEY not in text
+        assert OLLAMA_TOKEN not in text
+
+
+@pytest.mark.parametrize(
+    ("api", "kind"),
+    [
+        ("ollama_chat", "sync"),
+        ("ollama_chat", "async"),
+        ("ollama_generate", "sync"),
+        ("azure_chat", "sync"),
+        ("azure_chat", "async"),
+    ],
+)
+def test_a_replay_gives_the_client_what_the_recording_proxy_gave_it(api: str, kind: str, file: Path) -> None:
+    (recorded, recorded_error), proxy_writes = record(paced(), api, kind, file)
+    assert recorded_error is None
+    assert "".join(text for text, _ in recorded) == TEXT
+    (rule,) = load_scenario(file).rules
+    assert rule.match.endpoint == api  # every deployment's requests (see docs/how-to/record-and-replay.md)
+    (answer,) = rule.replies
+    assert isinstance(answer, Recorded)
+    assert answer.streamed
+    assert answer.headers["content-type"] == (
+        "application/x-ndjson" if api.startswith("ollama") else "text/event-stream; charset=utf-8"
+    )
+
+    (replayed, replayed_error), replay_writes = replay(file, api, kind)
+    assert replayed_error is None
+    assert [text for text, _ in replayed] == [text for text, _ in recorded]
+    assert replay_writes == proxy_writes  # the recorded reads, write for write
+    assert len(proxy_writes) >= 4  # the paced events stayed apart
+    for (_, was), (_, now) in zip(recorded, replayed, strict=True):
+        assert abs(now - was) < TOLERANCE, (recorded, replayed)
+
+
+def test_ollama_lines_are_recorded_one_event_each_with_the_done_record_last(file: Path) -> None:
+    record(paced(), "ollama_chat", "sync", file)
+    (rule,) = load_scenario(file).rules
+    (answer,) = rule.replies
+    assert isinstance(answer, Recorded)
+    lines = [event.raw for event in answer.events]
+    assert all(line is not None and line.endswith("}\n") and line.count("\n") == 1 for line in lines)
+    assert '"done":true' in lines[-1]
+    assert '"total_duration"' in lines[-1]
+    assert all('"done":false' in line for line in lines[:-1] if line)
+    times = [event.at for event in answer.events]
+    assert times == sorted(times)
+    assert times[-2] - times[0] >= 2 * GAP_S  # the pace was recorded
+
+
+def test_the_key_reaches_the_upstream_but_not_the_recording(file: Path) -> None:
+    with FakeServer(paced()) as upstream:
+        recorder = Recorder(upstream.url)
+        with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as proxy:
+            azure_chat(proxy.url, "sync")
+            ollama_chat(proxy.url, "sync")
+        recorder.close()
+        azure, local = upstream.journal()
+    recorder.save(file)  # the fixture greps it
+    # Forwarded as sent (the upstream's journal shows each redacted, with the same digest).
+    assert azure.headers["api-key"] == redact_value(AZURE_KEY)
+    assert local.headers["authorization"] == redact_value(f"Bearer {OLLAMA_TOKEN}")
+    # The path and query intact: Azure's deployment route answers only with its api-version.
+    assert azure.path == "/openai/deployments/gpt-4o/chat/completions"
+    assert (azure.outcome, local.outcome) == ("completed", "completed")
+
+
+def test_azure_429_is_recorded_with_its_retry_headers_and_replays(file: Path) -> None:
+    limited = Scenario.of(error("rate_limit", retry_after=2, retry_after_ms=1500))
+    (_, caught), _ = record(limited, "azure_chat", "sync", file)
+    assert isinstance(caught, openai.RateLimitError)
+    (rule,) = load_scenario(file).rules
+    (recorded,) = rule.replies
+    assert isinstance(recorded, ErrorReply)
+    assert recorded.status == 429
+    assert recorded.headers["retry-after"] == "2"
+    assert recorded.headers["retry-after-ms"] == "1500"
+    assert recorded.headers["apim-request-id"] == caught.response.headers["apim-request-id"]
+    (_, again), _ = replay(file, "azure_chat", "sync")
+    assert isinstance(again, openai.RateLimitError)
+    assert again.response.text == caught.response.text  # Azure's message, byte for byte
+    for name in ("retry-after", "retry-after-ms", "apim-request-id", "x-request-id"):
+        assert again.response.headers[name] == caught.response.headers[name]
+
+
+def test_ollama_error_body_is_recorded_and_replays(file: Path) -> None:
+    (_, caught), _ = record(Scenario.of(error("not_found")), "ollama_chat", "sync", file)
+    assert isinstance(caught, ollama.ResponseError)
+    assert (caught.status_code, caught.error) == (404, "model 'llama3.2' not found")
+    (rule,) = load_scenario(file).rules
+    (recorded,) = rule.replies
+    assert isinstance(recorded, ErrorReply)
+    assert recorded.body == {"error": "model 'llama3.2' not found"}
+    (_, again), _ = replay(file, "ollama_chat", "sync")
+    assert isinstance(again, ollama.ResponseError)
+    assert (again.status_code, again.error) == (404, caught.error)
+
+
+def test_ollama_error_line_mid_stream_is_recorded_and_replays(file: Path) -> None:
+    broken = paced(fault=Fault("error_event", after_chunk=2, message="llama runner process has terminated"))
+    (parts, caught), _ = record(broken, "ollama_chat", "sync", file)
+    assert isinstance(caught, ollama.ResponseError)
+    assert caught.error == "llama runner process has terminated"
+    (rule,) = load_scenario(file).rules
+    (answer,) = rule.replies
+    assert isinstance(answer, Recorded)
+    assert answer.events[-1].raw == '{"error":"llama runner process has terminated"}\n'  # the line as it came
+    (again_parts, again), _ = replay(file, "ollama_chat", "sync")
+    assert isinstance(again, ollama.ResponseError)
+    assert (again.status_code, again.error) == (caught.status_code, caught.error)
+    assert [t for t, _ in again_parts] == [t for t, _ in parts]
+
+
+@pytest.mark.parametrize("api", ["ollama_chat", "azure_chat"])
+@pytest.mark.parametrize("kind", ["reset", "close"])
+def test_a_stream_the_upstream_cuts_is_recorded_with_its_fault_and_replays(api: str, kind: str, file: Path) -> None:
+    (parts, caught), writes = record(paced(fault=Fault(kind, after_chunk=2)), api, "sync", file)
+    assert isinstance(caught, (httpx.TransportError, openai.APIConnectionError))
+    (rule,) = load_scenario(file).rules
+    (answer,) = rule.replies
+    assert isinstance(answer, Recorded)
+    assert answer.fault is not None
+    assert answer.fault.kind == kind
+    assert answer.fault.after_byte == sum(writes)
+    (again_parts, again), replay_writes = replay(file, api, "sync")
+    assert type(again) is type(caught)
+    assert [t for t, _ in again_parts] == [t for t, _ in parts]
+    assert replay_writes == writes

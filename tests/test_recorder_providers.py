@@ -24,8 +24,21 @@ import httpx
 import openai
 import pytest
 
-from sparring import ErrorReply, FakeServer, Fault, Recorder, Scenario, Timing, error, load_scenario, reply
+from sparring import (
+    ErrorReply,
+    FakeServer,
+    Fault,
+    Recorder,
+    Scenario,
+    Timing,
+    TranscriptError,
+    error,
+    import_transcript,
+    load_scenario,
+    reply,
+)
 from sparring.fake_server.security import redact_value
+from sparring.recorder.derive import fault_sweep
 from sparring.scenario.recording import Recorded
 
 ollama = pytest.importorskip("ollama")
@@ -274,3 +287,71 @@ def test_a_stream_the_upstream_cuts_is_recorded_with_its_fault_and_replays(api: 
     assert type(again) is type(caught)
     assert [t for t, _ in again_parts] == [t for t, _ in parts]
     assert replay_writes == writes
+
+
+def test_faults_derived_from_an_ollama_recording_break_its_ndjson_stream(file: Path) -> None:
+    (parts, _), _ = record(paced(), "ollama_chat", "sync", file)
+    sweep = fault_sweep(load_scenario(file), positions=[2])
+    assert "no-done" in sweep
+    assert "error-event-after-2" in sweep
+
+    def run(name: str) -> Run:
+        with FakeServer(sweep[name]) as server:
+            return ollama_chat(server.url, "sync")
+
+    # Without the `done` record the client stops at the last text line: a clean end too soon.
+    no_done, raised = run("no-done")
+    assert raised is None
+    assert [t for t, _ in no_done] == [t for t, _ in parts[:-1]]
+    # The in-band error is Ollama's line, which the client raises mid-stream.
+    two, raised = run("error-event-after-2")
+    assert isinstance(raised, ollama.ResponseError)
+    assert raised.status_code == -1  # the client's mark for an error line after a 200
+    assert [t for t, _ in two] == [t for t, _ in parts[:2]]
+    # Half of the third line, then the connection closed: the client never gets that part.
+    cut_short, raised = run("truncate-after-2")
+    assert raised is not None
+    assert [t for t, _ in cut_short] == [t for t, _ in parts[:2]]
+
+
+OLLAMA_LINES = (
+    b'{"model":"llama3.2","created_at":"2026-12-03T12:00:00Z","message":{"role":"assistant","content":"Bon"},"done":false}\n'
+    b'{"model":"llama3.2","created_at":"2026-12-03T12:00:01Z","message":{"role":"assistant","content":"jour"},"done":false}\n'
+    b'{"model":"llama3.2","created_at":"2026-12-03T12:00:02Z","message":{"role":"assistant","content":""},'
+    b'"done_reason":"stop","done":true,"total_duration":1000,"eval_count":2}\n'
+)
+
+
+@pytest.mark.parametrize(
+    "head", [b"", b"HTTP/1.1 200 OK\r\nContent-Type: application/x-ndjson\r\n\r\n"], ids=["body", "with-head"]
+)
+def test_an_ollama_ndjson_transcript_imports_line_by_line_and_replays(head: bytes) -> None:
+    scenario = import_transcript(head + OLLAMA_LINES, gap=0.05)
+    (rule,) = scenario.rules
+    (answer,) = rule.replies
+    assert isinstance(answer, Recorded)
+    assert answer.api == "ollama_chat"  # told by its `message` records
+    assert b"".join(e.frame for e in answer.events) == OLLAMA_LINES
+    assert [e.at for e in answer.events] == [0.0, 0.05, 0.1]
+    with FakeServer(scenario) as server:
+        parts, raised = ollama_chat(server.url, "sync")
+        (entry,) = server.journal()
+    assert raised is None
+    assert [t for t, _ in parts] == ["Bon", "jour", ""]
+    assert entry.response_headers["content-type"].startswith("application/x-ndjson")
+
+
+def test_an_ndjson_transcript_cut_mid_line_imports_with_its_fault() -> None:
+    cut_at = len(OLLAMA_LINES) - 40
+    scenario = import_transcript(OLLAMA_LINES[:cut_at])
+    (answer,) = scenario.rules[0].replies
+    assert isinstance(answer, Recorded)
+    assert answer.fault == Fault("close", after_byte=cut_at)
+    assert len(answer.events) == 3  # two lines and the cut one
+
+
+def test_an_ndjson_transcript_that_does_not_say_its_api_is_refused_clearly() -> None:
+    errors = b'{"error":"one"}\n{"error":"two"}\n'
+    with pytest.raises(TranscriptError, match=r"NDJSON stream, but no line says which API.*--api"):
+        import_transcript(errors)
+    assert import_transcript(errors, api="ollama_generate").rules[0].match.endpoint == "ollama_generate"

@@ -39,7 +39,7 @@ from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.recorded_events import frame_of
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
-from sparring.recorder.connection import check_open, client_gone, cut, cut_kind, has_output, request_of, unreachable
+from sparring.recorder.connection import check_open, client_gone, cut, cut_kind, request_of, unreachable
 from sparring.recorder.dumped import Pieces
 from sparring.recorder.frames import Framer
 from sparring.recorder.redact import Redactor
@@ -314,10 +314,9 @@ class Recorder:
 
     @staticmethod
     def _frame(capture: Capture, data: bytes) -> Frame:
-        """An event passed on, as the journal counts it (whether it carries output)."""
-        if capture.ndjson:  # an Ollama line: its JSON says
-            return Frame(data, content=frame_of(capture.api, data).content)
-        return Frame(data, content=has_output(data))
+        """An event passed on, as the journal counts it: with output or not, as a replay of
+        the recording will count it (`recorded_events`)."""
+        return Frame(data, content=frame_of(capture.api, data).content)
 
     def _cut_before_headers(
         self, exchange: Exchange, kind: Cut, api: str | None, body: Any, secrets: Sequence[str]

@@ -367,3 +367,120 @@ def test_an_ndjson_transcript_that_does_not_say_its_api_is_refused_clearly() -> 
     with pytest.raises(TranscriptError, match=r"NDJSON stream, but no line says which API.*--api"):
         import_transcript(errors)
     assert import_transcript(errors, api="ollama_generate").rules[0].match.endpoint == "ollama_generate"
+
+
+def _v1(url: str) -> openai.OpenAI:
+    return openai.OpenAI(base_url=f"{url}/openai/v1", api_key=AZURE_KEY, max_retries=0)
+
+
+def _azure(url: str) -> openai.AzureOpenAI:
+    return openai.AzureOpenAI(azure_endpoint=url, api_version=API_VERSION, api_key=AZURE_KEY, max_retries=0)
+
+
+def _v1_chat(url: str) -> object:
+    with _v1(url) as client:
+        stream = client.chat.completions.create(model="gpt-4o", messages=USER, stream=True)  # type: ignore[arg-type]
+        return "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+
+
+def _v1_responses(url: str) -> object:
+    with _v1(url) as client, client.responses.stream(model="gpt-4o", input="Count to four") as events:
+        return events.get_final_response().output_text
+
+
+def _azure_completions(url: str) -> object:
+    with _azure(url) as client:
+        stream = client.completions.create(model="gpt-35-instruct", prompt="Count to four", stream=True)
+        return "".join(c.choices[0].text for c in stream if c.choices)
+
+
+def _azure_embeddings(url: str) -> object:
+    with _azure(url) as client:
+        return client.embeddings.create(model="text-embedding-3-small", input="four").data[0].embedding
+
+
+def _ollama_whole(url: str) -> object:
+    with ollama.Client(host=url) as client:
+        return client.chat(model="llama3.2", messages=USER, stream=False).message.content
+
+
+def _ollama_generate_whole(url: str) -> object:
+    with ollama.Client(host=url) as client:
+        return client.generate(model="llama3.2", prompt="Count to four", stream=False).response
+
+
+ROUTES: dict[str, tuple[Callable[[str], object], bool]] = {  # the API, how its client asks, streamed
+    "azure_v1_chat": (_v1_chat, True),
+    "azure_v1_responses": (_v1_responses, True),
+    "azure_completions": (_azure_completions, True),
+    "azure_embeddings": (_azure_embeddings, False),
+    "ollama_chat": (_ollama_whole, False),
+    "ollama_generate": (_ollama_generate_whole, False),
+}
+
+
+@pytest.mark.parametrize("api", list(ROUTES))
+def test_every_azure_route_and_ollama_whole_answers_record_and_replay(api: str, file: Path) -> None:
+    ask, streamed = ROUTES[api]
+    with FakeServer(Scenario.of(reply(TEXT, repeat=True))) as upstream:
+        recorder = Recorder(upstream.url)
+        with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as proxy:
+            through = ask(proxy.url)
+        recorder.close()
+    recorder.save(file)
+    (rule,) = load_scenario(file).rules
+    assert rule.match.endpoint == api
+    (answer,) = rule.replies
+    assert isinstance(answer, Recorded)
+    assert answer.streamed is streamed
+    with FakeServer(load_scenario(file)) as replayed:
+        assert ask(replayed.url) == through
+        (entry,) = replayed.journal()
+    assert entry.outcome == "completed"
+    assert through == TEXT or api == "azure_embeddings"
+
+
+def test_the_recorders_key_replaces_the_clients_in_azures_api_key_header(file: Path) -> None:
+    with FakeServer(paced()) as upstream:
+        recorder = Recorder(upstream.url, api_key="azure-recorder-key-987654")
+        with FakeServer(passthrough=recorder.passthrough(forward_all=True)) as proxy:
+            azure_chat(proxy.url, "sync")
+        recorder.close()
+        (sent,) = upstream.journal()
+    recorder.save(file)
+    assert sent.headers["api-key"] == redact_value("azure-recorder-key-987654")
+    assert "authorization" not in {name.lower() for name in sent.headers}  # one key, where the client had it
+    assert "azure-recorder-key-987654" not in file.read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("upstream", "path", "url"),
+    [
+        (
+            "https://r.openai.azure.com/openai",
+            "/openai/deployments/d/chat/completions",
+            "https://r.openai.azure.com/openai/deployments/d/chat/completions",
+        ),
+        ("https://r.openai.azure.com", "/openai/v1/responses", "https://r.openai.azure.com/openai/v1/responses"),
+        ("http://localhost:11434/api", "/api/chat", "http://localhost:11434/api/chat"),
+        ("http://localhost:11434", "/api/generate", "http://localhost:11434/api/generate"),
+        ("https://gateway.example/api", "/v1/chat/completions", "https://gateway.example/api/v1/chat/completions"),
+    ],
+)
+def test_an_upstream_given_with_the_apis_first_path_part_does_not_get_it_twice(
+    upstream: str, path: str, url: str
+) -> None:
+    assert Recorder(upstream).url_for(path, "api-version=2024-10-21") == f"{url}?api-version=2024-10-21"
+
+
+def test_no_done_on_an_azure_recording_leaves_out_its_done_event(file: Path) -> None:
+    record(paced(), "azure_chat", "sync", file)
+    sweep = fault_sweep(load_scenario(file), positions=[])
+    url = f"/openai/deployments/gpt-4o/chat/completions?api-version={API_VERSION}"
+    body = {"model": "gpt-4o", "messages": USER, "stream": True}
+    bodies = {}
+    for name in ("no-done", "slow-first-chunk"):
+        with FakeServer(sweep[name]) as server, httpx.Client(base_url=server.url) as client:
+            bodies[name] = client.post(url, json=body, headers={"api-key": "k"}).content
+    assert bodies["slow-first-chunk"].endswith(b"data: [DONE]\n\n")
+    assert bodies["no-done"] == bodies["slow-first-chunk"].removesuffix(b"data: [DONE]\n\n")

@@ -77,4 +77,3 @@ def check_open(request: web.Request) -> None:
 def client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
-

@@ -58,8 +58,9 @@ _PREFIXES = ("/v1", "/openai", "/api")  # the first part of the APIs' paths (spa
 class Recorder:
     """Forwards requests to `upstream` and records each exchange as a rule (`rules`).
 
-    `upstream`: the API's root or base URL (`https://api.openai.com` or `.../v1`: a request's
-    path is appended, without doubling `/v1`). `match_on`: what a recorded rule matches
+    `upstream`: the API's root or base URL (`https://api.openai.com` or `.../v1`, an Azure
+    resource's, Ollama's: a request's path is appended, without doubling `/v1`, `/openai` or
+    `/api`). `match_on`: what a recorded rule matches
     (`capture.MATCH_KEYS`). `redact`: header names and JSON body paths (`metadata.user_id`)
     kept out of the recording and the journal, besides the credential headers, which always
     are. `api_key`: sent upstream in place of the client's key. `on_record`: called with each

@@ -9,13 +9,15 @@ byte; each part arrives as long after the first as it did through the proxy, wit
 `TOLERANCE` (the reasoning is tests/test_record_replay.py's: scheduling noise of two runs is
 tens of milliseconds, a replay at the wrong pace drifts 200 ms per event); the journals count
 the same events with output; and the key the client sent is nowhere in the file. Then every
-other Azure route and Ollama's whole answers, the recorder's own key, and upstream URLs.
+other Azure route and Ollama's whole answers, the recorder's own key, upstream URLs, and the
+`sparring record` command itself.
 Failures are in tests/test_recorder_provider_failures.py; the clients in
 tests/recorder_providers.py.
 """
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -41,6 +43,8 @@ from tests.recorder_providers import (
     replay,
     writes,
 )
+from tests.serve_process import STOP_TIMEOUT
+from tests.test_recorder_cli import rest, sparring_record, wait_for
 
 TOLERANCE = 0.25  # seconds; see the module's docstring
 
@@ -223,3 +227,28 @@ def test_an_upstream_given_with_the_apis_first_path_part_does_not_get_it_twice(
     upstream: str, path: str, url: str
 ) -> None:
     assert Recorder(upstream).url_for(path, "api-version=2024-10-21") == f"{url}?api-version=2024-10-21"
+
+
+def test_sparring_record_records_azure_and_ollama_clients(file: Path) -> None:
+    """The command as a user runs it: its own process, the providers' clients at its root."""
+    with (
+        FakeServer(paced()) as upstream,
+        sparring_record("--upstream", upstream.url, "--out", str(file)) as (proc, url, lines),
+    ):
+        printed: list[str] = []
+        (azure, azure_error) = azure_chat(url, "sync")
+        wait_for(lines, "recorded", printed)
+        (local, local_error) = ollama_chat(url, "async")
+        wait_for(lines, "recorded", printed)
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=STOP_TIMEOUT) == 0
+        printed += rest(lines)
+    assert (azure_error, local_error) == (None, None)
+    assert "".join(t for t, _ in azure) == "".join(t for t, _ in local) == TEXT
+    recorded = [line for line in printed if " recorded " in line]
+    assert "recorded [endpoint='azure_chat', model='gpt-4o', message='Count to four'] 200" in recorded[0]
+    assert "recorded [endpoint='ollama_chat', model='llama3.2', message='Count to four'] 200" in recorded[1]
+    assert printed[-1] == f"sparring: stopped; 2 rules in {file}"
+    assert [rule.match.endpoint for rule in load_scenario(file).rules] == ["azure_chat", "ollama_chat"]
+    for secret in (AZURE_KEY, OLLAMA_TOKEN):
+        assert secret not in "\n".join(printed)

@@ -60,11 +60,11 @@ class Recorder:
 
     `upstream`: the API's root or base URL (`https://api.openai.com` or `.../v1`, an Azure
     resource's, Ollama's: a request's path is appended, without doubling `/v1`, `/openai` or
-    `/api`). `match_on`: what a recorded rule matches
-    (`capture.MATCH_KEYS`). `redact`: header names and JSON body paths (`metadata.user_id`)
-    kept out of the recording and the journal, besides the credential headers, which always
-    are. `api_key`: sent upstream in place of the client's key. `on_record`: called with each
-    rule as it is recorded (on the server's loop: keep it quick)."""
+    `/api`). `match_on`: what a recorded rule matches (`capture.MATCH_KEYS`). `redact`: header
+    names and JSON body paths (`metadata.user_id`) kept out of the recording and the journal,
+    besides the credential headers, which always are. `api_key`: sent upstream in place of the
+    client's key. `on_record`: called with each rule as it is recorded (on the server's loop:
+    keep it quick)."""
 
     def __init__(
         self,

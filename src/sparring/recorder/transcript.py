@@ -32,7 +32,8 @@ from sparring.scenario.recording import Recorded, RecordedEvent
 # Response headers worth replaying: request ids, rate limits, retry advice, processing time.
 # Everything else (cookies, organisation ids, transport headers) stays out of the file.
 _KEPT = re.compile(
-    r"x-request-id|request-id|apim-request-id|openai-processing-ms|openai-version|x-ratelimit-[a-z-]+|anthropic-ratelimit-[a-z-]+"
+    r"x-request-id|request-id|apim-request-id|openai-processing-ms|openai-version"
+    r"|x-ratelimit-[a-z-]+|anthropic-ratelimit-[a-z-]+"
 )
 _RETRY = ("retry-after", "retry-after-ms", "x-should-retry")
 _STATUS_LINE = re.compile(rb"HTTP/[0-9.]+ +([0-9]{3})\b[^\r\n]*")

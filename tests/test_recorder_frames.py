@@ -1,5 +1,5 @@
-"""Reads of an SSE body cut into events that remember their reads: the events give back the
-exact body, and grouping their bytes by arrival time gives back the exact reads."""
+"""Reads of an SSE or NDJSON body cut into events that remember their reads: the events give
+back the exact body, and grouping their bytes by arrival time gives back the exact reads."""
 
 from __future__ import annotations
 
@@ -55,3 +55,30 @@ def test_a_body_cut_mid_event_leaves_its_tail() -> None:
     assert [e.data for e in events] == ['{"a":1}']
     assert tail is not None
     assert (tail.raw, tail.at, tail.torn) == ('data: {"b":2', 0.1, ((10, 0.2),))
+
+
+NDJSON_BODY = (
+    b'{"message":{"content":"caf\xc3\xa9"},"done":false}\n'
+    b'{"message":{"content":"!"},"done":false}\r\n'  # a CR is part of its line
+    b'{"message":{"content":""},"done":true,"eval_count":2}\n'
+)
+
+
+@pytest.mark.parametrize("seed", range(200))
+def test_ndjson_lines_give_back_the_body_and_its_reads(seed: int) -> None:
+    rng = random.Random(seed)
+    cuts = sorted(rng.sample(range(1, len(NDJSON_BODY)), rng.randint(0, 10)))
+    bounds = zip([0, *cuts], [*cuts, len(NDJSON_BODY)], strict=True)
+    reads = [(NDJSON_BODY[a:b], round(0.001 * (i + 1), 6)) for i, (a, b) in enumerate(bounds)]
+    events, tail = frames_of(reads, ndjson=True)
+    assert tail is None
+    assert [e.frame for e in events] == NDJSON_BODY.splitlines(keepends=True)  # one event per line
+    assert all(e.raw is not None for e in events)  # NDJSON has no event or data fields
+    assert reads_of(events) == reads
+
+
+def test_an_ndjson_body_cut_mid_line_leaves_its_tail() -> None:
+    events, tail = frames_of([(b'{"done":false}\n{"do', 0.1), (b'ne"', 0.2)], ndjson=True)
+    assert [e.raw for e in events] == ['{"done":false}\n']
+    assert tail is not None
+    assert (tail.raw, tail.at, tail.torn) == ('{"done"', 0.1, ((4, 0.2),))

@@ -7,6 +7,10 @@ counts them, so retry checks can tell a retry after output), and which are paced
 `timing` given beside the recording replaces its pace, only those wait the gap). The
 answers come from the event's own JSON, read as the API's SDK reads it; an event that is not
 JSON (a comment, a cut tail) is none of these.
+
+Azure OpenAI's routes send OpenAI's events (`family`); Ollama's streams are NDJSON, one JSON
+object per line, read from the line itself (there are no SSE fields): the `done` record ends
+the stream, and an `{"error": ...}` line is an in-band error.
 """
 
 from __future__ import annotations
@@ -24,6 +28,27 @@ _LINES = re.compile(r"\r\n|\r|\n")  # SSE's line endings only: str.splitlines al
 RESPONSES_ENDS = frozenset({"response.completed", "response.incomplete", "response.failed"})
 # Anthropic's closing pair: both are left out by `no_done`, as for a rendered stream.
 MESSAGES_ENDS = frozenset({"message_delta", "message_stop"})
+
+
+# The OpenAI API whose events each Azure OpenAI route sends.
+_FAMILIES = {
+    "azure_chat": "chat",
+    "azure_v1_chat": "chat",
+    "azure_completions": "completions",
+    "azure_embeddings": "embeddings",
+    "azure_v1_responses": "responses",
+}
+NDJSON_APIS = frozenset({"ollama_chat", "ollama_generate"})  # each event one JSON line
+
+
+def family(api: str) -> str:
+    """The API whose events `api` sends (`azure_chat` sends `chat`'s); else `api` itself."""
+    return _FAMILIES.get(api, api)
+
+
+def line_json(frame: bytes) -> dict[str, Any] | None:
+    """The JSON object of one NDJSON line, or None (a cut line, a blank one)."""
+    return _json(frame.decode("utf-8", "replace").strip())
 
 
 def fields_of(frame: bytes) -> tuple[str | None, str]:
@@ -102,6 +127,23 @@ def _messages(frame: bytes, event: str | None, data: str) -> Frame:
     return Frame(frame, paced=tool, content=tool)  # a tool_use start names the call: output
 
 
+def ollama_shows(payload: dict[str, Any]) -> bool:
+    """Whether an Ollama record (a stream's line, or a whole answer) carries output."""
+    message = payload.get("message")
+    if isinstance(message, dict) and (message.get("content") or message.get("tool_calls")):
+        return True
+    return bool(payload.get("response"))
+
+
+def _ollama(frame: bytes) -> Frame:
+    payload = line_json(frame)
+    if payload is None or "error" in payload:  # a cut line, or the in-band error
+        return Frame(frame, paced=False)
+    if payload.get("done") is True:  # the last record, with the timings: `no_done` drops it
+        return Frame(frame, paced=False, terminal=True, content=ollama_shows(payload))
+    return Frame(frame, content=ollama_shows(payload))
+
+
 def _plain(frame: bytes, event: str | None, data: str) -> Frame:
     return Frame(frame, paced=False)
 
@@ -116,13 +158,18 @@ _BY_API: dict[str, Callable[[bytes, str | None, str], Frame]] = {
 
 def frame_of(api: str, frame: bytes) -> Frame:
     """The recorded event `frame` (its exact bytes) of `api`'s stream, as playback sees it."""
+    if api in NDJSON_APIS:
+        return _ollama(frame)
     event, data = fields_of(frame)
-    return _BY_API.get(api, _plain)(frame, event, data)
+    return _BY_API.get(family(api), _plain)(frame, event, data)
 
 
 def body_shows(api: str, body: bytes) -> bool:
     """Whether a whole recorded answer carries output a client would show."""
     payload = _json(body.decode("utf-8", "replace").strip()) or {}
+    api = family(api)
+    if api in NDJSON_APIS:
+        return ollama_shows(payload)
     if api == "chat":
         messages = [c.get("message") for c in _choices(payload)]
         return any(

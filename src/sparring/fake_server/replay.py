@@ -30,7 +30,7 @@ from sparring.fake_server import playback
 from sparring.fake_server.dialects.base import Dialect, Frame, ParsedRequest
 from sparring.fake_server.exchange import Exchange
 from sparring.fake_server.offload import off_loop
-from sparring.fake_server.playback import SSE_CONTENT_TYPE, Write
+from sparring.fake_server.playback import Write
 from sparring.fake_server.recorded_events import body_shows, frame_of
 from sparring.scenario.delivery import Timing, Wire
 from sparring.scenario.recording import Recorded
@@ -86,7 +86,8 @@ def headers_of(recorded: Recorded, dialect: Dialect) -> tuple[dict[str, str], st
     headers = {k: v for k, v in recorded.headers.items() if k.lower() not in replaced}
     content_type = next((headers.pop(k) for k in list(headers) if k.lower() == "content-type"), None)
     headers.update(added)
-    return headers, content_type or (SSE_CONTENT_TYPE if recorded.streamed else "application/json")
+    # A recording without one (written by hand) gets the API's own: Ollama streams NDJSON.
+    return headers, content_type or (dialect.stream_content_type if recorded.streamed else "application/json")
 
 
 async def play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, recorded: Recorded) -> web.StreamResponse:

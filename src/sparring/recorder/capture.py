@@ -3,7 +3,8 @@
 `Capture` holds what came back: status, headers, when they came, and every read of the body
 with its arrival time (seconds from the moment the request was sent), and how the body ended
 if it did not end well. `reply_of` makes the reply that gives a client the same again:
-- 2xx: a `Recorded` answer (`events` for an event stream, `body` for anything else);
+- 2xx: a `Recorded` answer (`events` for an SSE or NDJSON stream, one per SSE event or
+  NDJSON line; `body` for anything else);
 - status >= 400: an `error:` reply with the exact body and the headers that matter;
 - a body the upstream cut: what arrived, the unfinished tail as a last raw event, and
   `fault: {kind: reset | close, after_byte: N}`.
@@ -19,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sparring.errors import closest
-from sparring.recorder.frames import Framer
+from sparring.recorder.frames import NDJSON, Framer
 from sparring.recorder.redact import scrub_event, scrub_text
 from sparring.scenario.delivery import Fault
 from sparring.scenario.match import Match
@@ -29,7 +30,7 @@ from sparring.scenario.request import Request
 
 # What a recorded rule can match on, and what each takes from the request.
 MATCH_KEYS = {
-    "endpoint": "the API (chat, responses, messages, completions, embeddings): always matched",
+    "endpoint": "the API (chat, responses, messages, azure_chat, ollama_chat...): always matched",
     "model": "the model asked for",
     "message": "the last user message's text (a rule matches a message containing it)",
     "stream": "streamed or not",
@@ -51,6 +52,7 @@ _KEPT = frozenset(
         "openai-processing-ms",
         "openai-version",
         "anthropic-version",
+        "apim-request-id",  # Azure OpenAI's request id, besides x-request-id
     }
 )
 _KEPT_PREFIXES = ("x-ratelimit-", "anthropic-ratelimit-", "ratelimit-")
@@ -95,8 +97,13 @@ class Capture:
     cut: Cut | None = None  # how the body ended, if the upstream broke it off
 
     @property
+    def ndjson(self) -> bool:
+        """An NDJSON stream (Ollama's): one event per line."""
+        return bool(NDJSON.match(self.headers.get("content-type", "")))
+
+    @property
     def streamed(self) -> bool:
-        return bool(_EVENT_STREAM.match(self.headers.get("content-type", "")))
+        return self.ndjson or bool(_EVENT_STREAM.match(self.headers.get("content-type", "")))
 
     @property
     def received(self) -> int:
@@ -115,7 +122,7 @@ class Capture:
         if not 200 <= self.status <= 299:
             return None
         if self.streamed:
-            framer = Framer()
+            framer = Framer(ndjson=self.ndjson)
             events = [e for data, at in self.reads for e in framer.feed(data, at)]
             tail = framer.close()
             if tail is not None:

@@ -14,14 +14,16 @@ def register(commands: Any) -> None:
         "import",
         help="turn a curl transcript into a scenario",
         description="Turn what `curl -N` prints (the body) or `curl -N -i` (status line and headers, then the "
-        "body) into a scenario replaying it byte for byte: an SSE stream, a JSON answer, or an HTTP error. "
+        "body) into a scenario replaying it byte for byte: an SSE or NDJSON (Ollama) stream, a JSON answer, or an "
+        "HTTP error. "
         "A transcript has no timing: every event comes in one read, unless --gap spaces them.",
     )
     command.add_argument("transcript", metavar="TRANSCRIPT", help="the transcript file, or - for standard input")
     command.add_argument(
         "--api",
         default=None,
-        help="the API it came from, when the events do not say: chat, responses, messages, completions, embeddings",
+        help="the API it came from, when the events do not say: chat, responses, messages, completions, "
+        "embeddings, azure_chat, ollama_chat... (the names match: {endpoint: ...} takes)",
     )
     command.add_argument("--model", default=None, help="answer only requests for this model")
     command.add_argument("--message", default=None, help="answer only requests whose last user message is this")

@@ -32,7 +32,11 @@ def add_command(commands: argparse._SubParsersAction[Any]) -> None:
         "Credentials are never written.",
     )
     record.add_argument(
-        "--upstream", required=True, metavar="URL", help="the real API, e.g. https://api.openai.com or .../v1"
+        "--upstream",
+        required=True,
+        metavar="URL",
+        help="the real API, e.g. https://api.openai.com (or .../v1), https://RESOURCE.openai.azure.com, "
+        "http://localhost:11434 (Ollama)",
     )
     record.add_argument(
         "--out", default=DEFAULT_OUT, metavar="FILE", help="the scenario file to write (default: %(default)s)"

@@ -77,9 +77,3 @@ def check_open(request: web.Request) -> None:
 def client_gone(request: web.Request) -> bool:
     transport = request.transport
     return transport is None or transport.is_closing()
-
-
-def has_output(frame: bytes) -> bool:
-    """Whether an event carries output, roughly (the journal counts them for retry checks):
-    the APIs' deltas do; lifecycle events, pings and `[DONE]` do not."""
-    return b"delta" in frame and b'"type":"message_delta"' not in frame

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
+from sparring.fake_server.recorded_events import NDJSON_APIS, family, line_json, ollama_shows
 from sparring.scenario.delivery import Fault, Wire
 from sparring.scenario.model import ErrorReply, Reply, Scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
@@ -220,8 +221,12 @@ def _positions(rec: Recorded, positions: Positions, end: int) -> list[int]:
 
 def _terminator(rec: Recorded) -> int:
     """The index of the event that ends the stream (`[DONE]`, the Responses end, Anthropic's
-    closing `message_delta` + `message_stop`), or the number of events if none does."""
+    closing `message_delta` + `message_stop`, Ollama's `done` record), or the number of
+    events if none does."""
     end = len(rec.events)
+    if rec.api in NDJSON_APIS:
+        done = [i for i, e in enumerate(rec.events) if (line_json(e.frame) or {}).get("done") is True]
+        return done[-1] if done else end
     for i in range(len(rec.events) - 1, -1, -1):
         data = payload(rec.events[i])
         if data is None:
@@ -236,6 +241,9 @@ def _terminator(rec: Recorded) -> int:
 
 def _is_content(api: str, event: RecordedEvent) -> bool:
     """Whether the event carries a piece of the answer (text, tool-call arguments, a refusal)."""
+    if api in NDJSON_APIS:
+        return ollama_shows(line_json(event.frame) or {})
+    api = family(api)  # Azure's routes send OpenAI's events
     data = payload(event)
     obj = _json(data) if data is not None else {}
     kind = obj.get("type")

@@ -1,8 +1,10 @@
-"""Reads of an SSE body, as they arrived, cut into events that remember their reads.
+"""Reads of a streamed body, as they arrived, cut into events that remember their reads.
 
-An event ends at a blank line (LF LF, CRLF CRLF or CR CR, as the SSE spec allows). Each
-event keeps when its first byte arrived and, if a later read carried the rest of it, the
-offset where that read began (`torn`): so replaying the events gives the same writes.
+In an SSE body an event ends at a blank line (LF LF, CRLF CRLF or CR CR, as the SSE spec
+allows); in an NDJSON body (Ollama's streams, `application/x-ndjson`) each line is an event,
+ending at its LF. Each event keeps when its first byte arrived and, if a later read carried
+the rest of it, the offset where that read began (`torn`): so replaying the events gives the
+same writes.
 """
 
 from __future__ import annotations
@@ -13,12 +15,16 @@ from collections.abc import Iterable
 from sparring.scenario.recording import RecordedEvent
 
 _END = re.compile(rb"\r\n\r\n|\n\n|\r\r")
+_LINE_END = re.compile(rb"\n")  # NDJSON: a CR before it stays part of its line
+NDJSON = re.compile(r"^\s*application/(x-)?ndjson", re.IGNORECASE)  # Ollama's; `json-seq` is another format
 
 
 class Framer:
-    """Feed reads in order with `feed`; take the events they complete; `close` for the rest."""
+    """Feed reads in order with `feed`; take the events they complete; `close` for the rest.
+    `ndjson`: each line is an event (else SSE's blank lines end them)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, ndjson: bool = False) -> None:
+        self.end = _LINE_END if ndjson else _END
         self.buffer = b""
         self.start: float | None = None  # arrival of the pending event's first byte
         self.torn: list[tuple[int, float]] = []
@@ -32,7 +38,7 @@ class Framer:
         else:
             self.start = at
         self.buffer += data
-        while (end := _END.search(self.buffer)) is not None:
+        while (end := self.end.search(self.buffer)) is not None:
             cut = end.end()
             frame, self.buffer = self.buffer[:cut], self.buffer[cut:]
             assert self.start is not None
@@ -58,9 +64,11 @@ class Framer:
         return left
 
 
-def frames_of(reads: Iterable[tuple[bytes, float]]) -> tuple[list[RecordedEvent], RecordedEvent | None]:
+def frames_of(
+    reads: Iterable[tuple[bytes, float]], *, ndjson: bool = False
+) -> tuple[list[RecordedEvent], RecordedEvent | None]:
     """The events in `reads` (bytes, arrival time), and the unfinished tail if the body ended
     mid-event."""
-    framer = Framer()
+    framer = Framer(ndjson=ndjson)
     events = [event for data, at in reads for event in framer.feed(data, at)]
     return events, framer.close()

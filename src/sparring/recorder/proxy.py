@@ -36,9 +36,10 @@ from multidict import CIMultiDict
 from sparring.fake_server import bodies
 from sparring.fake_server.dialects.base import Frame
 from sparring.fake_server.exchange import Exchange
+from sparring.fake_server.recorded_events import frame_of
 from sparring.fake_server.upstream import Passthrough, passed_on
 from sparring.recorder.capture import DEFAULT_MATCH, Capture, Cut, check_match_on, kept_headers, match_of
-from sparring.recorder.connection import check_open, client_gone, cut, cut_kind, has_output, request_of, unreachable
+from sparring.recorder.connection import check_open, client_gone, cut, cut_kind, request_of, unreachable
 from sparring.recorder.dumped import Pieces
 from sparring.recorder.frames import Framer
 from sparring.recorder.redact import Redactor
@@ -51,17 +52,19 @@ CONNECT_TIMEOUT = 30.0  # an upstream that does not accept the connection in thi
 # An upstream's answer may pause as long as it likes (a slow model, a stall being recorded):
 # the client, not the proxy, decides how long to wait.
 _TIMEOUT = aiohttp.ClientTimeout(total=None, connect=CONNECT_TIMEOUT, sock_read=None)
+_PREFIXES = ("/v1", "/openai", "/api")  # the first part of the APIs' paths (sparring.apis)
 
 
 class Recorder:
     """Forwards requests to `upstream` and records each exchange as a rule (`rules`).
 
-    `upstream`: the API's root or base URL (`https://api.openai.com` or `.../v1`: a request's
-    path is appended, without doubling `/v1`). `match_on`: what a recorded rule matches
-    (`capture.MATCH_KEYS`). `redact`: header names and JSON body paths (`metadata.user_id`)
-    kept out of the recording and the journal, besides the credential headers, which always
-    are. `api_key`: sent upstream in place of the client's key. `on_record`: called with each
-    rule as it is recorded (on the server's loop: keep it quick)."""
+    `upstream`: the API's root or base URL (`https://api.openai.com` or `.../v1`, an Azure
+    resource's, Ollama's: a request's path is appended, without doubling `/v1`, `/openai` or
+    `/api`). `match_on`: what a recorded rule matches (`capture.MATCH_KEYS`). `redact`: header
+    names and JSON body paths (`metadata.user_id`) kept out of the recording and the journal,
+    besides the credential headers, which always are. `api_key`: sent upstream in place of the
+    client's key. `on_record`: called with each rule as it is recorded (on the server's loop:
+    keep it quick)."""
 
     def __init__(
         self,
@@ -171,9 +174,14 @@ class Recorder:
         return self._session
 
     def url_for(self, path: str, query: str) -> str:
+        """The upstream's URL for a request's path and query. An upstream given with the first
+        part of the APIs' paths (`.../v1`, Azure's `.../openai`, Ollama's `.../api`) does not get
+        it twice."""
         base = self.upstream
-        if base.endswith("/v1") and (path == "/v1" or path.startswith("/v1/")):
-            path = path[3:]
+        for prefix in _PREFIXES:
+            if base.endswith(prefix) and (path == prefix or path.startswith(f"{prefix}/")):
+                path = path[len(prefix) :]
+                break
         return base + path + (f"?{query}" if query else "")
 
     def _headers(self, exchange: Exchange) -> CIMultiDict[str]:
@@ -276,7 +284,7 @@ class Recorder:
         if upstream.content_length is not None and "content-encoding" not in upstream.headers:
             response.content_length = upstream.content_length
         exchange.headers_sent(response.headers, upstream.status)
-        framer = Framer() if capture.streamed else None
+        framer = Framer(ndjson=capture.ndjson) if capture.streamed else None
         try:
             await response.prepare(exchange.request)
             try:
@@ -287,7 +295,7 @@ class Recorder:
                     exchange.wrote(len(data))
                     await response.write(data)
                     if framer is not None:
-                        exchange.frames(Frame(e.frame, content=has_output(e.frame)) for e in framer.feed(data, at))
+                        exchange.frames(self._frame(capture, e.frame) for e in framer.feed(data, at))
             except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError, OSError) as exc:
                 if isinstance(exc, ConnectionResetError) and client_gone(exchange.request):
                     raise
@@ -304,6 +312,12 @@ class Recorder:
             exchange.cut_short(exc, f"after {capture.received} bytes (the upstream's answer is recorded all the same)")
             raise
         return response
+
+    @staticmethod
+    def _frame(capture: Capture, data: bytes) -> Frame:
+        """An event passed on, as the journal counts it: with output or not, as a replay of
+        the recording will count it (`recorded_events`)."""
+        return Frame(data, content=frame_of(capture.api, data).content)
 
     def _cut_before_headers(
         self, exchange: Exchange, kind: Cut, api: str | None, body: Any, secrets: Sequence[str]

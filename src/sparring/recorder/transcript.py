@@ -1,11 +1,14 @@
 """A raw transcript into a scenario: what `curl -N` prints (the body), or `curl -N -i` (the
 status line and headers, then the body), with LF or CRLF line endings.
 
-An SSE body becomes one `Recorded` stream, its events byte for byte; a JSON body a whole
-recorded answer; an HTTP error status an `error:` reply with the exact body. A transcript
-holds no timing: every event arrives at 0 (one read), or `gap` seconds after the one before.
-The API is read from the events (chat chunks, Responses `response.*` events, Anthropic
-`message_start`...) unless given.
+An SSE body becomes one `Recorded` stream, its events byte for byte; so does an NDJSON body
+(Ollama's streams: `Content-Type: application/x-ndjson`, or several lines of JSON objects),
+one event per line; a JSON body a whole recorded answer; an HTTP error status an `error:`
+reply with the exact body. A transcript holds no timing: every event arrives at 0 (one
+read), or `gap` seconds after the one before. The API is read from the events (chat chunks,
+Responses `response.*` events, Anthropic `message_start`, Ollama's `message` or `response`
+records...) unless given; Azure OpenAI's answers are OpenAI's, so they need `--api azure_chat`
+(or another Azure route's name).
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import PurePath
 
 from sparring.errors import SparringError, closest
+from sparring.fake_server.recorded_events import line_json
 from sparring.recorder.derive import payload
-from sparring.recorder.frames import frames_of
+from sparring.recorder.frames import NDJSON, frames_of
 from sparring.scenario.delivery import Fault
 from sparring.scenario.match import ENDPOINTS, Match
 from sparring.scenario.model import ErrorReply, Reply, Rule, Scenario
@@ -28,7 +32,8 @@ from sparring.scenario.recording import Recorded, RecordedEvent
 # Response headers worth replaying: request ids, rate limits, retry advice, processing time.
 # Everything else (cookies, organisation ids, transport headers) stays out of the file.
 _KEPT = re.compile(
-    r"x-request-id|request-id|openai-processing-ms|openai-version|x-ratelimit-[a-z-]+|anthropic-ratelimit-[a-z-]+"
+    r"x-request-id|request-id|apim-request-id|openai-processing-ms|openai-version"
+    r"|x-ratelimit-[a-z-]+|anthropic-ratelimit-[a-z-]+"
 )
 _RETRY = ("retry-after", "retry-after-ms", "x-should-retry")
 _STATUS_LINE = re.compile(rb"HTTP/[0-9.]+ +([0-9]{3})\b[^\r\n]*")
@@ -81,6 +86,8 @@ def import_transcript(
         reply = _error(head, body)
     elif _is_sse(head, body):
         reply = _stream(head, body, api, gap, source)
+    elif _is_ndjson(head, body):
+        reply = _ndjson_stream(head, body, api, gap, source)
     else:
         reply = _whole(head, body, api, source)
     endpoint = reply.api if isinstance(reply, Recorded) else api
@@ -121,6 +128,46 @@ def _is_sse(head: _Head, body: bytes) -> bool:
         return head.content_type.startswith("text/event-stream")
     first = body.lstrip(b"\r\n").split(b"\n", 1)[0]
     return first.startswith((b"data:", b"event:", b"id:", b":", b"retry:"))
+
+
+def _is_ndjson(head: _Head, body: bytes) -> bool:
+    if head.content_type:
+        return bool(NDJSON.match(head.content_type))
+    # Without a type: more than one line, every whole one a JSON object (the last may be cut).
+    *ended, last = body.split(b"\n")
+    lines = [line for line in ended if line.strip()]
+    more = len(lines) > 1 or (len(lines) == 1 and bool(last.strip()))
+    return more and all(line_json(line) is not None for line in lines)
+
+
+def _ndjson_stream(head: _Head, body: bytes, api: str | None, gap: float, source: str) -> Recorded:
+    """An NDJSON stream: each line an event. A last line without its newline is kept as it
+    is when it is a whole JSON object (a copy easily loses the last newline), else it is a
+    line the stream was cut in."""
+    events, tail = frames_of([(body, 0.0)], ndjson=True)
+    fault = None
+    if tail is not None and tail.frame.strip():
+        events.append(tail)
+        if line_json(tail.frame) is None:
+            fault = Fault("close", after_byte=len(body))
+    if not events:
+        raise TranscriptError(f"{source}: the body holds no NDJSON line")
+    events = [replace(e, at=round(i * gap, 6)) for i, e in enumerate(events)]
+    if api is None:
+        records = [line_json(e.frame) or {} for e in events]
+        api = next((_ollama_api(r) for r in records if _ollama_api(r) is not None), None)
+    if api is None:
+        raise TranscriptError(
+            f"{source}:{head.lines + 1}: an NDJSON stream, but no line says which API (Ollama's chat records "
+            f"carry `message`, generate's `response`); pass it with --api ({', '.join(ENDPOINTS)})"
+        )
+    return Recorded(api=api, events=tuple(events), status=head.status, headers=_kept(head.headers), fault=fault)
+
+
+def _ollama_api(record: Mapping[str, object]) -> str | None:
+    if "done" not in record:
+        return None
+    return "ollama_chat" if "message" in record else "ollama_generate" if "response" in record else None
 
 
 def _stream(head: _Head, body: bytes, api: str | None, gap: float, source: str) -> Recorded:
@@ -187,6 +234,8 @@ def _whole(head: _Head, body: bytes, api: str | None, source: str) -> Recorded:
 def _whole_api(obj: object) -> str | None:
     if not isinstance(obj, dict):
         return None
+    if (ollama := _ollama_api(obj)) is not None:
+        return ollama
     if obj.get("type") == "message":
         return "messages"
     if obj.get("object") == "list" and any(

@@ -293,6 +293,10 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
         if timing.keepalive is not None and not dialect.keepalive:
             timing = dataclasses.replace(timing, keepalive=None)
             exchange.note(f"timing.keepalive: {dialect.name} streams have no keep-alive line; waits were silent")
+        wire = answer.wire
+        if wire.line_ending != "lf" and not dialect.text_lines:
+            wire = dataclasses.replace(wire, line_ending="lf")
+            exchange.note(f"wire.line_ending: {dialect.name} streams are binary frames; sent as they are")
 
         def errors(sent: list[Frame]) -> list[Frame]:
             return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
@@ -301,7 +305,7 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
             exchange,
             await _work(big, lambda: dialect.stream(content, parsed, rng)),
             timing=timing,
-            wire=answer.wire,
+            wire=wire,
             fault=fault,
             error_frames=errors,
             headers=headers,

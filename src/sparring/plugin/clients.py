@@ -89,12 +89,13 @@ AWS_SECRET = "sparring-secret"  # botocore signs with it; the fake server never 
 def bedrock_client(root: str, api_key: str, options: dict[str, Any]) -> Any:
     """A boto3 `bedrock-runtime` client at the test's root (botocore keeps the endpoint's
     `/ns/NAME` path and adds `/model/...`), signing with the test's key as its access key id.
-    Retries are botocore's standard mode with its 3 attempts, pinned so that the developer's
+    Retries are botocore's standard mode with its 3 attempts in all (`total_max_attempts`;
+    `max_attempts` counts retries only), pinned so that the developer's
     `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS` or `~/.aws/config` do not change what a test sees;
     `config=` (a `botocore.config.Config`) is merged over these."""
     boto3 = require("boto3", feature="fake_llm.bedrock()")
     config_module = importlib.import_module("botocore.config")
-    config = config_module.Config(retries={"mode": "standard", "max_attempts": 3}, read_timeout=60)
+    config = config_module.Config(retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=60)
     if options.get("config") is not None:
         config = config.merge(options["config"])
     settings = {

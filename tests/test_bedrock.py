@@ -205,6 +205,15 @@ def test_stop_reasons(server: FakeServer, bedrock: Any, scripted: dict[str, Any]
     assert bedrock.converse(modelId=MODEL, messages=HI)["stopReason"] == stop_reason
 
 
+def test_an_inference_profile_arn_is_one_model_id(server: FakeServer, bedrock: Any) -> None:
+    """botocore encodes the `/` of an ARN as `%2F` (a non-greedy label): still one path
+    segment to the route, and the whole ARN is the model rules match."""
+    arn = "arn:aws:bedrock:us-east-1:123456789012:inference-profile/us.anthropic.claude-3-5-sonnet-20240620-v1:0"
+    server.set_scenario(Scenario.of(rule(reply("profile"), model=arn)))
+    answer = bedrock.converse(modelId=arn, messages=HI)
+    assert answer["output"]["message"]["content"] == [{"text": "profile"}]
+
+
 def test_a_conversation_must_start_with_a_user_message(server: FakeServer, bedrock: Any) -> None:
     server.set_scenario(Scenario.of(reply("never")))
     with pytest.raises(botocore.exceptions.ClientError) as raised:

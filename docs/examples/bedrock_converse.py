@@ -70,14 +70,16 @@ def main() -> None:
         try:
             list(stream)
         except botocore.exceptions.EventStreamError as exc:
-            assert exc.response["Error"]["Code"] == "throttlingException"
+            failed = exc
         else:
             raise AssertionError("the stream should have raised")
         finally:
-            stream.close()
+            stream.close()  # a stream that raised keeps its connection until closed
+        assert failed.response["Error"]["Code"] == "throttlingException"
 
         # InvokeModelWithResponseStream: each chunk's bytes is one Messages API event.
-        body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": [{"role": "user", "content": "Hi"}]}
+        messages = [{"role": "user", "content": "Hi"}]  # Anthropic's shape
+        body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 100, "messages": messages}
         response = client.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(body))
         chunks = [json.loads(event["chunk"]["bytes"]) for event in response["body"]]
         said = "".join(c["delta"].get("text", "") for c in chunks if c["type"] == "content_block_delta")

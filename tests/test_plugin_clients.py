@@ -26,6 +26,12 @@ ENV = (
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",
     "OLLAMA_HOST",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
 )
 
 
@@ -126,6 +132,12 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         "ANTHROPIC_API_KEY": fake_llm.api_key,
         "ANTHROPIC_AUTH_TOKEN": None,
         "OLLAMA_HOST": fake_llm.url,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake_llm.url,
+        "AWS_ACCESS_KEY_ID": fake_llm.api_key,
+        "AWS_SECRET_ACCESS_KEY": "sparring-secret",
+        "AWS_SESSION_TOKEN": None,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
     }
     assert {name: os.environ.get(name) for name in ENV} == values
     with openai.OpenAI(max_retries=0) as gpt, anthropic.Anthropic(max_retries=0) as claude:

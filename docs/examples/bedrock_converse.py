@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 import boto3
-import botocore.config
-import botocore.exceptions
+import botocore.config  # installed with boto3
+import botocore.exceptions  # installed with boto3
 
 from sparring import FakeServer, Fault, Scenario, error, reply, rule, tool_call
 

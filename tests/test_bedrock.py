@@ -20,7 +20,18 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from sparring import ERROR_PRESETS, FakeServer, Fault, Scenario, error, parse_scenario, reply, rule, tool_call
+from sparring import (
+    ERROR_PRESETS,
+    FakeServer,
+    Fault,
+    Scenario,
+    check_retries,
+    error,
+    parse_scenario,
+    reply,
+    rule,
+    tool_call,
+)
 
 MODEL = "anthropic.claude-3-5-sonnet-20240620-v1:0"  # a real model id: `.` and `:` in the path
 HI = [{"role": "user", "content": [{"text": "Say hello"}]}]
@@ -358,7 +369,26 @@ def test_throttling_is_retried_and_then_answered(server: FakeServer) -> None:
         made.close()
     assert answer["output"]["message"]["content"] == [{"text": "after the wait"}]
     assert answer["ResponseMetadata"]["RetryAttempts"] == 1
-    assert [e.status for e in server.journal()] == [429, 200]
+    journal = server.journal()
+    assert [e.status for e in journal] == [429, 200]
+    # botocore's `amz-sdk-request: attempt=N` is the retry count rules and checks read, and
+    # the redacted signature is the same for both attempts: one client, one call.
+    assert [e.retry_count for e in journal] == [0, 1]
+    assert journal[0].headers["authorization"] == journal[1].headers["authorization"]
+    report = check_retries(journal, attempts=2)
+    assert [len(call) for call in report.calls] == [2]
+
+
+def test_rules_match_botocores_retry_count(server: FakeServer) -> None:
+    server.set_scenario(
+        Scenario.of(rule(error("server_error", repeat=True), retry_count=0), rule(reply("the retry"), retry_count=1))
+    )
+    made = client(server.url, attempts=3)
+    try:
+        answer = made.converse(modelId=MODEL, messages=HI)
+    finally:
+        made.close()
+    assert answer["output"]["message"]["content"] == [{"text": "the retry"}]
 
 
 @pytest.mark.parametrize(("preset", "attempts"), [("server_error", 3), ("timeout", 1), ("insufficient_quota", 1)])

@@ -54,7 +54,10 @@ def redact_value(value: str) -> str:
         scheme, secret = "", value
     secret = secret.strip()
     shown = secret[: min(_SHOWN, len(secret) // 3)]
-    digest = hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    # A SigV4 signature changes with every request (it signs the time): the digest is of the
+    # credential (`Credential=AKID/date/region/service/aws4_request`), the same for a key's retries.
+    digested = secret.partition(",")[0] if scheme.lower() == "aws4-hmac-sha256" else value
+    digest = hashlib.sha256(digested.encode("utf-8", "surrogateescape")).hexdigest()[:6]
     return f"{scheme + ' ' if scheme else ''}{shown}…[redacted {digest}]"
 
 

@@ -48,7 +48,8 @@ _SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate", "aws4-h
 def redact_value(value: str) -> str:
     """`Bearer sk-live-SECRET more` -> `Bearer sk-liv…[redacted 3fa9c2]`: the scheme word, at most
     six characters and a third of the secret, and a 24-bit digest of the whole value (enough to
-    tell keys apart, too short to confirm a guessed real key)."""
+    tell keys apart, too short to confirm a guessed real key); of a SigV4 header, of its
+    credential only."""
     scheme, _, secret = value.partition(" ")
     if scheme.lower() not in _SCHEMES or not secret:
         scheme, secret = "", value

@@ -130,7 +130,7 @@ class Bedrock(Dialect):
         status = reply.status or status
         if not preset:
             code, message = code_for(status), f"Error {status}, scripted by sparring."
-        code = reply.type or reply.code or code
+        code = reply.type or code  # `code` is OpenAI's finer field: Bedrock has one name for both
         body: dict[str, Any] | str
         if reply.body is not None:
             body = dict(reply.body) if not isinstance(reply.body, str) else reply.body

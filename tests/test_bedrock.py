@@ -475,6 +475,8 @@ def test_fake_llm_bedrock_client(fake_llm: Any) -> None:
     assert answer["output"]["message"]["content"] == [{"text": "from the plugin"}]
     assert bedrock.meta.config.retries == {"mode": "standard", "total_max_attempts": 3}
     assert bedrock.meta.region_name == "us-east-1"
+    tuned = fake_llm.bedrock(config=botocore.config.Config(read_timeout=5, retries={"total_max_attempts": 1}))
+    assert (tuned.meta.config.read_timeout, tuned.meta.config.retries["total_max_attempts"]) == (5, 1)
 
 
 def test_the_access_key_id_routes_to_the_test(fake_llm: Any) -> None:

@@ -35,6 +35,12 @@ ENV = (
     "AZURE_API_KEY",
     "AZURE_API_VERSION",
     "AZURE_AD_TOKEN",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
 )
 
 
@@ -146,6 +152,12 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         "AZURE_API_KEY": fake_llm.api_key,
         "AZURE_API_VERSION": AZURE_API_VERSION,
         "AZURE_AD_TOKEN": None,
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake_llm.url,
+        "AWS_ACCESS_KEY_ID": fake_llm.api_key,
+        "AWS_SECRET_ACCESS_KEY": "sparring-secret",
+        "AWS_SESSION_TOKEN": None,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_REGION": "us-east-1",
     }
     assert {name: os.environ.get(name) for name in ENV} == values
     with openai.OpenAI(max_retries=0) as gpt, anthropic.Anthropic(max_retries=0) as claude:

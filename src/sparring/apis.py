@@ -71,6 +71,19 @@ APIS: tuple[Api, ...] = (
     Api("azure_embeddings", "/openai/deployments/{deployment}/embeddings", f"{_DIALECTS}.azure_openai:AzureEmbeddings"),
     Api("azure_v1_chat", "/openai/v1/chat/completions", f"{_DIALECTS}.azure_openai:AzureV1Chat"),
     Api("azure_v1_responses", "/openai/v1/responses", f"{_DIALECTS}.azure_openai:AzureV1Responses"),
+    # Bedrock Runtime: the model id in the path; streams in AWS's binary event-stream framing.
+    Api("bedrock_converse", "/model/{modelId}/converse", f"{_DIALECTS}.bedrock_converse:BedrockConverse"),
+    Api(
+        "bedrock_converse_stream",
+        "/model/{modelId}/converse-stream",
+        f"{_DIALECTS}.bedrock_converse:BedrockConverseStream",
+    ),
+    Api("bedrock_invoke", "/model/{modelId}/invoke", f"{_DIALECTS}.bedrock_invoke:BedrockInvoke"),
+    Api(
+        "bedrock_invoke_stream",
+        "/model/{modelId}/invoke-with-response-stream",
+        f"{_DIALECTS}.bedrock_invoke:BedrockInvokeStream",
+    ),
 )
 
 # `match: {endpoint: ...}` names, and the route each answers.

@@ -161,3 +161,51 @@ async def run_azure(url: str) -> str:
             azure_endpoint=root, api_version="2024-10-21", api_key="azure-contract", timeout=TIMEOUT, max_retries=2
         )
     )
+
+
+async def run_bedrock(url: str) -> str:
+    """boto3's `bedrock-runtime` client, `converse_stream`, botocore's standard retries (3
+    attempts in all, its default): sync, so run in a thread. Its `ClientError`s (and the
+    `EventStreamError` of an exception in the stream) are shown with their code; a stream
+    that ends without `messageStop` is `ok, no messageStop`."""
+    import asyncio
+
+    return await asyncio.to_thread(_bedrock, url.removesuffix("/v1"))
+
+
+def _bedrock(root: str) -> str:
+    import boto3
+    import botocore.config
+    import botocore.exceptions
+
+    config = botocore.config.Config(
+        retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=TIMEOUT, connect_timeout=TIMEOUT
+    )
+    client = boto3.session.Session().client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=root,
+        aws_access_key_id="AKIDCONTRACT",
+        aws_secret_access_key="contract",
+        config=config,
+    )
+    stream: Any = None
+    try:
+        messages: Any = [{"role": "user", "content": [{"text": "hi"}]}]
+        stream = client.converse_stream(modelId="anthropic.claude-3-5-sonnet-20240620-v1:0", messages=messages)[
+            "stream"
+        ]
+        stopped = False
+        for event in stream:
+            stopped = stopped or "messageStop" in event
+        return "ok" if stopped else "ok, no messageStop"
+    except botocore.exceptions.ClientError as exc:  # the class botocore makes per code, or EventStreamError
+        kind = "EventStreamError" if isinstance(exc, botocore.exceptions.EventStreamError) else "ClientError"
+        return f"botocore.{kind} {exc.response['Error']['Code']}"
+    except Exception as exc:  # botocore's own named bare (its classes live in submodules)
+        package = type(exc).__module__.split(".")[0]
+        return f"botocore.{type(exc).__name__}" if package == "botocore" else _name(exc)
+    finally:
+        if stream is not None:  # a stream that raised keeps its connection until closed
+            stream.close()
+        client.close()

@@ -220,7 +220,7 @@ async def _answer(exchange: Exchange, dialect: Dialect) -> web.StreamResponse:
         parsed = dialect.parse_at(body, route)
     except InvalidRequest as problem:
         return _reject(exchange, dialect, problem)
-    exchange.parsed(stream=parsed.stream, retry_count=_int_header(request, "x-stainless-retry-count"))
+    exchange.parsed(stream=parsed.stream, retry_count=_retry_count(request))
     info = dialect.request_of(
         parsed,
         path=exchange.path,
@@ -293,6 +293,10 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
         if timing.keepalive is not None and not dialect.keepalive:
             timing = dataclasses.replace(timing, keepalive=None)
             exchange.note(f"timing.keepalive: {dialect.name} streams have no keep-alive line; waits were silent")
+        wire = answer.wire
+        if wire.line_ending != "lf" and not dialect.text_lines:
+            wire = dataclasses.replace(wire, line_ending="lf")
+            exchange.note(f"wire.line_ending: {dialect.name} streams are binary frames; sent as they are")
 
         def errors(sent: list[Frame]) -> list[Frame]:
             return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
@@ -301,7 +305,7 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
             exchange,
             await _work(big, lambda: dialect.stream(content, parsed, rng)),
             timing=timing,
-            wire=answer.wire,
+            wire=wire,
             fault=fault,
             error_frames=errors,
             headers=headers,
@@ -405,6 +409,18 @@ def _scenario_failed(exchange: Exchange, dialect: Dialect, broken: RegexTimeout)
     exchange.answered(f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
     exchange.finish("scenario_error", message, status=500)
     return _json(exchange, dialect.failed(message, code="sparring_scenario_error", rng=exchange.rng), dialect)
+
+
+def _retry_count(request: web.Request) -> int | None:
+    """The retry count the client sent: the openai and anthropic SDKs' `x-stainless-retry-count`,
+    or botocore's `amz-sdk-request: attempt=N; max=M` (N - 1)."""
+    count = _int_header(request, "x-stainless-retry-count")
+    if count is None:
+        for part in request.headers.get("amz-sdk-request", "").split(";"):
+            key, _, value = part.strip().partition("=")
+            if key == "attempt" and value.isdigit() and int(value) > 0:
+                return int(value) - 1
+    return count
 
 
 def _int_header(request: web.Request, name: str) -> int | None:

@@ -305,7 +305,10 @@ def events_before(fault: Fault, sizes: Sequence[int]) -> int:
 
 def malformed(frame: Frame) -> Frame:
     """The same event with its JSON cut in half: framing intact, payload unparseable. An SSE
-    event keeps its `data:` line; a bare JSON line (NDJSON) is cut the same way."""
+    event keeps its `data:` line; a bare JSON line (NDJSON) is cut the same way. A frame that
+    says how its format breaks (`Frame.malform`: a binary frame's bad checksum) is broken so."""
+    if frame.malform is not None:
+        return Frame(frame.malform(frame.data), paced=frame.paced)
     body = frame.data.rstrip(b"\n")
     ending = frame.data[len(body) :]
     found = body.rfind(b"data:")

@@ -48,13 +48,17 @@ _SCHEMES = frozenset({"bearer", "basic", "token", "digest", "negotiate", "aws4-h
 def redact_value(value: str) -> str:
     """`Bearer sk-live-SECRET more` -> `Bearer sk-liv…[redacted 3fa9c2]`: the scheme word, at most
     six characters and a third of the secret, and a 24-bit digest of the whole value (enough to
-    tell keys apart, too short to confirm a guessed real key)."""
+    tell keys apart, too short to confirm a guessed real key); of a SigV4 header, of its
+    credential only."""
     scheme, _, secret = value.partition(" ")
     if scheme.lower() not in _SCHEMES or not secret:
         scheme, secret = "", value
     secret = secret.strip()
     shown = secret[: min(_SHOWN, len(secret) // 3)]
-    digest = hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:6]
+    # A SigV4 signature changes with every request (it signs the time): the digest is of the
+    # credential (`Credential=AKID/date/region/service/aws4_request`), the same for a key's retries.
+    digested = secret.partition(",")[0] if scheme.lower() == "aws4-hmac-sha256" else value
+    digest = hashlib.sha256(digested.encode("utf-8", "surrogateescape")).hexdigest()[:6]
     return f"{scheme + ' ' if scheme else ''}{shown}…[redacted {digest}]"
 
 

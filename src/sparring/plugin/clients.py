@@ -82,6 +82,34 @@ def async_ollama_client(root: str, options: dict[str, Any]) -> ollama.AsyncClien
     return client
 
 
+AWS_REGION = "us-east-1"
+AWS_SECRET = "sparring-secret"  # botocore signs with it; the fake server never checks a signature
+
+
+def bedrock_client(root: str, api_key: str, options: dict[str, Any]) -> Any:
+    """A boto3 `bedrock-runtime` client at the test's root (botocore keeps the endpoint's
+    `/ns/NAME` path and adds `/model/...`), signing with the test's key as its access key id.
+    Retries are botocore's standard mode with its 3 attempts in all (`total_max_attempts`;
+    `max_attempts` counts retries only), pinned so that the developer's
+    `AWS_RETRY_MODE`, `AWS_MAX_ATTEMPTS` or `~/.aws/config` do not change what a test sees;
+    `config=` (a `botocore.config.Config`) is merged over these."""
+    boto3 = require("boto3", feature="fake_llm.bedrock()")
+    config_module = importlib.import_module("botocore.config")
+    config = config_module.Config(retries={"mode": "standard", "total_max_attempts": 3}, read_timeout=60)
+    if options.get("config") is not None:
+        config = config.merge(options["config"])
+    settings = {
+        "region_name": AWS_REGION,
+        "endpoint_url": root,
+        "aws_access_key_id": api_key,
+        "aws_secret_access_key": AWS_SECRET,
+        "aws_session_token": None,
+        **options,
+        "config": config,
+    }
+    return boto3.session.Session().client("bedrock-runtime", **settings)
+
+
 def _http(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
     """The SDK's own HTTP client, with the shared TLS context, unless the caller brings one."""
     if "http_client" in options:
@@ -131,6 +159,12 @@ def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]
         "AZURE_API_KEY": api_key,
         "AZURE_API_VERSION": AZURE_API_VERSION,
         "AZURE_AD_TOKEN": None,  # litellm would send it beside the key
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": root,  # boto3's bedrock-runtime clients (botocore adds /model/...)
+        "AWS_ACCESS_KEY_ID": api_key,  # the access key id routes a signed request to this test
+        "AWS_SECRET_ACCESS_KEY": AWS_SECRET,
+        "AWS_SESSION_TOKEN": None,  # a real session token of yours would be sent along
+        "AWS_DEFAULT_REGION": AWS_REGION,
+        "AWS_REGION": AWS_REGION,
     }
 
 

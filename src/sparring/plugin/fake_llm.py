@@ -268,6 +268,15 @@ class FakeLLM:
         `async with fake_llm.async_ollama() as client: ...`."""
         return clients.async_ollama_client(self.url, options)
 
+    def bedrock(self, **options: Any) -> Any:
+        """A boto3 `bedrock-runtime` client pointed here (`endpoint_url` this test's root, a
+        dummy secret, region us-east-1, botocore's standard retries with 3 attempts), closed
+        when the test ends. `options` go to `Session.client` (`config=` is merged)."""
+        self._refuse_sync()
+        client = clients.bedrock_client(self.url, self.api_key, options)
+        self._clients.append(client)
+        return client
+
     def patch_env(self) -> dict[str, str | None]:
         """Point clients that read the environment here (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,
         `ANTHROPIC_BASE_URL`, ...) until the test ends. Returns what it set (`None`: unset)."""

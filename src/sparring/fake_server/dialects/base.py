@@ -11,7 +11,7 @@ import json
 import json.encoder
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, TypeVar
 
@@ -65,6 +65,9 @@ class Frame(NamedTuple):
     # What the event announced, for a dialect's later error events to continue from (the
     # Responses API's `response.failed` repeats the response of `response.created`).
     source: Any = None
+    # How `malformed_chunk` breaks this event when cutting its JSON in half is not the way (a
+    # binary event-stream frame gets a bad checksum instead): the frame's bytes -> the broken ones.
+    malform: Callable[[bytes], bytes] | None = None
 
 
 @dataclass(frozen=True)
@@ -134,6 +137,9 @@ class Dialect(ABC):
     # Whether its streams have a line a client skips, which `timing.keepalive` sends while
     # waiting (SSE's `: ping` comment); without one, waits are silent (NDJSON has none).
     keepalive: bool = True
+    # Whether its streams are lines of text, which `wire.line_ending` rewrites; binary frames
+    # (Bedrock's event stream) are sent as they are, and the journal says so.
+    text_lines: bool = True
     bad_json: str = (
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
         "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you "

@@ -16,6 +16,7 @@ EXTRAS: dict[str, str] = {
     "openai": "openai",
     "anthropic": "anthropic",
     "ollama": "ollama",
+    "google.genai": "gemini",
     "syrupy": "snapshot",
     "looptime": "virtual",
     "hypothesis": "chaos",

@@ -71,6 +71,9 @@ APIS: tuple[Api, ...] = (
     Api("azure_embeddings", "/openai/deployments/{deployment}/embeddings", f"{_DIALECTS}.azure_openai:AzureEmbeddings"),
     Api("azure_v1_chat", "/openai/v1/chat/completions", f"{_DIALECTS}.azure_openai:AzureV1Chat"),
     Api("azure_v1_responses", "/openai/v1/responses", f"{_DIALECTS}.azure_openai:AzureV1Responses"),
+    # The Gemini API: `version` is v1 (google-genai's default), v1beta or v1alpha.
+    Api("gemini_generate", "/{version}/models/{model}:generateContent", f"{_DIALECTS}.gemini:GeminiGenerate"),
+    Api("gemini_stream", "/{version}/models/{model}:streamGenerateContent", f"{_DIALECTS}.gemini:GeminiStream"),
 )
 
 # `match: {endpoint: ...}` names, and the route each answers.

@@ -71,8 +71,9 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler) ->
 
 
 def api_key_of(request: web.Request) -> str | None:
-    """OpenAI's `Authorization: Bearer`, Anthropic's `x-api-key`, or Azure OpenAI's `api-key`."""
+    """OpenAI's `Authorization: Bearer`, Anthropic's `x-api-key`, Azure OpenAI's `api-key`, or
+    Gemini's `x-goog-api-key`."""
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
-    return request.headers.get("x-api-key") or request.headers.get("api-key")
+    return request.headers.get("x-api-key") or request.headers.get("api-key") or request.headers.get("x-goog-api-key")

@@ -15,6 +15,7 @@ from sparring._optional import require
 
 if TYPE_CHECKING:
     import anthropic
+    from google import genai
     import ollama
     import openai
 
@@ -82,6 +83,16 @@ def async_ollama_client(root: str, options: dict[str, Any]) -> ollama.AsyncClien
     return client
 
 
+def genai_client(root: str, api_key: str, options: dict[str, Any]) -> genai.Client:
+    """google-genai's client at the test's root (it adds `/v1/models/...:generateContent`
+    itself, keeping the root's `/ns/NAME` path); the key goes in `x-goog-api-key`. `options`
+    go to `HttpOptions` (`api_version=`, `retry_options=`, `timeout=` in ms, ...)."""
+    sdk = require("google.genai", feature="fake_llm.genai()")
+    http_options = sdk.types.HttpOptions(**{"base_url": root, **options})
+    client: genai.Client = sdk.Client(api_key=api_key, http_options=http_options)
+    return client
+
+
 def _http(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
     """The SDK's own HTTP client, with the shared TLS context, unless the caller brings one."""
     if "http_client" in options:
@@ -123,6 +134,10 @@ def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]
         "ANTHROPIC_API_KEY": api_key,
         "ANTHROPIC_AUTH_TOKEN": None,  # a real token of yours: litellm would send it instead of the key
         "OLLAMA_HOST": root,  # the ollama client adds /api/chat itself
+        "GOOGLE_GEMINI_BASE_URL": root,  # google-genai (_base_url.py) adds /v1/models/... itself
+        "GEMINI_API_KEY": api_key,
+        "GOOGLE_API_KEY": api_key,  # google-genai reads it before GEMINI_API_KEY
+        "GOOGLE_GENAI_USE_VERTEXAI": None,  # yours would send the client to Vertex AI's paths instead
     }
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import anthropic as anthropic_sdk  # `openai` and `anthropic` are also method names below
     import ollama as ollama_sdk
     import openai as openai_sdk
+    from google import genai as genai_sdk
 
     from sparring.checks.cleanup import CleanupReport
     from sparring.checks.retries import RetryReport
@@ -267,6 +268,15 @@ class FakeLLM:
         """An `ollama.AsyncClient` pointed here. Close it on your event loop:
         `async with fake_llm.async_ollama() as client: ...`."""
         return clients.async_ollama_client(self.url, options)
+
+    def genai(self, **options: Any) -> genai_sdk.Client:
+        """A `google.genai.Client` pointed here (`HttpOptions(base_url=` this test's root`)`),
+        for the Gemini API; its `.aio` is the async client. Closed when the test ends.
+        `options` go to `HttpOptions` (`api_version="v1beta"`, `retry_options=`, ...). On a
+        virtual-time test use only `client.aio`: a sync call would block the server's loop."""
+        client = clients.genai_client(self.url, self.api_key, options)
+        self._clients.append(client)
+        return client
 
     def patch_env(self) -> dict[str, str | None]:
         """Point clients that read the environment here (`OPENAI_BASE_URL`, `OPENAI_API_KEY`,

@@ -20,6 +20,7 @@ from tests.contract.table import GENERATED, markdown
 MAJOR = openai.__version__.split(".")[0]
 HAS_ANTHROPIC = importlib.util.find_spec("anthropic") is not None
 HAS_OLLAMA = importlib.util.find_spec("ollama") is not None
+HAS_GENAI = importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.genai") is not None
 # client under test -> (the table column it answers, how it is run)
 RUNS = {
     "aiohttp": ("aiohttp", clients.run_aiohttp),
@@ -29,8 +30,9 @@ RUNS = {
     "anthropic": ("anthropic 2.x", clients.run_anthropic),
     "ollama": ("ollama", clients.run_ollama),
     "azure": (f"azure {MAJOR}.x", clients.run_azure),
+    "genai": ("genai", clients.run_genai),
 }
-SDKS = ("openai", "responses", "anthropic", "ollama", "azure")
+SDKS = ("openai", "responses", "anthropic", "ollama", "azure", "genai")
 EXPECTED = expected()
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,6 +49,8 @@ async def test_client_sees(case: str, client: str) -> None:
         pytest.skip("the anthropic SDK is not installed here; the main environment runs this column")
     if client == "ollama" and not HAS_OLLAMA:
         pytest.skip("the ollama client is not installed here; the main environment runs this column")
+    if client == "genai" and not HAS_GENAI:
+        pytest.skip("google-genai is not installed here; the main environment runs this column")
     column, run = RUNS[client]
     with FakeServer(Scenario.of(CASES[case])) as server:
         outcome = await run(server.base_url)

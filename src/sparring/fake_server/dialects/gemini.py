@@ -169,7 +169,7 @@ class _Gemini(Dialect):
     ) -> HttpError:
         parsed = specific(request, GeminiRequest) if request is not None else None
         model = parsed.model if parsed is not None else "the-model"
-        if reply.code == "content_filter" and reply.status is None and reply.body is None:
+        if reply.code == "content_filter" and reply.body is None:  # what blocks Azure's prompt blocks Gemini's
             return self._blocked(reply, parsed, rng)
         return gemini.scripted_error(reply, model, parsed.version if parsed is not None else "v1beta")
 

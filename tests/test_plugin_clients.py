@@ -26,6 +26,10 @@ ENV = (
     "ANTHROPIC_API_KEY",
     "ANTHROPIC_AUTH_TOKEN",
     "OLLAMA_HOST",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
 )
 
 
@@ -126,6 +130,10 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         "ANTHROPIC_API_KEY": fake_llm.api_key,
         "ANTHROPIC_AUTH_TOKEN": None,
         "OLLAMA_HOST": fake_llm.url,
+        "GOOGLE_GEMINI_BASE_URL": fake_llm.url,
+        "GEMINI_API_KEY": fake_llm.api_key,
+        "GOOGLE_API_KEY": fake_llm.api_key,
+        "GOOGLE_GENAI_USE_VERTEXAI": None,
     }
     assert {name: os.environ.get(name) for name in ENV} == values
     with openai.OpenAI(max_retries=0) as gpt, anthropic.Anthropic(max_retries=0) as claude:

@@ -15,9 +15,9 @@ from sparring._optional import require
 
 if TYPE_CHECKING:
     import anthropic
-    from google import genai
     import ollama
     import openai
+    from google import genai
 
 
 def openai_client(base_url: str, api_key: str, options: dict[str, Any]) -> openai.OpenAI:

@@ -16,7 +16,7 @@ import pytest
 from google import genai
 from google.genai import errors, types
 
-from sparring import ERROR_PRESETS, FakeServer, Fault, Scenario, error, reply
+from sparring import ERROR_PRESETS, FakeServer, Fault, Scenario, Timing, error, reply
 from sparring.fake_server.dialects.gemini_common import PRESETS
 
 MODEL = "gemini-2.5-flash"
@@ -253,3 +253,13 @@ def test_a_stall_and_a_client_timeout(server: FakeServer, kind: str) -> None:
         generate(kind, server, timeout=300, retry_options=FAST)
     assert type(caught.value).__name__ in ("ReadTimeout", "TimeoutError"), repr(caught.value)
     assert len(server.journal()) == 1
+
+
+def test_keepalive_waits_silently(server: FakeServer, kind: str) -> None:
+    """google-genai fails on an SSE comment line, which Google never sends: `keepalive` sends
+    nothing on a Gemini stream, and the journal says so."""
+    server.set_scenario(Scenario.of(reply("a b", timing=Timing(first_chunk=0.25, keepalive=0.05))))
+    assert generate(kind, server) == ["a", " b", ""]
+    entry = server.journal()[0]
+    assert "gemini_stream streams have no keep-alive line; waits were silent" in str(entry.detail)
+    assert all(chunk.kind != "keepalive" for chunk in entry.chunks)

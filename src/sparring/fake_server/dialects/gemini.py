@@ -61,6 +61,9 @@ class _Gemini(Dialect):
 
     tool_call_prefix = "call_"  # ids of the conversation only: Gemini's calls carry none unless scripted
     line_ending: LineEnding = "crlf"  # Google ends an SSE event's lines in CRLF
+    # Google sends no comment lines, and google-genai parses one (`: ping`) as JSON and fails:
+    # `timing.keepalive` waits silently here.
+    keepalive = False
     bad_json = "Invalid JSON payload received. Unexpected token."
     streams = False
 

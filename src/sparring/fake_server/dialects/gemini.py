@@ -77,7 +77,10 @@ class _Gemini(Dialect):
         return refused
 
     def parse(self, body: object) -> ParsedRequest:
-        return self.parse_at(body, Route({"version": "v1beta", "model": ""}))
+        """`parse_at` without a route (the model is in the path): for a body alone, as tests
+        render one, the model is the body's `model`, else `gemini-2.5-flash`."""
+        model = body.get("model") if isinstance(body, dict) else None
+        return self.parse_at(body, Route({"version": "v1beta", "model": str(model or "gemini-2.5-flash")}))
 
     def parse_at(self, body: object, route: Route) -> GeminiRequest:
         checked = gemini.check(body)

@@ -389,3 +389,35 @@ def test_the_key_is_redacted_and_routes_to_a_namespace(server: FakeServer) -> No
     assert generate("sync", server).text == "routed"
     entry = server.journal("team-a")[0]
     assert "sk-gemini" not in entry.headers["x-goog-api-key"]
+
+
+def test_call_ids_pair_a_result_with_its_call(server: FakeServer) -> None:
+    """A `functionCall` and its `functionResponse` that carry an `id` (newer models send one
+    back) pair by it, not by the latest call of the name (`fc-2` here); a bare string
+    `systemInstruction` is the system prompt."""
+    server.set_scenario(Scenario.of(rule(reply("paired"), tool_call_id="fc-1", tool_name="get_weather", system="Be")))
+    body = {
+        "systemInstruction": "Be brief.",
+        "contents": [
+            {"role": "user", "parts": [{"text": "weather?"}]},
+            {
+                "role": "model",
+                "parts": [
+                    {"functionCall": {"id": "fc-1", "name": "get_weather", "args": {"c": "P"}}},
+                    {"functionCall": {"id": "fc-2", "name": "get_weather", "args": {"c": "R"}}},
+                ],
+            },
+            {"role": "user", "parts": [{"functionResponse": {"id": "fc-1", "name": "get_weather", "response": {}}}]},
+        ],
+    }
+    response = raw(server, body, method="generateContent")
+    assert response.json()["candidates"][0]["content"]["parts"] == [{"text": "paired"}]
+
+
+def test_a_namespace_in_the_base_url(server: FakeServer) -> None:
+    """google-genai keeps the base URL's path: `/ns/NAME` reaches that namespace."""
+    server.store.create("team-b")
+    server.set_scenario(Scenario.of(reply("from team b")), "team-b")
+    with genai.Client(api_key="k", http_options=types.HttpOptions(base_url=f"{server.url}/ns/team-b")) as sdk:
+        assert sdk.models.generate_content(model=MODEL, contents="hi").text == "from team b"
+    assert [e.path for e in server.journal("team-b")] == [f"/v1/models/{MODEL}:generateContent"]

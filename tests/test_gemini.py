@@ -56,8 +56,9 @@ def generate(kind: str, server: FakeServer, *, stream: bool = False, **params: A
 
 
 def events(body: bytes) -> list[dict[str, Any]]:
-    """Each SSE event's JSON, checking the framing: `data: ` and one line of compact JSON,
-    each line ending in CRLF, a blank CRLF line after each event, nothing else."""
+    """Each SSE event's JSON, checking the framing: `data: ` and one line of JSON as Google
+    prints it (`": "` after a key, `,` alone between items), each line ending in CRLF, a
+    blank CRLF line after each event, nothing else."""
     text = body.decode()
     assert text.endswith("\r\n\r\n")
     found = []
@@ -66,7 +67,7 @@ def events(body: bytes) -> list[dict[str, Any]]:
         assert "\n" not in block, block
         assert "\r" not in block, block
         event = json.loads(block[len("data: ") :])
-        assert block[len("data: ") :] == json.dumps(event, separators=(",", ":"), ensure_ascii=False)
+        assert block[len("data: ") :] == json.dumps(event, separators=(",", ": "), ensure_ascii=False)
         found.append(event)
     return found
 
@@ -274,12 +275,14 @@ def test_a_tool_loop_matched_by_function_response(server: FakeServer, order: str
 
 
 def test_sse_framing_on_the_wire(server: FakeServer) -> None:
-    """`text/event-stream`, each event `data: {...}` and CRLF line endings, no `[DONE]`; Google's
-    headers; the last event has the finish reason and the whole usage."""
+    """`text/event-stream` (no charset) and `content-disposition: attachment`, each event
+    `data: {...}` and CRLF line endings, no `[DONE]`; Google's headers; the last event has the
+    finish reason and the whole usage."""
     server.set_scenario(Scenario.of(reply("One two", usage=Usage(prompt_tokens=4, completion_tokens=2))))
     response = raw(server, HI)
     assert response.status_code == 200
-    assert response.headers["content-type"].startswith("text/event-stream")
+    assert response.headers["content-type"] == "text/event-stream"
+    assert response.headers["content-disposition"] == "attachment"
     assert response.headers["server-timing"].startswith("gfet4t7; dur=")
     found = events(response.content)
     assert [e["candidates"][0]["content"]["parts"][0]["text"] for e in found] == ["One", " two", ""]

@@ -228,7 +228,7 @@ def test_in_band_error_on_the_wire(server: FakeServer) -> None:
     body = httpx.post(
         f"{server.url}/v1beta/models/{MODEL}:streamGenerateContent?alt=sse", json=HI, headers={"x-goog-api-key": "k"}
     ).content
-    assert body.endswith(b'\r\n\r\ndata: {"error":{"code":500,"message":"boom","status":"INTERNAL"}}\r\n\r\n')
+    assert body.endswith(b'\r\n\r\ndata: {"error": {"code": 500,"message": "boom","status": "INTERNAL"}}\r\n\r\n')
 
 
 def test_a_malformed_chunk(server: FakeServer, kind: str) -> None:

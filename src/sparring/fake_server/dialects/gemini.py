@@ -49,6 +49,8 @@ FINISH_REASONS = {"length": "MAX_TOKENS", "content_filter": "SAFETY"}
 BLOCKED_RATING = {"category": "HARM_CATEGORY_DANGEROUS_CONTENT", "probability": "HIGH", "blocked": True}
 _ID_ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _HOLE = "\x00sparring\x00"
+# Google's JSON printer, as its SSE events show it: `": "` after a key, `,` alone between items.
+_GOOGLE_JSON = json.JSONEncoder(separators=(",", ": "), ensure_ascii=False)
 
 
 @dataclass(frozen=True)
@@ -138,10 +140,10 @@ class _Gemini(Dialect):
                     yield Frame(before + string(piece) + after, content=bool(piece))
                 for call in choice.tool_calls:
                     event = {"candidates": [_candidate(choice, [_function_call(call)])], **tail}
-                    yield Frame(b"data: " + compact(event) + b"\n\n", content=True)
+                    yield Frame(_data(event), content=True)
             last = [_candidate(c, [{"text": ""}], finished=True) for c in resolved.choices]
             event = {"candidates": last, **tail, "usageMetadata": usage(resolved)}
-            yield Frame(b"data: " + compact(event) + b"\n\n", paced=False, terminal=True)
+            yield Frame(_data(event), paced=False, terminal=True)
 
         return frames()
 
@@ -164,7 +166,7 @@ class _Gemini(Dialect):
     def error_events(
         self, fault: Fault, request: ParsedRequest, rng: random.Random, sent: Sequence[Frame]
     ) -> list[Frame]:
-        return [Frame(b"data: " + compact(gemini.in_band(fault.error, fault.message, request.model)) + b"\n\n")]
+        return [Frame(_data(gemini.in_band(fault.error, fault.message, request.model)))]
 
     def rate_limit_headers(self, limits: RateLimits) -> dict[str, str]:
         """Google sends none: scripted `rate_limits` go out under OpenAI's `x-ratelimit-*` names."""
@@ -194,7 +196,7 @@ class _Gemini(Dialect):
         headers = dict(reply.headers)
         if request is not None and request.stream:
             headers["Content-Type"] = "text/event-stream"
-            return HttpError(200, "data: " + compact(body).decode() + "\r\n\r\n", headers)
+            return HttpError(200, _data(body).decode().replace("\n", "\r\n"), headers)
         return HttpError(200, body, headers)
 
     def invalid(self, problem: InvalidRequest, rng: random.Random | None = None) -> HttpError:
@@ -223,6 +225,10 @@ class GeminiStream(_Gemini):
     name = "gemini_stream"
     path = "/{version}/models/{model}:streamGenerateContent"
     streams = True
+    stream_content_type = "text/event-stream"  # no charset, as Google sends it
+
+    def response_headers(self, rng: random.Random, *, processing_ms: int) -> dict[str, str]:
+        return {"content-disposition": "attachment", **super().response_headers(rng, processing_ms=processing_ms)}
 
 
 def usage(resolved: Resolved) -> dict[str, Any]:
@@ -263,10 +269,15 @@ def _function_call(call: Any) -> dict[str, Any]:
     return {"functionCall": function}
 
 
+def _data(value: Mapping[str, Any]) -> bytes:
+    """One SSE event (LF line endings: the server makes them CRLF), its JSON as Google prints it."""
+    return b"data: " + _GOOGLE_JSON.encode(value).encode() + b"\n\n"
+
+
 def _event(value: Mapping[str, Any]) -> tuple[bytes, bytes, bytes]:
     """An event's bytes before and after its one text (`_HOLE` in `value`): rendered once per
     choice, so each piece serializes only its text."""
-    before, hole, after = (b"data: " + compact(value) + b"\n\n").partition(compact(_HOLE))
+    before, hole, after = _data(value).partition(compact(_HOLE))
     assert hole, "the hole is in the event"
     return before, hole, after
 

@@ -382,7 +382,21 @@ def test_unmatched_request_is_a_404_naming_sparring(server: FakeServer, kind: st
     with pytest.raises(errors.ClientError) as caught:
         generate(kind, server)
     assert (caught.value.code, caught.value.status) == (404, "NOT_FOUND")
-    assert "gemini_generate" in caught.value.message or "sparring" in caught.value.message
+    assert caught.value.message.startswith(
+        f"sparring: no scripted reply answers POST /v1/models/{MODEL}:generateContent (model='{MODEL}'"
+    )
+
+
+def test_a_route_sparring_does_not_serve_gets_googles_shape(server: FakeServer) -> None:
+    """`countTokens` and the like: a 404 `NOT_FOUND` status, as google-genai raises it. Under
+    `/v1` it is a 405: sparring serves `GET /v1/models/{id}` to OpenAI's clients."""
+    with client(server, api_version="v1beta") as sdk, pytest.raises(errors.ClientError) as caught:
+        sdk.models.count_tokens(model=MODEL, contents="hi")
+    assert (caught.value.code, caught.value.status) == (404, "NOT_FOUND")
+    assert caught.value.message == f"Invalid URL (POST /v1beta/models/{MODEL}:countTokens)"
+    with client(server) as sdk, pytest.raises(errors.ClientError) as v1:
+        sdk.models.count_tokens(model=MODEL, contents="hi")
+    assert v1.value.code == 405
 
 
 def test_the_key_is_redacted_and_routes_to_a_namespace(server: FakeServer) -> None:

@@ -61,7 +61,7 @@ def test_the_servers_routes_and_find_agree() -> None:
     for api in APIS:
         assert ("POST", api.path) in routes
         assert ("POST", "/ns/{namespace}" + api.path) in routes
-    assert sum(api.is_pattern for api in APIS) == 7  # Azure's 3, Bedrock's 4
+    assert sum(api.is_pattern for api in APIS) == 9  # Azure's 3, Bedrock's 4, Gemini's 2
 
 
 def test_a_pattern_route_is_answered_under_a_namespace_prefix(server: FakeServer) -> None:

@@ -42,6 +42,7 @@ USES = {
     "fake_llm.async_openai(": "openai",
     "fake_llm.ollama(": "ollama",
     "fake_llm.async_ollama(": "ollama",
+    "fake_llm.genai(": "google",
     "sparring_snapshot": "syrupy",
     "EventSnapshot": "syrupy",
     "sparring.client": "openai",

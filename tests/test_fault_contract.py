@@ -21,6 +21,7 @@ MAJOR = openai.__version__.split(".")[0]
 HAS_ANTHROPIC = importlib.util.find_spec("anthropic") is not None
 HAS_OLLAMA = importlib.util.find_spec("ollama") is not None
 HAS_BOTO3 = importlib.util.find_spec("boto3") is not None
+HAS_GENAI = importlib.util.find_spec("google") is not None and importlib.util.find_spec("google.genai") is not None
 # client under test -> (the table column it answers, how it is run)
 RUNS = {
     "aiohttp": ("aiohttp", clients.run_aiohttp),
@@ -31,8 +32,9 @@ RUNS = {
     "ollama": ("ollama", clients.run_ollama),
     "azure": (f"azure {MAJOR}.x", clients.run_azure),
     "bedrock": ("bedrock", clients.run_bedrock),
+    "genai": ("genai", clients.run_genai),
 }
-SDKS = ("openai", "responses", "anthropic", "ollama", "azure", "bedrock")
+SDKS = ("openai", "responses", "anthropic", "ollama", "azure", "bedrock", "genai")
 EXPECTED = expected()
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,6 +53,8 @@ async def test_client_sees(case: str, client: str) -> None:
         pytest.skip("the ollama client is not installed here; the main environment runs this column")
     if client == "bedrock" and not HAS_BOTO3:
         pytest.skip("boto3 is not installed here; the main environment runs this column")
+    if client == "genai" and not HAS_GENAI:
+        pytest.skip("google-genai is not installed here; the main environment runs this column")
     column, run = RUNS[client]
     with FakeServer(Scenario.of(CASES[case])) as server:
         outcome = await run(server.base_url)

@@ -14,6 +14,7 @@ from sparring import FakeServer
 from sparring.scenario.loader import load_file
 
 ollama = pytest.importorskip("ollama")
+genai = pytest.importorskip("google.genai")
 
 ANSWER = "The capital of France is Paris."
 QUESTION = "What is the capital of France?"
@@ -63,8 +64,13 @@ def test_one_scenario_file_answers_every_api_through_its_sdk(server: FakeServer)
     with openai.OpenAI(base_url=f"{server.url}/openai/v1", api_key="azure-key", max_retries=0) as v1:
         stream = v1.chat.completions.create(model="gpt-4o", messages=USER, stream=True)  # type: ignore[arg-type]
         texts["azure_v1_chat"] = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
+    gemini = genai.Client(api_key="gemini-key", http_options=genai.types.HttpOptions(base_url=server.url))
+    with gemini:
+        chunks = gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=QUESTION)
+        texts["gemini_stream"] = "".join(c.text or "" for c in chunks)
+        texts["gemini_generate"] = gemini.models.generate_content(model="gemini-2.5-flash", contents=QUESTION).text
     assert texts == dict.fromkeys(texts, ANSWER)
-    assert len(texts) == 8
+    assert len(texts) == 10
     paths = [entry.path for entry in server.journal()]
     assert paths == [
         "/v1/chat/completions",
@@ -75,5 +81,7 @@ def test_one_scenario_file_answers_every_api_through_its_sdk(server: FakeServer)
         "/api/generate",
         "/openai/deployments/gpt-4o/chat/completions",
         "/openai/v1/chat/completions",
+        "/v1/models/gemini-2.5-flash:streamGenerateContent",
+        "/v1/models/gemini-2.5-flash:generateContent",
     ]
     assert all(entry.outcome == "completed" for entry in server.journal())

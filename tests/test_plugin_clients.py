@@ -41,6 +41,10 @@ ENV = (
     "AWS_SESSION_TOKEN",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GENAI_USE_VERTEXAI",
 )
 
 
@@ -158,6 +162,10 @@ def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, m
         "AWS_SESSION_TOKEN": None,
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_REGION": "us-east-1",
+        "GOOGLE_GEMINI_BASE_URL": fake_llm.url,
+        "GEMINI_API_KEY": fake_llm.api_key,
+        "GOOGLE_API_KEY": fake_llm.api_key,
+        "GOOGLE_GENAI_USE_VERTEXAI": None,
     }
     assert {name: os.environ.get(name) for name in ENV} == values
     with openai.OpenAI(max_retries=0) as gpt, anthropic.Anthropic(max_retries=0) as claude:

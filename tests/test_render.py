@@ -69,6 +69,10 @@ BODIES: dict[str, dict[str, dict[str, Any]]] = {
     "messages": {"plain": {"model": "claude-sparring-1", "max_tokens": 10, "messages": USER, "stream": True}},
     "ollama_chat": {"plain": {"model": "llama3.2", "messages": USER}},  # Ollama streams by default
     "ollama_generate": {"plain": {"model": "llama3.2", "prompt": "hi", "system": "Be brief"}},
+    "gemini_stream": {  # the route says it streams; the model is the path's
+        "plain": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]},
+        "two": {"contents": [{"role": "user", "parts": [{"text": "hi"}]}], "generationConfig": {"candidateCount": 2}},
+    },
 }
 CASES = [
     pytest.param(api, variant, content, id=f"{api}-{variant}-{content}")
@@ -112,7 +116,9 @@ class _Unreachable(tuple[str, ...]):
             yield piece
 
 
-@pytest.mark.parametrize("api", ["chat", "completions", "responses", "messages", "ollama_chat", "ollama_generate"])
+@pytest.mark.parametrize(
+    "api", ["chat", "completions", "responses", "messages", "ollama_chat", "ollama_generate", "gemini_stream"]
+)
 def test_frames_are_rendered_when_taken(api: str) -> None:
     """The first frames go out before the rest of a long answer is rendered."""
     words = [f"w{i} " for i in range(20_000)]

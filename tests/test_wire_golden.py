@@ -57,9 +57,11 @@ REQUESTS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "ollama_chat": ("/api/chat", {"model": "llama3.2", "messages": [{"role": "user", "content": "hi"}]}),
     "ollama_generate": ("/api/generate", {"model": "llama3.2", "prompt": "hi"}),
+    # Gemini: the route, not the body, says whether it streams (`{method}` below).
+    "gemini": ("/v1beta/models/gemini-2.5-flash:{method}", {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}),
 }
 # Headers that change by themselves from one run, or one machine (`server`), to the next.
-_VARYING = {"date", "server", "openai-processing-ms", "x-envoy-upstream-service-time"}
+_VARYING = {"date", "server", "openai-processing-ms", "x-envoy-upstream-service-time", "server-timing"}
 _CLOCKS = re.compile(rb'"(created|created_at|completed_at)":\d+')
 _TIMES = re.compile(rb'"created_at":"[\d\-T:.]*Z?')  # Ollama's RFC 3339 times, cut short ones too
 _TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT[\d:.]+Z$")  # Anthropic's rate-limit resets
@@ -71,6 +73,10 @@ def _headers(response: httpx.Response) -> dict[str, str]:
 
 def _exchange(answer: dict[str, Any], api: str, stream: bool) -> dict[str, Any]:
     path, body = REQUESTS[api]
+    if "{method}" in path:
+        path = path.format(method="streamGenerateContent?alt=sse" if stream else "generateContent")
+    else:
+        body = {**body, "stream": stream}
     scenario = parse_scenario(json.dumps({"replies": [answer]}))
     with FakeServer(scenario, seed=1) as server:
         received = bytearray()
@@ -79,8 +85,8 @@ def _exchange(answer: dict[str, Any], api: str, stream: bool) -> dict[str, Any]:
             request = client.build_request(
                 "POST",
                 server.url + path,
-                json={**body, "stream": stream},
-                headers={"authorization": "Bearer sk-test", "x-api-key": "sk-test"},
+                json=body,
+                headers={"authorization": "Bearer sk-test", "x-api-key": "sk-test", "x-goog-api-key": "sk-test"},
             )
             response = client.send(request, stream=True)
             try:

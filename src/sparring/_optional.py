@@ -17,6 +17,7 @@ EXTRAS: dict[str, str] = {
     "anthropic": "anthropic",
     "ollama": "ollama",
     "boto3": "bedrock",
+    "google.genai": "gemini",
     "syrupy": "snapshot",
     "looptime": "virtual",
     "hypothesis": "chaos",

@@ -84,6 +84,9 @@ APIS: tuple[Api, ...] = (
         "/model/{modelId}/invoke-with-response-stream",
         f"{_DIALECTS}.bedrock_invoke:BedrockInvokeStream",
     ),
+    # The Gemini API: `version` is v1 (google-genai's default), v1beta or v1alpha.
+    Api("gemini_generate", "/{version}/models/{model}:generateContent", f"{_DIALECTS}.gemini:GeminiGenerate"),
+    Api("gemini_stream", "/{version}/models/{model}:streamGenerateContent", f"{_DIALECTS}.gemini:GeminiStream"),
 )
 
 # `match: {endpoint: ...}` names, and the route each answers.

@@ -209,3 +209,26 @@ def _bedrock(root: str) -> str:
         if stream is not None:  # a stream that raised keeps its connection until closed
             stream.close()
         client.close()
+async def run_genai(url: str) -> str:
+    """google-genai's async client (`client.aio`, aiohttp underneath) streaming from the Gemini
+    API's `streamGenerateContent?alt=sse`. The SDK retries nothing unless told: here it is
+    told as a user would, `HttpRetryOptions(attempts=3)` (the openai SDK's 3 tries), with
+    10 ms delays so the table stays fast. Its HTTP errors are `ClientError`/`ServerError`,
+    shown with their code; an in-band `{"error": ...}` event is raised the same way."""
+    from google import genai
+    from google.genai import errors, types
+
+    retries = types.HttpRetryOptions(attempts=3, initial_delay=0.01, max_delay=0.01, jitter=0)
+    options = types.HttpOptions(base_url=url.removesuffix("/v1"), timeout=int(TIMEOUT * 1000), retry_options=retries)
+    client = genai.Client(api_key="genai-contract", http_options=options)
+    try:
+        finished = False
+        async for chunk in await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents="hi"):
+            finished = finished or any(c.finish_reason for c in chunk.candidates or ())
+        return "ok" if finished else "ok, no finishReason"
+    except errors.APIError as exc:
+        return f"{_name(exc)} {exc.code}"
+    except Exception as exc:
+        return _name(exc)
+    finally:
+        await client.aio.aclose()

@@ -301,6 +301,9 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
         def errors(sent: list[Frame]) -> list[Frame]:
             return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
 
+        wire = answer.wire
+        if wire.line_ending == "lf" and dialect.line_ending != "lf":  # the API's own endings (Gemini's CRLF)
+            wire = dataclasses.replace(wire, line_ending=dialect.line_ending)
         return await playback.stream(
             exchange,
             await _work(big, lambda: dialect.stream(content, parsed, rng)),

@@ -72,13 +72,15 @@ def add_route(app: web.Application, method: str, path: str, handler: Handler) ->
 
 def api_key_of(request: web.Request) -> str | None:
     """OpenAI's `Authorization: Bearer`, Anthropic's `x-api-key`, Azure OpenAI's `api-key`, or
-    the access key id of an AWS SigV4 signature (Bedrock): never the signature itself."""
+    Gemini's `x-goog-api-key`, or the access key id of an AWS SigV4 signature (Bedrock): never
+    the signature itself."""
     auth = request.headers.get("Authorization", "")
     if auth[:7].lower() == "bearer ":
         return auth[7:].strip()
     if auth.startswith("AWS4-HMAC-SHA256 "):
         return _access_key_id(auth)
-    return request.headers.get("x-api-key") or request.headers.get("api-key")
+    headers = request.headers
+    return headers.get("x-api-key") or headers.get("api-key") or headers.get("x-goog-api-key")
 
 
 def _access_key_id(auth: str) -> str | None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     import anthropic
     import ollama
     import openai
+    from google import genai
 
 
 def openai_client(base_url: str, api_key: str, options: dict[str, Any]) -> openai.OpenAI:
@@ -110,6 +111,16 @@ def bedrock_client(root: str, api_key: str, options: dict[str, Any]) -> Any:
     return boto3.session.Session().client("bedrock-runtime", **settings)
 
 
+def genai_client(root: str, api_key: str, options: dict[str, Any]) -> genai.Client:
+    """google-genai's client at the test's root (it adds `/v1/models/...:generateContent`
+    itself, keeping the root's `/ns/NAME` path); the key goes in `x-goog-api-key`. `options`
+    go to `HttpOptions` (`api_version=`, `retry_options=`, `timeout=` in ms, ...)."""
+    sdk = require("google.genai", feature="fake_llm.genai()")
+    http_options = sdk.types.HttpOptions(**{"base_url": root, **options})
+    client: genai.Client = sdk.Client(api_key=api_key, http_options=http_options)
+    return client
+
+
 def _http(factory: Any, options: dict[str, Any]) -> dict[str, Any]:
     """The SDK's own HTTP client, with the shared TLS context, unless the caller brings one."""
     if "http_client" in options:
@@ -165,6 +176,10 @@ def environment(base_url: str, root: str, api_key: str) -> dict[str, str | None]
         "AWS_SESSION_TOKEN": None,  # a real session token of yours would be sent along
         "AWS_DEFAULT_REGION": AWS_REGION,
         "AWS_REGION": AWS_REGION,
+        "GOOGLE_GEMINI_BASE_URL": root,  # google-genai (_base_url.py) adds /v1/models/... itself
+        "GEMINI_API_KEY": api_key,
+        "GOOGLE_API_KEY": api_key,  # google-genai reads it before GEMINI_API_KEY
+        "GOOGLE_GENAI_USE_VERTEXAI": None,  # yours would send the client to Vertex AI's paths instead
     }
 
 

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     import anthropic as anthropic_sdk  # `openai` and `anthropic` are also method names below
     import ollama as ollama_sdk
     import openai as openai_sdk
+    from google import genai as genai_sdk
 
     from sparring.checks.cleanup import CleanupReport
     from sparring.checks.retries import RetryReport
@@ -274,6 +275,15 @@ class FakeLLM:
         when the test ends. `options` go to `Session.client` (`config=` is merged)."""
         self._refuse_sync()
         client = clients.bedrock_client(self.url, self.api_key, options)
+        self._clients.append(client)
+        return client
+
+    def genai(self, **options: Any) -> genai_sdk.Client:
+        """A `google.genai.Client` pointed here (`HttpOptions(base_url=` this test's root`)`),
+        for the Gemini API; its `.aio` is the async client. Closed when the test ends.
+        `options` go to `HttpOptions` (`api_version="v1beta"`, `retry_options=`, ...). On a
+        virtual-time test use only `client.aio`: a sync call would block the server's loop."""
+        client = clients.genai_client(self.url, self.api_key, options)
         self._clients.append(client)
         return client
 

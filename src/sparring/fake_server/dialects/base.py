@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, NamedTuple, TypeVar
 
 from sparring.fake_server.resolve import Resolved, resolve
-from sparring.scenario.delivery import Fault, RateLimits
+from sparring.scenario.delivery import Fault, LineEnding, RateLimits
 from sparring.scenario.model import Content, ErrorReply
 from sparring.scenario.request import Request
 
@@ -140,6 +140,9 @@ class Dialect(ABC):
     # Whether its streams are lines of text, which `wire.line_ending` rewrites; binary frames
     # (Bedrock's event stream) are sent as they are, and the journal says so.
     text_lines: bool = True
+    # How its streams' lines end on the wire when a scenario asks for nothing else
+    # (`wire.line_ending: lf`, the default): Gemini's end in CRLF. Frames always use LF.
+    line_ending: LineEnding = "lf"
     bad_json: str = (
         "We could not parse the JSON body of your request. (HINT: This likely means you aren't using your HTTP "
         "library correctly. The OpenAI API expects a JSON payload, but what was sent was not valid JSON. If you "

@@ -111,7 +111,8 @@ def test_require_raises_an_import_error_naming_the_extra(monkeypatch: pytest.Mon
 def test_require_refuses_a_module_that_is_no_extra() -> None:
     with pytest.raises(
         ValueError,
-        match=r"'yaml' is not an optional dependency of sparring; known: \['anthropic', 'boto3', 'google.genai', 'hypothesis'",
+        match=r"'yaml' is not an optional dependency of sparring; known: "
+        r"\['anthropic', 'boto3', 'google.genai', 'hypothesis'",
     ):
         require("yaml", feature="the feature")
 

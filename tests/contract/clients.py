@@ -209,6 +209,8 @@ def _bedrock(root: str) -> str:
         if stream is not None:  # a stream that raised keeps its connection until closed
             stream.close()
         client.close()
+
+
 async def run_genai(url: str) -> str:
     """google-genai's async client (`client.aio`, aiohttp underneath) streaming from the Gemini
     API's `streamGenerateContent?alt=sse`. The SDK retries nothing unless told: here it is

@@ -527,27 +527,3 @@ def test_invoke_chunk_bytes_are_base64_on_the_wire(server: FakeServer) -> None:
     assert first.headers[":event-type"] == "chunk"
     payload = json.loads(first.payload)
     assert json.loads(base64.b64decode(payload["bytes"]))["type"] == "message_start"
-
-
-def test_the_one_scenario_file_answers_every_bedrock_route(tmp_path: Any) -> None:
-    """Issue 14's file (tests/test_one_file_every_api.py) through boto3: ConverseStream,
-    Converse, and InvokeModelWithResponseStream with Claude's body."""
-    from sparring.scenario.loader import load_file
-    from tests.test_one_file_every_api import ANSWER, ONE_FILE, QUESTION
-
-    path = tmp_path / "one.yaml"
-    path.write_text(ONE_FILE, encoding="utf-8")
-    asked = [{"role": "user", "content": [{"text": QUESTION}]}]
-    with FakeServer(load_file(path)) as server:
-        made = client(server.url)
-        try:
-            streamed = streamed_text(stream_events(made, messages=asked))
-            whole = made.converse(modelId=MODEL, messages=asked)["output"]["message"]["content"][0]["text"]
-            body = {**ANTHROPIC_BODY, "messages": [{"role": "user", "content": QUESTION}]}
-            chunks = made.invoke_model_with_response_stream(modelId=MODEL, body=json.dumps(body))["body"]
-            events = [json.loads(event["chunk"]["bytes"]) for event in chunks]
-        finally:
-            made.close()
-        invoked = "".join(e["delta"]["text"] for e in events if e["type"] == "content_block_delta")
-        assert [streamed, whole, invoked] == [ANSWER] * 3
-        assert all(entry.outcome == "completed" for entry in server.journal())

@@ -1,8 +1,10 @@
 """One scenario file answers the same text through every API sparring serves, each in its own
-SDK and wire format (issue 14's acceptance test, for the providers built so far)."""
+SDK and wire format (issue 14's acceptance test): OpenAI's Chat, Responses and Completions,
+Anthropic Messages, Ollama, Azure OpenAI, the Gemini API and Bedrock Runtime."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from sparring.scenario.loader import load_file
 
 ollama = pytest.importorskip("ollama")
 genai = pytest.importorskip("google.genai")
+boto3 = pytest.importorskip("boto3")
 
 ANSWER = "The capital of France is Paris."
 QUESTION = "What is the capital of France?"
@@ -69,8 +72,32 @@ def test_one_scenario_file_answers_every_api_through_its_sdk(server: FakeServer)
         chunks = gemini.models.generate_content_stream(model="gemini-2.5-flash", contents=QUESTION)
         texts["gemini_stream"] = "".join(c.text or "" for c in chunks)
         texts["gemini_generate"] = gemini.models.generate_content(model="gemini-2.5-flash", contents=QUESTION).text
+    bedrock = boto3.session.Session().client(
+        "bedrock-runtime",
+        region_name="us-east-1",
+        endpoint_url=server.url,
+        aws_access_key_id="AKIDSPARRING",
+        aws_secret_access_key="not-checked",
+    )
+    claude_id = "anthropic.claude-3-5-sonnet-20240620-v1:0"
+    try:
+        asked = [{"role": "user", "content": [{"text": QUESTION}]}]
+        events = bedrock.converse_stream(modelId=claude_id, messages=asked)["stream"]
+        texts["bedrock_converse_stream"] = "".join(
+            e["contentBlockDelta"]["delta"].get("text", "") for e in events if "contentBlockDelta" in e
+        )
+        whole = bedrock.converse(modelId=claude_id, messages=asked)["output"]["message"]
+        texts["bedrock_converse"] = whole["content"][0]["text"]
+        body = {"anthropic_version": "bedrock-2023-05-31", "max_tokens": 64, "messages": USER}
+        chunks = bedrock.invoke_model_with_response_stream(modelId=claude_id, body=json.dumps(body))["body"]
+        invoked = [json.loads(chunk["chunk"]["bytes"]) for chunk in chunks]
+        texts["bedrock_invoke_stream"] = "".join(
+            e["delta"]["text"] for e in invoked if e["type"] == "content_block_delta"
+        )
+    finally:
+        bedrock.close()
     assert texts == dict.fromkeys(texts, ANSWER)
-    assert len(texts) == 10
+    assert len(texts) == 13
     paths = [entry.path for entry in server.journal()]
     assert paths == [
         "/v1/chat/completions",
@@ -83,5 +110,8 @@ def test_one_scenario_file_answers_every_api_through_its_sdk(server: FakeServer)
         "/openai/v1/chat/completions",
         "/v1/models/gemini-2.5-flash:streamGenerateContent",
         "/v1/models/gemini-2.5-flash:generateContent",
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse-stream",
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1:0/converse",
+        "/model/anthropic.claude-3-5-sonnet-20240620-v1:0/invoke-with-response-stream",
     ]
     assert all(entry.outcome == "completed" for entry in server.journal())

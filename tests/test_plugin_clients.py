@@ -124,10 +124,12 @@ def test_the_clients_share_one_tls_context(fake_llm: FakeLLM) -> None:
     assert len(contexts) == 1
 
 
-def test_patch_env_points_clients_made_from_the_environment(fake_llm: FakeLLM, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_patch_env_points_clients_made_from_the_environment(monkeypatch: pytest.MonkeyPatch, fake_llm: FakeLLM) -> None:
     """`openai.OpenAI()`, `openai.AzureOpenAI()`, `anthropic.Anthropic()` and `ollama.Client()`,
     given nothing, reach this test; a real Anthropic or Azure token in the environment is
     neither used nor sent."""
+    # monkeypatch comes first so it is torn down last: patch_env's undo puts back what it
+    # found, this test's stale values, and monkeypatch's own undo must come after it.
     monkeypatch.setenv("OPENAI_BASE_URL", "https://api.openai.com/v1")
     monkeypatch.setenv("ANTHROPIC_AUTH_TOKEN", "a-real-token")
     monkeypatch.setenv("AZURE_OPENAI_AD_TOKEN", "a-real-entra-token")

@@ -52,7 +52,7 @@ from sparring.fake_server.upstream import Passthrough, forward
 from sparring.fake_server.upstream import close as close_passthrough
 from sparring.scenario import _cost
 from sparring.scenario.builders import reply
-from sparring.scenario.delivery import Fault, Timing
+from sparring.scenario.delivery import Fault, Timing, Wire
 from sparring.scenario.match import RegexTimeout
 from sparring.scenario.model import Answer, ErrorReply, FakerText, Recorded
 from sparring.scenario.request import Request
@@ -289,21 +289,11 @@ async def _play(exchange: Exchange, dialect: Dialect, parsed: ParsedRequest, ans
         headers.update(dialect.rate_limit_headers(answer.rate_limits))
     headers.update(answer.headers)
     if parsed.stream:
-        timing = answer.timing
-        if timing.keepalive is not None and not dialect.keepalive:
-            timing = dataclasses.replace(timing, keepalive=None)
-            exchange.note(f"timing.keepalive: {dialect.name} streams have no keep-alive line; waits were silent")
-        wire = answer.wire
-        if wire.line_ending != "lf" and not dialect.text_lines:
-            wire = dataclasses.replace(wire, line_ending="lf")
-            exchange.note(f"wire.line_ending: {dialect.name} streams are binary frames; sent as they are")
+        timing, wire = _in_format(exchange, dialect, answer.timing, answer.wire)
 
         def errors(sent: list[Frame]) -> list[Frame]:
             return dialect.error_events(fault, parsed, rng, sent) if fault is not None else []
 
-        wire = answer.wire
-        if wire.line_ending == "lf" and dialect.line_ending != "lf":  # the API's own endings (Gemini's CRLF)
-            wire = dataclasses.replace(wire, line_ending=dialect.line_ending)
         return await playback.stream(
             exchange,
             await _work(big, lambda: dialect.stream(content, parsed, rng)),
@@ -412,6 +402,22 @@ def _scenario_failed(exchange: Exchange, dialect: Dialect, broken: RegexTimeout)
     exchange.answered(f"nothing: rule {broken.rule + 1 if broken.rule is not None else '?'} failed")
     exchange.finish("scenario_error", message, status=500)
     return _json(exchange, dialect.failed(message, code="sparring_scenario_error", rng=exchange.rng), dialect)
+
+
+def _in_format(exchange: Exchange, dialect: Dialect, timing: Timing, wire: Wire) -> tuple[Timing, Wire]:
+    """The scripted timing and wire shaping as the dialect's stream format can carry them: no
+    keep-alives where it has no line a client skips (NDJSON), no line endings in binary frames
+    (each noted in the journal), and the API's own line ending where the scenario asks for
+    none (Gemini's CRLF)."""
+    if timing.keepalive is not None and not dialect.keepalive:
+        timing = dataclasses.replace(timing, keepalive=None)
+        exchange.note(f"timing.keepalive: {dialect.name} streams have no keep-alive line; waits were silent")
+    if wire.line_ending != "lf" and not dialect.text_lines:
+        wire = dataclasses.replace(wire, line_ending="lf")
+        exchange.note(f"wire.line_ending: {dialect.name} streams are binary frames; sent as they are")
+    elif wire.line_ending == "lf" and dialect.line_ending != "lf":
+        wire = dataclasses.replace(wire, line_ending=dialect.line_ending)
+    return timing, wire
 
 
 def _retry_count(request: web.Request) -> int | None:

@@ -3,8 +3,9 @@ and tests/test_recorder_provider_failures.py share: each client runs sync or asy
 returns every part it got with its arrival time, and what it raised.
 
 Clients: `ollama.Client`/`AsyncClient` behind a proxy that wants a bearer token (Ollama itself
-takes none), and `openai.AzureOpenAI`/`AsyncAzureOpenAI` on a deployment's route with its
-`api-key`. The upstream is another sparring server, speaking the provider's dialect.
+takes none), `openai.AzureOpenAI`/`AsyncAzureOpenAI` on a deployment's route with its
+`api-key`, and google-genai's `Client` (and its `.aio`) with its `x-goog-api-key`. The
+upstream is another sparring server, speaking the provider's dialect.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ TEXT = "One two three four"
 USER = [{"role": "user", "content": "Count to four"}]
 AZURE_KEY = "azure-secret-key-0123456789"
 OLLAMA_TOKEN = "ollama-proxy-token-0123456789"
+GEMINI_KEY = "gemini-secret-key-0123456789"
 API_VERSION = "2024-10-21"
 
 Parts = list[tuple[str, float]]  # each part's text, and when the client had it (from the call)
@@ -102,10 +104,40 @@ def azure_chat(url: str, kind: str) -> Run:
     return parts, None
 
 
+def gemini_stream(url: str, kind: str) -> Run:
+    """A streamed `:streamGenerateContent` through google-genai's `Client` or its `.aio`."""
+    from google import genai
+    from google.genai import errors
+
+    parts: Parts = []
+    client = genai.Client(api_key=GEMINI_KEY, http_options=genai.types.HttpOptions(base_url=url))
+
+    async def run_async() -> None:
+        try:
+            start = time.monotonic()
+            async for chunk in await client.aio.models.generate_content_stream(model="gemini-2.5-flash", contents=TEXT):
+                _collect(parts, start, chunk.text or "")
+        finally:
+            await client.aio.aclose()
+
+    try:
+        if kind == "async":
+            asyncio.run(run_async())
+        else:
+            with client:
+                start = time.monotonic()
+                for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents=TEXT):
+                    _collect(parts, start, chunk.text or "")
+    except (errors.APIError, httpx.TransportError) as exc:
+        return parts, exc
+    return parts, None
+
+
 CLIENTS: dict[str, Callable[[str, str], Run]] = {
     "ollama_chat": ollama_chat,
     "ollama_generate": ollama_generate,
     "azure_chat": azure_chat,
+    "gemini_stream": gemini_stream,
 }
 
 
@@ -143,3 +175,4 @@ def no_keys_in(path: Path) -> None:
         text = path.read_text(encoding="utf-8")
         assert AZURE_KEY not in text
         assert OLLAMA_TOKEN not in text
+        assert GEMINI_KEY not in text

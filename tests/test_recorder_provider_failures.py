@@ -6,6 +6,7 @@ Ollama's NDJSON transcripts imported. Helpers: tests/recorder_providers.py.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from sparring.recorder.derive import fault_sweep
 from sparring.scenario.recording import Recorded
 from tests.recorder_providers import (
     API_VERSION,
+    TEXT,
     USER,
     Run,
     no_keys_in,
@@ -179,3 +181,33 @@ def test_no_done_on_an_azure_recording_leaves_out_its_done_event(file: Path) -> 
             bodies[name] = client.post(url, json=body, headers={"api-key": "k"}).content
     assert bodies["slow-first-chunk"].endswith(b"data: [DONE]\n\n")
     assert bodies["no-done"] == bodies["slow-first-chunk"].removesuffix(b"data: [DONE]\n\n")
+
+
+def test_no_done_on_a_gemini_recording_leaves_out_the_event_with_the_finish_reason(file: Path) -> None:
+    """The client then gets every word and no finish reason: what the Gemini stream's `no_done`
+    does to a rendered stream too."""
+    record(paced(), "gemini_stream", "sync", file)
+    sweep = fault_sweep(load_scenario(file), positions=[])
+    runs = {name: replay_scenario(sweep[name], "gemini_stream") for name in ("no-done", "slow-first-chunk")}
+    assert [b"finishReason" in body for body in runs.values()] == [False, True]
+    whole, cut = runs["slow-first-chunk"], runs["no-done"]
+    assert whole.startswith(cut)
+    assert said(cut) == said(whole) == TEXT  # every word; only the finish is missing
+
+
+def said(body: bytes) -> str:
+    """The text of a Gemini stream's events, as google-genai's `chunk.text` joins it."""
+    events = [json.loads(line[6:]) for line in body.decode().split("\r\n") if line.startswith("data: ")]
+    parts = [p for e in events for c in e.get("candidates", []) for p in c.get("content", {}).get("parts", [])]
+    return "".join(p.get("text", "") for p in parts)
+
+
+def replay_scenario(scenario: Scenario, api: str) -> bytes:
+    """The raw body a scenario streams to `api`'s request (Gemini's here), read with httpx."""
+    assert api == "gemini_stream"
+    path = "/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
+    body = {"contents": [{"role": "user", "parts": [{"text": TEXT}]}]}  # what gemini_stream() asks
+    with FakeServer(scenario) as server, httpx.Client(base_url=server.url) as client:
+        answer = client.post(path, json=body, headers={"x-goog-api-key": "k"})
+    assert answer.status_code == 200, answer.text
+    return answer.content

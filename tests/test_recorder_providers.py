@@ -47,6 +47,11 @@ from tests.serve_process import STOP_TIMEOUT
 from tests.test_recorder_cli import rest, sparring_record, wait_for
 
 TOLERANCE = 0.25  # seconds; see the module's docstring
+CONTENT_TYPES = {
+    "ollama_chat": "application/x-ndjson",
+    "ollama_generate": "application/x-ndjson",
+    "gemini_stream": "text/event-stream",  # Google's, without a charset
+}
 
 
 @pytest.fixture
@@ -64,6 +69,8 @@ def file(tmp_path: Path) -> Iterator[Path]:
         ("ollama_generate", "sync"),
         ("azure_chat", "sync"),
         ("azure_chat", "async"),
+        ("gemini_stream", "sync"),
+        ("gemini_stream", "async"),
     ],
 )
 def test_a_replay_gives_the_client_what_the_recording_proxy_gave_it(api: str, kind: str, file: Path) -> None:
@@ -75,9 +82,7 @@ def test_a_replay_gives_the_client_what_the_recording_proxy_gave_it(api: str, ki
     (answer,) = rule.replies
     assert isinstance(answer, Recorded)
     assert answer.streamed
-    assert answer.headers["content-type"] == (
-        "application/x-ndjson" if api.startswith("ollama") else "text/event-stream; charset=utf-8"
-    )
+    assert answer.headers["content-type"] == CONTENT_TYPES.get(api, "text/event-stream; charset=utf-8")
 
     (replayed, replayed_error), replayed_entry = replay(file, api, kind)
     assert replayed_error is None

@@ -10,7 +10,9 @@ JSON (a comment, a cut tail) is none of these.
 
 Azure OpenAI's routes send OpenAI's events (`family`); Ollama's streams are NDJSON, one JSON
 object per line, read from the line itself (there are no SSE fields): the `done` record ends
-the stream, and an `{"error": ...}` line is an in-band error.
+the stream, and an `{"error": ...}` line is an in-band error. The Gemini API's events are
+`GenerateContentResponse` objects: the one whose candidate has a `finishReason` is the last
+(it may carry text too), and a `{"error": ...}` event is an in-band error.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ _FAMILIES = {
     "azure_v1_responses": "responses",
 }
 NDJSON_APIS = frozenset({"ollama_chat", "ollama_generate"})  # each event one JSON line
+GEMINI_APIS = frozenset({"gemini_generate", "gemini_stream"})
 
 
 def family(api: str) -> str:
@@ -144,6 +147,29 @@ def _ollama(frame: bytes) -> Frame:
     return Frame(frame, content=ollama_shows(payload))
 
 
+def gemini_shows(payload: dict[str, Any]) -> bool:
+    """Whether a Gemini `GenerateContentResponse` (an event, or a whole answer) carries output:
+    a part with text or a function call in any candidate."""
+    for candidate in _listed(payload, "candidates"):
+        for part in _listed(candidate.get("content") or {}, "parts"):
+            if part.get("text") or part.get("functionCall"):
+                return True
+    return False
+
+
+def _listed(payload: Any, key: str) -> list[dict[str, Any]]:
+    items = payload.get(key) if isinstance(payload, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _gemini(frame: bytes, event: str | None, data: str) -> Frame:
+    payload = _json(data)
+    if payload is None or "error" in payload:  # a cut tail, or the in-band error
+        return Frame(frame, paced=False)
+    finished = any(c.get("finishReason") for c in _listed(payload, "candidates"))
+    return Frame(frame, terminal=finished, content=gemini_shows(payload))
+
+
 def _plain(frame: bytes, event: str | None, data: str) -> Frame:
     return Frame(frame, paced=False)
 
@@ -153,6 +179,7 @@ _BY_API: dict[str, Callable[[bytes, str | None, str], Frame]] = {
     "completions": _completions,
     "responses": _responses,
     "messages": _messages,
+    **dict.fromkeys(GEMINI_APIS, _gemini),
 }
 
 
@@ -181,4 +208,6 @@ def body_shows(api: str, body: bytes) -> bool:
         return bool(payload.get("output"))
     if api == "messages":
         return bool(payload.get("content"))
+    if api in GEMINI_APIS:
+        return gemini_shows(payload)
     return bool(payload.get("data"))  # embeddings: the vectors

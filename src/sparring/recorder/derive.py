@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-from sparring.fake_server.recorded_events import NDJSON_APIS, family, line_json, ollama_shows
+from sparring.fake_server.recorded_events import GEMINI_APIS, NDJSON_APIS, family, frame_of, line_json, ollama_shows
 from sparring.scenario.delivery import Fault, Wire
 from sparring.scenario.model import ErrorReply, Reply, Scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
@@ -227,6 +227,9 @@ def _terminator(rec: Recorded) -> int:
     if rec.api in NDJSON_APIS:
         done = [i for i, e in enumerate(rec.events) if (line_json(e.frame) or {}).get("done") is True]
         return done[-1] if done else end
+    if rec.api in GEMINI_APIS:  # the event with the finish reason (it may hold the last words)
+        finished = [i for i, e in enumerate(rec.events) if frame_of(rec.api, e.frame).terminal]
+        return finished[-1] if finished else end
     for i in range(len(rec.events) - 1, -1, -1):
         data = payload(rec.events[i])
         if data is None:
@@ -243,6 +246,8 @@ def _is_content(api: str, event: RecordedEvent) -> bool:
     """Whether the event carries a piece of the answer (text, tool-call arguments, a refusal)."""
     if api in NDJSON_APIS:
         return ollama_shows(line_json(event.frame) or {})
+    if api in GEMINI_APIS:
+        return frame_of(api, event.frame).content
     api = family(api)  # Azure's routes send OpenAI's events
     data = payload(event)
     obj = _json(data) if data is not None else {}

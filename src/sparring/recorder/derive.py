@@ -15,7 +15,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Literal
 
-from sparring.fake_server.recorded_events import GEMINI_APIS, NDJSON_APIS, family, frame_of, line_json, ollama_shows
+from sparring.fake_server.recorded_events import GEMINI_APIS, NDJSON_APIS, family, frame_of
 from sparring.scenario.delivery import Fault, Wire
 from sparring.scenario.model import ErrorReply, Reply, Scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
@@ -28,6 +28,9 @@ POSITIONED = ("close", "reset", "truncate", "stall", "error_event")
 _RESPONSES_END = ("response.completed", "response.failed", "response.incomplete")
 _MESSAGES_END = ("message_delta", "message_stop")
 # The in-band error and the 5xx each API's own servers send.
+# The APIs whose events are read here as playback reads them (`recorded_events.frame_of`):
+# the terminator and the events with output.
+_READ_AS_PLAYBACK_DOES = NDJSON_APIS | GEMINI_APIS
 _SERVER_ERROR = {"messages": "overloaded"}
 _STATUS = {"server_error": 500, "overloaded": 529}
 # Smallest write size looked for when splitting a character or a CRLF: reads of a few bytes,
@@ -224,10 +227,7 @@ def _terminator(rec: Recorded) -> int:
     closing `message_delta` + `message_stop`, Ollama's `done` record), or the number of
     events if none does."""
     end = len(rec.events)
-    if rec.api in NDJSON_APIS:
-        done = [i for i, e in enumerate(rec.events) if (line_json(e.frame) or {}).get("done") is True]
-        return done[-1] if done else end
-    if rec.api in GEMINI_APIS:  # the event with the finish reason (it may hold the last words)
+    if rec.api in _READ_AS_PLAYBACK_DOES:  # Ollama's done record; Gemini's finish, which may hold the last words
         finished = [i for i, e in enumerate(rec.events) if frame_of(rec.api, e.frame).terminal]
         return finished[-1] if finished else end
     for i in range(len(rec.events) - 1, -1, -1):
@@ -244,9 +244,7 @@ def _terminator(rec: Recorded) -> int:
 
 def _is_content(api: str, event: RecordedEvent) -> bool:
     """Whether the event carries a piece of the answer (text, tool-call arguments, a refusal)."""
-    if api in NDJSON_APIS:
-        return ollama_shows(line_json(event.frame) or {})
-    if api in GEMINI_APIS:
+    if api in _READ_AS_PLAYBACK_DOES:
         return frame_of(api, event.frame).content
     api = family(api)  # Azure's routes send OpenAI's events
     data = payload(event)

@@ -22,6 +22,7 @@ from pathlib import PurePath
 
 from sparring.errors import SparringError, closest
 from sparring.fake_server.recorded_events import line_json
+from sparring.recorder.capture import kept_headers
 from sparring.recorder.derive import payload
 from sparring.recorder.frames import NDJSON, frames_of
 from sparring.scenario.delivery import Fault
@@ -29,12 +30,7 @@ from sparring.scenario.match import ENDPOINTS, Match
 from sparring.scenario.model import ErrorReply, Reply, Rule, Scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
 
-# Response headers worth replaying: request ids, rate limits, retry advice, processing time.
-# Everything else (cookies, organisation ids, transport headers) stays out of the file.
-_KEPT = re.compile(
-    r"x-request-id|request-id|apim-request-id|openai-processing-ms|openai-version"
-    r"|x-ratelimit-[a-z-]+|anthropic-ratelimit-[a-z-]+"
-)
+# Retry advice an error reply carries in keys of its own (`retry_after`...), not as headers.
 _RETRY = ("retry-after", "retry-after-ms", "x-should-retry")
 _STATUS_LINE = re.compile(rb"HTTP/[0-9.]+ +([0-9]{3})\b[^\r\n]*")
 _HEAD_END = re.compile(rb"\r\n\r\n|\n\n")
@@ -120,7 +116,9 @@ def _head(data: bytes, source: str) -> tuple[_Head, bytes]:
 
 
 def _kept(headers: Mapping[str, str]) -> dict[str, str]:
-    return {name: value for name, value in headers.items() if _KEPT.fullmatch(name)}
+    """The headers the recorder keeps (`capture.kept_headers`), but the content type: a
+    transcript's replay takes the API's own."""
+    return {name: value for name, value in kept_headers(headers).items() if name != "content-type"}
 
 
 def _is_sse(head: _Head, body: bytes) -> bool:

@@ -485,15 +485,15 @@ def test_commands_that_do_not_serve_do_not_load_the_server(argv: list[str]) -> N
 )
 def test_serve_loads_only_what_serving_needs(scenarios: list[str], expected: list[str]) -> None:
     """Start-up cost: `serve` ready to answer has loaded no faker (until an answer needs
-    generated text), no checks, plugin or snapshot library, no client SDK; the YAML reader
-    and the loader only when it has scenario files to read."""
+    generated text), no `regex` (until a rule has a pattern), no checks, plugin or snapshot
+    library, no client SDK; the YAML reader and the loader only when it has scenario files."""
     code = (
         "import os, sys\n"
         "from sparring.cli import main\n"
         "class Ready:\n"  # the server's stdout: once it says where it listens, report and stop
         "    def write(self, text):\n"
         "        if 'base URL' in text:\n"
-        "            heavy = ('yaml', 'faker', 'syrupy', 'openai', 'anthropic', 'httpx', 'sparring.checks',\n"
+        "            heavy = ('yaml', 'faker', 'regex', 'syrupy', 'openai', 'anthropic', 'httpx', 'sparring.checks',\n"
         "                     'sparring.plugin', 'sparring.scenario.loader')\n"
         "            loaded = sorted(m for m in sys.modules if m in heavy)\n"
         "            sys.__stdout__.write(repr(loaded))\n"

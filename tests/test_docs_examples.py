@@ -36,6 +36,7 @@ import pytest
 from openai import OpenAI
 
 from sparring import ErrorReply, FakeServer, Match, load_scenario, parse_scenario
+from tests.legs import main_leg_only
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "docs" / "examples"
@@ -190,6 +191,7 @@ def shown_in(expected: list[str], output: list[str]) -> bool:
 
 
 def test_plugin_failure_reports_are_what_the_docs_show() -> None:
+    main_leg_only("the plugin's failure report")
     failing = PLUGIN_EXAMPLES / "failing"
     result = run_pytest((failing / "strict_teardown.py").relative_to(ROOT).as_posix())
     assert result.returncode == 1, result.stdout + result.stderr
@@ -232,6 +234,7 @@ def shows(result: subprocess.CompletedProcess[str], shown: str) -> None:
 @SESSIONS
 def test_tutorial_step_by_step(tmp_path: Path) -> None:
     """The tutorial as a reader follows it, in a fresh folder, with what each run prints."""
+    main_leg_only("following the tutorial step by step (its project runs as committed in both legs)")
     for name in ("chat_client.py", "pytest.ini"):
         shutil.copy(TUTORIAL / name, tmp_path)
     sections = tutorial_sections()

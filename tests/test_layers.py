@@ -16,6 +16,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 LAYERS = {
     "_version": 0,
     "_optional": 0,
+    "_startup": 0,  # what `sparring serve` defers past its first answer
     "errors": 0,
     "apis": 0,  # the registry of APIs: the model and the server both read it
     "scenario": 1,

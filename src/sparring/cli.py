@@ -20,7 +20,10 @@ if TYPE_CHECKING:  # the CLI imports the server and the scenario model only when
 # The demo's parts, named here so `sparring --help` stays cheap (sparring.demo loads aiohttp).
 PART_NAMES = ("clean", "rate-limit", "cut", "early-exit")
 # The APIs the server speaks, as `--help` and the docs name them.
-API_LIST = "Chat Completions, Responses, legacy Completions, Embeddings, Anthropic Messages and Ollama's native API"
+API_LIST = (
+    "Chat Completions, Responses, legacy Completions, Embeddings, Anthropic Messages, Azure OpenAI, Ollama's"
+    " native API, the Gemini API and Amazon Bedrock Runtime"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -175,9 +178,12 @@ def _load_all(specs: Sequence[str]) -> Scenario:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from sparring._startup import ca_certs_deferred
+
+    with ca_certs_deferred() as load_ca_certs:  # aiohttp reads the CA bundle on import; serve needs it later
+        from sparring.fake_server.runner import serve
     from sparring.errors import ScenarioError
     from sparring.fake_server.connections import ConnectionLimits
-    from sparring.fake_server.runner import serve
     from sparring.fake_server.security import remote_binding
     from sparring.fake_server.store import Store
     from sparring.scenario._validate import check_speed
@@ -226,6 +232,7 @@ def _serve(args: argparse.Namespace) -> int:
     store.set_scenario(scenario, loop=args.loop)
 
     def ready(base_url: str) -> None:
+        load_ca_certs()
         what = ", ".join(args.scenarios) if args.scenarios else "generated answers"
         pace = f" at speed {args.speed:g}" if args.speed != 1 else ""
         print(f"sparring {__version__} serving {what}{pace}", flush=True)

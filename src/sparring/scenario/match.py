@@ -11,14 +11,11 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import functools
+import re
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-
-# `regex` rather than `re`: the same syntax, and a `timeout` per search. A pattern such as
-# `(a|aa)+$` takes time exponential in the text it searches; `re` cannot be stopped.
-import regex
 
 from sparring.apis import ENDPOINTS as ENDPOINTS  # the registry's: `match: {endpoint: ...}` names
 from sparring.errors import ScenarioError
@@ -26,6 +23,8 @@ from sparring.scenario._validate import closest, fail
 from sparring.scenario.request import short
 
 if TYPE_CHECKING:
+    import regex
+
     from sparring.scenario.request import Request, RequestMessage
 
 # What `last_role` can say (sparring.scenario.request.ROLES, repeated to keep this module light).
@@ -36,7 +35,7 @@ MAX_PATTERN = 1000  # characters in one pattern: real ones are a few dozen
 # `regex` unrolls counted repeats when it compiles: `(a{1000}){1000}` takes half a second and
 # `((a{1000}){1000}){1000}` every byte of memory. Their counts multiplied stay below this.
 MAX_REPEATS = 10_000
-_COUNTED = regex.compile(r"\{(\d*)(?:,(\d*))?\}")  # an escaped `\{3}` counts too: more, never less
+_COUNTED = re.compile(r"\{(\d*)(?:,(\d*))?\}")  # an escaped `\{3}` counts too: more, never less
 REGEX_BUDGET = 0.1  # seconds all of one request's regular expressions may take together
 _DESCRIBED = (
     "endpoint",
@@ -106,7 +105,7 @@ class Match:
                 )
             try:
                 _compiled(pattern)
-            except (regex.error, OverflowError, RecursionError, ValueError) as exc:
+            except (_regex().error, OverflowError, RecursionError, ValueError) as exc:
                 raise fail(f"match.{name}", f"is not a valid regular expression: {exc}") from None
         for name in ("tools", "stream"):
             value = getattr(self, name)
@@ -235,9 +234,19 @@ def _repeats(pattern: str) -> int:
     return product
 
 
+def _regex() -> Any:
+    """`regex` rather than `re`: the same syntax, and a `timeout` per search. A pattern such as
+    `(a|aa)+$` takes time exponential in the text it searches; `re` cannot be stopped. Imported
+    on first use: most scenarios have no pattern, and it costs a fortieth of `serve`'s start-up."""
+    import regex
+
+    return regex
+
+
 @functools.lru_cache(maxsize=1024)
 def _compiled(pattern: str) -> regex.Pattern[str]:
-    return regex.compile(pattern)
+    compiled: regex.Pattern[str] = _regex().compile(pattern)
+    return compiled
 
 
 def _search(match: Match, key: str, text: str) -> bool:

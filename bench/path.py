@@ -8,6 +8,9 @@ The server is `sparring serve` in a process of its own, from `--src` (default: t
 
 - **One long stream.** 20,000 chunks, no gaps: time from sending the request to the response
   headers, time to the last byte, and chunks per second (median of `--runs`).
+- **The reader's ceiling.** The same stream's bytes, captured, then sent by a bare aiohttp
+  server in one write: what the reader manages when the server costs nothing. On 2 cores the
+  reader parses every line in Python, so a server's chunks per second cannot pass this.
 - **C2 lateness.** N streams at once, each 30 chunks 10 ms apart. For each chunk after the first,
   lateness = (arrival - first chunk's arrival) - i x 10 ms, as in the peers benchmark; and for
   every chunk, against the schedule from the headers' arrival (negative values in the first
@@ -26,6 +29,7 @@ import re
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -97,6 +101,62 @@ async def one_long_stream(session: aiohttp.ClientSession, url: str) -> tuple[flo
     return headers_at, time.perf_counter() - started, events
 
 
+async def captured_stream(session: aiohttp.ClientSession, url: str) -> bytes:
+    async with session.post(f"{url}/v1/chat/completions", json=BODY) as response:
+        return await response.read()
+
+
+# A server that costs nothing: the captured body, in one write, to every request.
+_BARE = """
+import sys
+from aiohttp import web
+body = open(sys.argv[1], "rb").read()
+async def answer(request):
+    await request.read()
+    response = web.StreamResponse(headers={"content-type": "text/event-stream"})
+    await response.prepare(request)
+    await response.write(body)
+    return response
+app = web.Application()
+app.router.add_post("/v1/chat/completions", answer)
+async def main():
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    print(f"base URL: http://127.0.0.1:{runner.addresses[0][1]}/v1", flush=True)
+    await asyncio.Event().wait()
+import asyncio
+asyncio.run(main())
+"""
+
+
+@contextmanager
+def bare_server(body: bytes) -> Iterator[str]:
+    with tempfile.NamedTemporaryFile(suffix=".sse") as file:
+        file.write(body)
+        file.flush()
+        proc = subprocess.Popen([sys.executable, "-c", _BARE, file.name], stdout=subprocess.PIPE, text=True)
+        assert proc.stdout is not None
+        try:
+            found = BASE_URL.search(proc.stdout.readline())
+            if not found:
+                raise SystemExit("the bare server did not start")
+            yield found.group(1)
+        finally:
+            proc.terminate()
+            proc.wait(30)
+
+
+async def ceiling(body: bytes, runs: int) -> float:
+    """Chunks per second the reader manages on `body` from a server that only writes it."""
+    with bare_server(body) as url:
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=300)) as session:
+            await one_long_stream(session, url)  # warm-up
+            totals = [(await one_long_stream(session, url))[1] for _ in range(runs)]
+    return BIG_CHUNKS / statistics.median(totals)
+
+
 async def paced_stream(session: aiohttp.ClientSession, url: str) -> tuple[list[float], list[float]]:
     """The lateness of each chunk in ms: after the first, against the first's arrival (the
     peers benchmark's measure); and every chunk, against the headers' arrival (the schedule)."""
@@ -148,6 +208,7 @@ async def measure(url: str, pid: int, runs: int, streams: list[int]) -> dict[str
             "chunks_per_s": BIG_CHUNKS / total_ms * 1000,
             "server_cpu_ms": (cpu_ms(pid) - cpu) / runs,
         }
+        figures["body"] = await captured_stream(session, url)
         paced = {"chunks": ["w"] * C2_CHUNKS, "timing": {"gap": C2_GAP}, "repeat": True}
         await put_scenario(session, url, {"replies": [paced]})
         for n in streams:
@@ -170,6 +231,7 @@ def main() -> None:
     args = parser.parse_args()
     with serve(args.src, args.serve_arg, args.uvloop) as (url, pid):
         figures = asyncio.run(measure(url, pid, args.runs, args.streams))
+    figures["ceiling_chunks_per_s"] = asyncio.run(ceiling(figures.pop("body"), args.runs))
     long = figures["long"]
     loop = "uvloop" if args.uvloop else "asyncio"
     print(f"sparring serve from {args.src} on {loop} {' '.join(args.serve_arg)}".rstrip())
@@ -177,6 +239,10 @@ def main() -> None:
         f"one {BIG_CHUNKS:,}-chunk stream: headers after {long['headers_ms']:.1f} ms, "
         f"last byte after {long['total_ms']:.0f} ms, {long['chunks_per_s']:,.0f} chunks/s; "
         f"server CPU {long['server_cpu_ms']:.0f} ms"
+    )
+    print(
+        f"the reader's ceiling: {figures['ceiling_chunks_per_s']:,.0f} chunks/s on the same bytes from a bare"
+        f" aiohttp server (one write); sparring reaches {long['chunks_per_s'] / figures['ceiling_chunks_per_s']:.0%}"
     )
     for n in args.streams:
         print(f"{n} streams x {C2_CHUNKS} chunks: server CPU {figures[f'cpu_{n}']:.0f} ms")

@@ -111,3 +111,28 @@ def _wait_for_url(proc: subprocess.Popen[str], lines: queue.Queue[str | None]) -
         found = BASE_URL.search(line)
         if found:
             return found.group(1)
+
+
+def when_ready(report: str, argv: list[str]) -> str:
+    """Run `sparring <argv>` in a fresh interpreter and, once it prints where it listens, run
+    the Python lines `report` there (they write to `out`) and exit: what that process holds at
+    the moment it is ready, as text."""
+    body = "\n".join("            " + line for line in report.splitlines())
+    code = (
+        "import os, sys\n"
+        "from sparring.cli import main\n"
+        "class Ready:\n"  # the server's stdout: once it says where it listens, report and stop
+        "    def write(self, text):\n"
+        "        if 'base URL' in text:\n"
+        "            out = sys.__stdout__\n"
+        f"{body}\n"
+        "            out.flush()\n"
+        "            os._exit(0)\n"
+        "        return len(text)\n"
+        "    def flush(self):\n"
+        "        pass\n"
+        "sys.stdout = Ready()\n"
+        f"main({argv!r})\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.strip()

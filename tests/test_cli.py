@@ -24,6 +24,7 @@ from openai import OpenAI
 
 from sparring import Entry, FakeServer, Fault, Scenario, reply
 from sparring.cli import request_line
+from tests.serve_process import when_ready
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = ROOT / "fixtures"
@@ -487,23 +488,7 @@ def test_serve_loads_only_what_serving_needs(scenarios: list[str], expected: lis
     """Start-up cost: `serve` ready to answer has loaded no faker (until an answer needs
     generated text), no `regex` (until a rule has a pattern), no checks, plugin or snapshot
     library, no client SDK; the YAML reader and the loader only when it has scenario files."""
-    code = (
-        "import os, sys\n"
-        "from sparring.cli import main\n"
-        "class Ready:\n"  # the server's stdout: once it says where it listens, report and stop
-        "    def write(self, text):\n"
-        "        if 'base URL' in text:\n"
-        "            heavy = ('yaml', 'faker', 'regex', 'syrupy', 'openai', 'anthropic', 'httpx', 'sparring.checks',\n"
-        "                     'sparring.plugin', 'sparring.scenario.loader')\n"
-        "            loaded = sorted(m for m in sys.modules if m in heavy)\n"
-        "            sys.__stdout__.write(repr(loaded))\n"
-        "            sys.__stdout__.flush()\n"
-        "            os._exit(0)\n"
-        "        return len(text)\n"
-        "    def flush(self):\n"
-        "        pass\n"
-        "sys.stdout = Ready()\n"
-        f"main(['serve', '--port', '0', *{scenarios!r}])\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    assert done.stdout.strip() == repr(expected), (done.stdout, done.stderr)
+    heavy = ("yaml", "faker", "regex", "syrupy", "openai", "anthropic", "httpx")
+    heavy += ("sparring.checks", "sparring.plugin", "sparring.scenario.loader")
+    report = f"out.write(repr(sorted(m for m in sys.modules if m in {heavy!r})))"
+    assert when_ready(report, ["serve", "--port", "0", *scenarios]) == repr(expected)

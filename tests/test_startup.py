@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import ssl
-import subprocess
-import sys
 
 from sparring._startup import ca_certs_deferred
+from tests.serve_process import when_ready
 
 
 def _ca_count(context: ssl.SSLContext) -> int:
@@ -36,27 +35,15 @@ def test_nothing_made_inside_starts_no_thread() -> None:
 def test_serve_gives_aiohttp_its_ca_certs_once_it_listens() -> None:
     """aiohttp's verifying client context, built while `serve` imports it, ends up with the same
     CA certificates as one built the ordinary way."""
-    code = (
-        "import os, ssl, sys, threading\n"
-        "from sparring.cli import main\n"
-        "class Ready:\n"
-        "    def write(self, text):\n"
-        "        if 'base URL' in text:\n"
-        "            for thread in threading.enumerate():\n"
-        "                if thread.name == 'sparring-ca-certs':\n"
-        "                    thread.join(30)\n"
-        "            from aiohttp import connector\n"
-        "            got = connector._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca']\n"
-        "            want = ssl.create_default_context().cert_store_stats()['x509_ca']\n"
-        "            sys.__stdout__.write(f'{got} {want}')\n"
-        "            sys.__stdout__.flush()\n"
-        "            os._exit(0)\n"
-        "        return len(text)\n"
-        "    def flush(self):\n"
-        "        pass\n"
-        "sys.stdout = Ready()\n"
-        "main(['serve', '--port', '0'])\n"
+    report = (
+        "import ssl, threading\n"
+        "for thread in threading.enumerate():\n"
+        "    if thread.name == 'sparring-ca-certs':\n"
+        "        thread.join(30)\n"
+        "from aiohttp import connector\n"
+        "got = connector._SSL_CONTEXT_VERIFIED.cert_store_stats()['x509_ca']\n"
+        "want = ssl.create_default_context().cert_store_stats()['x509_ca']\n"
+        "out.write(f'{got} {want}')"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
-    got, want = done.stdout.split()
-    assert got == want, (done.stdout, done.stderr)
+    got, want = when_ready(report, ["serve", "--port", "0"]).split()
+    assert got == want

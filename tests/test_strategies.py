@@ -324,28 +324,6 @@ def test_each_example_starts_afresh_and_is_strict_alone(fake_llm: FakeLLM) -> No
     assert run(sdk_stream(client)) == ("last", None)
 
 
-def test_examples_per_second(fake_llm: FakeLLM) -> None:
-    """Not a timed assertion: the figure is printed for the report (`-s`); the bound only
-    catches a per-example cost gone badly wrong (a second each)."""
-    client = fake_llm.openai(max_retries=2)
-    done = []
-
-    @settings(max_examples=150, deadline=None, database=None, derandomize=True, suppress_health_check=QUIET)
-    @given(script=strategies.misbehaving_streams(text=TEXT))
-    def prop(script: Scenario) -> None:
-        with fake_llm.example(script):
-            received, failure = run(sdk_stream(client))
-            strategies.check_stream_invariants(fake_llm, TEXT, received, failure)
-        done.append(1)
-
-    started = time.perf_counter()
-    prop()
-    elapsed = time.perf_counter() - started
-    print(f"\n{len(done)} examples in {elapsed:.2f}s: {len(done) / elapsed:.1f} examples/s")
-    assert len(done) >= 100
-    assert elapsed < len(done) * 1.0
-
-
 def test_importing_without_hypothesis_names_the_extra() -> None:
     code = "import sys; sys.modules['hypothesis'] = None; import sparring.strategies"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)

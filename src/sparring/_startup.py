@@ -21,7 +21,8 @@ Deferred = list[tuple[ssl.SSLContext, Any]]
 @contextlib.contextmanager
 def ca_certs_deferred() -> Iterator[Callable[[], threading.Thread | None]]:
     """Inside, `SSLContext.load_default_certs` only notes its context; the callable yielded
-    loads what was noted in a daemon thread, and returns the thread (`None`: nothing noted)."""
+    loads what was noted in a daemon thread, and returns the thread (`None`: nothing noted, or
+    already loading: a second call does nothing)."""
     noted: Deferred = []
     original = ssl.SSLContext.load_default_certs
 
@@ -36,11 +37,14 @@ def ca_certs_deferred() -> Iterator[Callable[[], threading.Thread | None]]:
 
 
 def _load_in_thread(noted: Deferred, load: Callable[[ssl.SSLContext, Any], None]) -> threading.Thread | None:
+    taken = noted[:]
+    noted.clear()
+
     def run() -> None:
-        for context, purpose in noted:
+        for context, purpose in taken:
             load(context, purpose)
 
-    if not noted:
+    if not taken:
         return None
     thread = threading.Thread(target=run, name="sparring-ca-certs", daemon=True)
     thread.start()

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TextIO
 
 from sparring._version import __version__
@@ -181,9 +181,17 @@ def _serve(args: argparse.Namespace) -> int:
     from sparring._startup import ca_certs_deferred
 
     with ca_certs_deferred() as load_ca_certs:  # aiohttp reads the CA bundle on import; serve needs it later
-        from sparring.fake_server.runner import serve
+        import sparring.fake_server.runner  # noqa: F401
+    try:
+        return _serve_loaded(args, load_ca_certs)
+    finally:
+        load_ca_certs()  # serving never began (a bad scenario, a port in use): loaded all the same
+
+
+def _serve_loaded(args: argparse.Namespace, load_ca_certs: Callable[[], object]) -> int:
     from sparring.errors import ScenarioError
     from sparring.fake_server.connections import ConnectionLimits
+    from sparring.fake_server.runner import serve
     from sparring.fake_server.security import remote_binding
     from sparring.fake_server.store import Store
     from sparring.scenario._validate import check_speed

@@ -15,37 +15,48 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-Deferred = list[tuple[ssl.SSLContext, Any]]
+_Load = Callable[[ssl.SSLContext, Any], None]
+
+
+class DeferredCerts:
+    """The contexts whose CA certificates are still to load."""
+
+    def __init__(self, load: _Load) -> None:
+        self._load = load
+        self.noted: list[tuple[ssl.SSLContext, Any]] = []
+        self.thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Load them in a daemon thread (once)."""
+        if self.noted and self.thread is None:
+            self.thread = threading.Thread(target=self._load_all, name="sparring-ca-certs", daemon=True)
+            self.thread.start()
+
+    def finish(self) -> None:
+        """Load whatever no thread has, and wait for the thread: the interpreter must not exit
+        while a daemon thread is inside OpenSSL (it can crash there)."""
+        if self.thread is None:
+            self._load_all()
+        else:
+            self.thread.join()
+
+    def _load_all(self) -> None:
+        while self.noted:
+            context, purpose = self.noted.pop(0)
+            self._load(context, purpose)
 
 
 @contextlib.contextmanager
-def ca_certs_deferred() -> Iterator[Callable[[], threading.Thread | None]]:
-    """Inside, `SSLContext.load_default_certs` only notes its context; the callable yielded
-    loads what was noted in a daemon thread, and returns the thread (`None`: nothing noted, or
-    already loading: a second call does nothing)."""
-    noted: Deferred = []
+def ca_certs_deferred() -> Iterator[DeferredCerts]:
+    """Inside, `SSLContext.load_default_certs` only notes its context, in what is yielded."""
     original = ssl.SSLContext.load_default_certs
+    deferred = DeferredCerts(original)
 
     def note(self: ssl.SSLContext, purpose: Any = ssl.Purpose.SERVER_AUTH) -> None:
-        noted.append((self, purpose))
+        deferred.noted.append((self, purpose))
 
     ssl.SSLContext.load_default_certs = note  # type: ignore[method-assign]
     try:
-        yield lambda: _load_in_thread(noted, original)
+        yield deferred
     finally:
         ssl.SSLContext.load_default_certs = original  # type: ignore[method-assign]
-
-
-def _load_in_thread(noted: Deferred, load: Callable[[ssl.SSLContext, Any], None]) -> threading.Thread | None:
-    taken = noted[:]
-    noted.clear()
-
-    def run() -> None:
-        for context, purpose in taken:
-            load(context, purpose)
-
-    if not taken:
-        return None
-    thread = threading.Thread(target=run, name="sparring-ca-certs", daemon=True)
-    thread.start()
-    return thread

@@ -180,15 +180,15 @@ def _load_all(specs: Sequence[str]) -> Scenario:
 def _serve(args: argparse.Namespace) -> int:
     from sparring._startup import ca_certs_deferred
 
-    with ca_certs_deferred() as load_ca_certs:  # aiohttp reads the CA bundle on import; serve needs it later
+    with ca_certs_deferred() as ca_certs:  # aiohttp reads the CA bundle on import; serve needs it later
         import sparring.fake_server.runner  # noqa: F401
     try:
-        return _serve_loaded(args, load_ca_certs)
+        return _serve_loaded(args, ca_certs.start)
     finally:
-        load_ca_certs()  # serving never began (a bad scenario, a port in use): loaded all the same
+        ca_certs.finish()  # also when serving never began (a bad scenario, a port in use)
 
 
-def _serve_loaded(args: argparse.Namespace, load_ca_certs: Callable[[], object]) -> int:
+def _serve_loaded(args: argparse.Namespace, load_ca_certs: Callable[[], None]) -> int:
     from sparring.errors import ScenarioError
     from sparring.fake_server.connections import ConnectionLimits
     from sparring.fake_server.runner import serve

@@ -70,8 +70,9 @@ def test_serve_gives_aiohttp_its_ca_certs_once_it_listens() -> None:
 
 @pytest.mark.parametrize("argv", [["--namespace-idle", "-1"], ["bad.yaml"]], ids=["bad-flag", "bad-scenario"])
 def test_serve_that_cannot_start_exits_cleanly_and_still_loads_them(tmp_path: Path, argv: list[str]) -> None:
-    """`serve` ended before it listens exits with 2 (not a crash in a thread still inside
-    OpenSSL), and aiohttp's contexts have their CA certificates for whatever runs next."""
+    """`serve` ended before it listens returns 2 and the process exits cleanly (`check=True`:
+    not a crash in a thread still inside OpenSSL, as it once was), with aiohttp's contexts
+    holding their CA certificates for whatever runs next."""
     (tmp_path / "bad.yaml").write_text("rules: 3\n", encoding="utf-8")
     code = (
         "import ssl, sys\n"
@@ -85,12 +86,3 @@ def test_serve_that_cannot_start_exits_cleanly_and_still_loads_them(tmp_path: Pa
     )
     got, want = done.stdout.split()
     assert got == want, done.stderr
-    refused = subprocess.run(
-        [sys.executable, "-m", "sparring", "serve", "--port", "0", *argv],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-        cwd=tmp_path,
-    )
-    assert refused.returncode == 2, refused.stderr

@@ -108,6 +108,7 @@ async def captured_stream(session: aiohttp.ClientSession, url: str) -> bytes:
 
 # A server that costs nothing: the captured body, in one write, to every request.
 _BARE = """
+import asyncio
 import sys
 from aiohttp import web
 body = open(sys.argv[1], "rb").read()
@@ -126,7 +127,6 @@ async def main():
     await site.start()
     print(f"base URL: http://127.0.0.1:{runner.addresses[0][1]}/v1", flush=True)
     await asyncio.Event().wait()
-import asyncio
 asyncio.run(main())
 """
 

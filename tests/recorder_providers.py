@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +41,24 @@ def _collect(parts: Parts, start: float, text: str) -> None:
     parts.append((text, round(time.monotonic() - start, 3)))
 
 
+def _played(
+    parts: Parts,
+    kind: str,
+    sync: Callable[[], None],
+    run_async: Callable[[], Coroutine[Any, Any, None]],
+    raised: tuple[type[BaseException], ...],
+) -> Run:
+    """Run the client `kind` says; what it raised among `raised` is returned, not raised."""
+    try:
+        if kind == "async":
+            asyncio.run(run_async())
+        else:
+            sync()
+    except raised as exc:
+        return parts, exc
+    return parts, None
+
+
 def ollama_chat(url: str, kind: str) -> Run:
     """A streamed `/api/chat` through `ollama.Client` or `AsyncClient`, behind a proxy that wants
     a bearer token (Ollama itself takes none)."""
@@ -53,17 +71,13 @@ def ollama_chat(url: str, kind: str) -> Run:
             async for part in await client.chat(model="llama3.2", messages=USER, stream=True):
                 _collect(parts, start, part.message.content or "")
 
-    try:
-        if kind == "async":
-            asyncio.run(run_async())
-        else:
-            with ollama.Client(host=url, headers=headers) as client:
-                start = time.monotonic()
-                for part in client.chat(model="llama3.2", messages=USER, stream=True):
-                    _collect(parts, start, part.message.content or "")
-    except (ollama.ResponseError, httpx.TransportError) as exc:
-        return parts, exc
-    return parts, None
+    def sync() -> None:
+        with ollama.Client(host=url, headers=headers) as client:
+            start = time.monotonic()
+            for part in client.chat(model="llama3.2", messages=USER, stream=True):
+                _collect(parts, start, part.message.content or "")
+
+    return _played(parts, kind, sync, run_async, (ollama.ResponseError, httpx.TransportError))
 
 
 def ollama_generate(url: str, kind: str) -> Run:
@@ -90,18 +104,14 @@ def azure_chat(url: str, kind: str) -> Run:
                 if chunk.choices:
                     _collect(parts, start, chunk.choices[0].delta.content or "")
 
-    try:
-        if kind == "async":
-            asyncio.run(run_async())
-        else:
-            with openai.AzureOpenAI(**options, max_retries=0) as client:
-                start = time.monotonic()
-                for chunk in client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):  # type: ignore[arg-type]
-                    if chunk.choices:
-                        _collect(parts, start, chunk.choices[0].delta.content or "")
-    except (openai.APIError, httpx.TransportError) as exc:
-        return parts, exc
-    return parts, None
+    def sync() -> None:
+        with openai.AzureOpenAI(**options, max_retries=0) as client:
+            start = time.monotonic()
+            for chunk in client.chat.completions.create(model="gpt-4o", messages=USER, stream=True):  # type: ignore[arg-type]
+                if chunk.choices:
+                    _collect(parts, start, chunk.choices[0].delta.content or "")
+
+    return _played(parts, kind, sync, run_async, (openai.APIError, httpx.TransportError))
 
 
 def gemini_stream(url: str, kind: str) -> Run:
@@ -120,17 +130,13 @@ def gemini_stream(url: str, kind: str) -> Run:
         finally:
             await client.aio.aclose()
 
-    try:
-        if kind == "async":
-            asyncio.run(run_async())
-        else:
-            with client:
-                start = time.monotonic()
-                for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents=TEXT):
-                    _collect(parts, start, chunk.text or "")
-    except (errors.APIError, httpx.TransportError) as exc:
-        return parts, exc
-    return parts, None
+    def sync() -> None:
+        with client:
+            start = time.monotonic()
+            for chunk in client.models.generate_content_stream(model="gemini-2.5-flash", contents=TEXT):
+                _collect(parts, start, chunk.text or "")
+
+    return _played(parts, kind, sync, run_async, (errors.APIError, httpx.TransportError))
 
 
 CLIENTS: dict[str, Callable[[str, str], Run]] = {

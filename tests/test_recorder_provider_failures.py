@@ -188,7 +188,7 @@ def test_no_done_on_a_gemini_recording_leaves_out_the_event_with_the_finish_reas
     does to a rendered stream too."""
     record(paced(), "gemini_stream", "sync", file)
     sweep = fault_sweep(load_scenario(file), positions=[])
-    runs = {name: replay_scenario(sweep[name], "gemini_stream") for name in ("no-done", "slow-first-chunk")}
+    runs = {name: gemini_body(sweep[name]) for name in ("no-done", "slow-first-chunk")}
     assert [b"finishReason" in body for body in runs.values()] == [False, True]
     whole, cut = runs["slow-first-chunk"], runs["no-done"]
     assert whole.startswith(cut)
@@ -202,9 +202,9 @@ def said(body: bytes) -> str:
     return "".join(p.get("text", "") for p in parts)
 
 
-def replay_scenario(scenario: Scenario, api: str) -> bytes:
-    """The raw body a scenario streams to `api`'s request (Gemini's here), read with httpx."""
-    assert api == "gemini_stream"
+def gemini_body(scenario: Scenario) -> bytes:
+    """The raw body a scenario streams to a Gemini `:streamGenerateContent` request, read with
+    httpx."""
     path = "/v1/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     body = {"contents": [{"role": "user", "parts": [{"text": TEXT}]}]}  # what gemini_stream() asks
     with FakeServer(scenario) as server, httpx.Client(base_url=server.url) as client:

@@ -35,6 +35,7 @@ from tests.recorder_providers import (
     OLLAMA_TOKEN,
     TEXT,
     USER,
+    Parts,
     azure_chat,
     no_keys_in,
     ollama,
@@ -48,7 +49,6 @@ from tests.serve_process import STOP_TIMEOUT
 from tests.test_recorder_cli import rest, sparring_record, wait_for
 
 TOLERANCE = 0.25  # seconds; see the module's docstring
-Parts = list[tuple[str, float]]  # what a client read, each with when (seconds after the call)
 CONTENT_TYPES = {
     "ollama_chat": "application/x-ndjson",
     "ollama_generate": "application/x-ndjson",

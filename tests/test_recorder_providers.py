@@ -5,9 +5,9 @@ is what they read through the recording proxy.
 The upstream is another sparring server speaking the provider's dialect, each event `GAP_S`
 (200 ms) after the one before: its reads stay reads through the proxy. Checked for each: the
 same parts in the client; the replay's writes (its journal) are the proxy's writes, byte for
-byte; each part arrives as long after the first as it did through the proxy, within
-`TOLERANCE` (the reasoning is tests/test_record_replay.py's: scheduling noise of two runs is
-tens of milliseconds, a replay at the wrong pace drifts 200 ms per event); the journals count
+byte; each part arrives as long after the first as it did through the proxy
+(`tests/pacing.py`: scheduling noise of two runs is tens of milliseconds, a replay at the
+wrong pace drifts 200 ms per event); the journals count
 the same events with output; and the key the client sent is nowhere in the file. Then every
 other Azure route and Ollama's whole answers, the recorder's own key, upstream URLs, and the
 `sparring record` command itself.
@@ -24,10 +24,10 @@ from pathlib import Path
 import openai
 import pytest
 
-from sparring import Entry, FakeServer, Recorder, Scenario, load_scenario, reply
-from sparring.fake_server.playback import _CATCH_UP
+from sparring import FakeServer, Recorder, Scenario, load_scenario, reply
 from sparring.fake_server.security import redact_value
 from sparring.scenario.recording import Recorded
+from tests.pacing import kept_pace
 from tests.recorder_providers import (
     API_VERSION,
     AZURE_KEY,
@@ -35,7 +35,6 @@ from tests.recorder_providers import (
     OLLAMA_TOKEN,
     TEXT,
     USER,
-    Parts,
     azure_chat,
     no_keys_in,
     ollama,
@@ -48,7 +47,6 @@ from tests.recorder_providers import (
 from tests.serve_process import STOP_TIMEOUT
 from tests.test_recorder_cli import rest, sparring_record, wait_for
 
-TOLERANCE = 0.25  # seconds; see the module's docstring
 CONTENT_TYPES = {
     "ollama_chat": "application/x-ndjson",
     "ollama_generate": "application/x-ndjson",
@@ -93,31 +91,7 @@ def test_a_replay_gives_the_client_what_the_recording_proxy_gave_it(api: str, ki
     assert len(writes(proxied)) >= 4  # the paced events stayed apart
     # Both journals count the four events with text in them (retry checks read this count).
     assert proxied.content_sent == replayed_entry.content_sent == len(TEXT.split())
-    kept_pace(recorded, replayed, proxied, replayed_entry)
-
-
-def kept_pace(recorded: Parts, replayed: Parts, proxied: Entry, replayed_entry: Entry) -> None:
-    """Each part as long after the first as through the proxy. (Counted from the first part,
-    not from the call: through the proxy, that also holds the proxy's own start, its first
-    connection upstream, which the recording leaves out; seen at 270 ms on a busy machine.)
-
-    A replay keeps its schedule from its headers, so one whose first part came late (a process
-    starved for longer than `TOLERANCE`: seen once, 0.83 s, under a loaded suite) catches up
-    by design, each write at least `_CATCH_UP` of its recorded wait after the one before.
-    Then: no part later than its time after the first, and, in the server's journal, no write
-    sooner than that after the one before, so a replay that kept no pace still fails."""
-    was = [t - recorded[0][1] for _, t in recorded]
-    now = [t - replayed[0][1] for _, t in replayed]
-    if replayed[0][1] - recorded[0][1] < TOLERANCE:  # both timed from the call
-        for w, n in zip(was, now, strict=True):
-            assert abs(n - w) < TOLERANCE, (recorded, replayed)
-        return
-    for w, n in zip(was, now, strict=True):
-        assert n < w + TOLERANCE, (recorded, replayed)
-    sent, replayed_at = [c.at for c in proxied.chunks], [c.at for c in replayed_entry.chunks]
-    for i in range(1, len(sent)):
-        gap, recorded_gap = replayed_at[i] - replayed_at[i - 1], sent[i] - sent[i - 1]
-        assert gap >= _CATCH_UP * recorded_gap - TOLERANCE / 5, (sent, replayed_at)
+    kept_pace([t for _, t in recorded], [t for _, t in replayed], proxied, replayed_entry)
 
 
 def test_ollama_lines_are_recorded_one_event_each_with_the_done_record_last(file: Path) -> None:

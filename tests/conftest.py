@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from sparring import FakeServer
+from tests.inner_pytest import COVERAGE_VARIABLES
 
 # The pytest runs of pytester leave looptime's own plugins out, as this suite's addopts do
 # (docs/timing.md says why users should too): sparring drives looptime itself, and looptime's
@@ -16,12 +17,14 @@ _NO_LOOPTIME = "-p no:looptime_plugin -p no:looptime_chronometers -p no:looptime
 
 
 @pytest.fixture(autouse=True)
-def _pytester_without_looptimes_plugins(request: pytest.FixtureRequest) -> None:
+def _pytester_unmeasured_without_looptimes_plugins(request: pytest.FixtureRequest) -> None:
     if "pytester" not in request.fixturenames:
         return
     monkeypatch: pytest.MonkeyPatch = request.getfixturevalue("monkeypatch")
     request.getfixturevalue("pytester")  # first: it clears PYTEST_ADDOPTS
     monkeypatch.setenv("PYTEST_ADDOPTS", _NO_LOOPTIME)
+    for name in COVERAGE_VARIABLES:  # tests/inner_pytest.py says why
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

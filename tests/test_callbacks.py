@@ -5,6 +5,7 @@ callback sees, what it may return, how its uses are counted, and what happens wh
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import threading
@@ -18,6 +19,7 @@ import pytest
 from openai import OpenAI
 
 from sparring import FakeServer, Request, Scenario, error, reply, respond, rule, tool_call
+from tests.inner_pytest import unmeasured
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "how-to" / "callbacks.md"
 MODEL = "gpt-4o"
@@ -310,6 +312,7 @@ def test_strict_teardown_fails_a_test_whose_callback_raised(tmp_path: Path) -> N
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "test_agent.py"],
         cwd=tmp_path,
+        env=unmeasured(os.environ),
         capture_output=True,
         text=True,
         check=False,

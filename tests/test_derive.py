@@ -30,6 +30,7 @@ from sparring.cli import main
 from sparring.scenario.builders import recorded
 from sparring.scenario.dump import dump_scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
+from tests.inner_pytest import unmeasured
 
 RECORD = Path(__file__).resolve().parents[1] / "docs" / "examples" / "record"
 CHAT = import_transcript((RECORD / "chat.txt").read_bytes(), model="gpt-4o-mini")
@@ -379,7 +380,9 @@ def test_the_derive_output_the_docs_show(
 def test_the_sweep_example_passes_every_case() -> None:
     """The how-to's test file, run by pytest as a user's would be: 1 replay and 23 cases."""
     root = RECORD.parents[2]
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
+    env = unmeasured(
+        {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
+    )
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "docs/examples/record/test_fault_sweep.py"],
         cwd=root,

@@ -36,6 +36,7 @@ import pytest
 from openai import OpenAI
 
 from sparring import ErrorReply, FakeServer, Match, load_scenario, parse_scenario
+from tests.inner_pytest import unmeasured
 from tests.legs import main_leg_only
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -138,7 +139,7 @@ def run_pytest(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]
     """pytest in a subprocess, from the repository root, as a user would run it: the plugin
     examples' own pytest.ini applies. A fixed width and no colours, for comparable reports."""
     env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
-    env.update(COLUMNS="80", PY_COLORS="0")
+    env = unmeasured(env) | {"COLUMNS": "80", "PY_COLORS": "0"}
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     return subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=SUBPROCESS_TIMEOUT

@@ -24,6 +24,7 @@ import pytest
 from sparring import FakeServer, reply
 from sparring.plugin.fake_llm import FakeLLM
 from sparring.plugin.remote import ExternalServerError, Remote
+from tests.inner_pytest import unmeasured
 from tests.serve_process import sparring_serve
 from tests.test_docs_examples import PLUGIN_EXAMPLES, ROOT, TUTORIAL, comparable, shown_in
 from tests.test_plugin import INI
@@ -46,6 +47,7 @@ def external() -> Iterator[str]:
 def run_pytest(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """pytest in a subprocess, as test_docs_examples runs the examples, plus `env`."""
     base = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
+    base = unmeasured(base)
     base.update(COLUMNS="80", PY_COLORS="0", **(env or {}))
     command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
     return subprocess.run(command, cwd=cwd, env=base, capture_output=True, text=True, check=False, timeout=240)

@@ -234,8 +234,16 @@ class Recorder:
             time.monotonic() - sent,
         )
 
+        recorded = False
+
         def record() -> None:  # before the client sees the end: it then finds the rule there
-            self._record(exchange, capture, api, parsed_body, secrets)
+            nonlocal recorded
+            # Once: a client that leaves just after the upstream's end (the openai SDK closes
+            # right after `[DONE]`) makes ending the answer fail after it was recorded, and
+            # the drain for a client gone would record the same exchange again.
+            if not recorded:
+                recorded = True
+                self._record(exchange, capture, api, parsed_body, secrets)
 
         try:
             response = await self._relay(exchange, upstream, capture, sent, record)

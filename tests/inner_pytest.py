@@ -3,9 +3,10 @@ unmeasured by coverage.
 
 Under `make test`, coverage follows every subprocess. A pytest run of a docs example spends
 most of its time starting up (pytest, its plugins, the SDKs), and coverage's tracer about
-doubles that; the plugin code those runs reach is measured in the test processes already.
-`sparring serve` and the other sparring subprocesses stay measured: theirs is code no test
-process runs.
+doubles that. The plugin code those runs reach is measured in the test processes too, all
+but 14 lines (of remote.py, fake_llm.py and pytest_plugin.py: 96 % either way), which the
+inner runs still test. `sparring serve` and the other sparring subprocesses stay measured:
+theirs is code no test process runs.
 """
 
 from __future__ import annotations

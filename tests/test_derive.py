@@ -7,9 +7,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -30,7 +27,7 @@ from sparring.cli import main
 from sparring.scenario.builders import recorded
 from sparring.scenario.dump import dump_scenario
 from sparring.scenario.recording import Recorded, RecordedEvent
-from tests.inner_pytest import unmeasured
+from tests.inner_pytest import run_pytest
 
 RECORD = Path(__file__).resolve().parents[1] / "docs" / "examples" / "record"
 CHAT = import_transcript((RECORD / "chat.txt").read_bytes(), model="gpt-4o-mini")
@@ -379,18 +376,6 @@ def test_the_derive_output_the_docs_show(
 @pytest.mark.timeout(240)
 def test_the_sweep_example_passes_every_case() -> None:
     """The how-to's test file, run by pytest as a user's would be: 1 replay and 23 cases."""
-    root = RECORD.parents[2]
-    env = unmeasured(
-        {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "-q", "docs/examples/record/test_fault_sweep.py"],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=200,
-    )
+    result = run_pytest("-q", "docs/examples/record/test_fault_sweep.py", cwd=RECORD.parents[2], timeout=200)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "24 passed" in result.stdout

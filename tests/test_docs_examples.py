@@ -23,7 +23,6 @@
 from __future__ import annotations
 
 import importlib.util
-import os
 import re
 import shutil
 import subprocess
@@ -36,7 +35,7 @@ import pytest
 from openai import OpenAI
 
 from sparring import ErrorReply, FakeServer, Match, load_scenario, parse_scenario
-from tests.inner_pytest import unmeasured
+from tests.inner_pytest import run_pytest
 from tests.legs import main_leg_only
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,21 +128,9 @@ def test_readme_yaml_blocks_are_scenarios() -> None:
         assert parse_scenario(block, source="README.md").rules
 
 
-# Whole pytest runs in subprocesses: 7-16 s each alone, up to 4x that under coverage on a
-# busy 2-core machine. Their limits leave room for that, and a third again.
-SUBPROCESS_TIMEOUT = 120
+# Whole pytest runs in subprocesses: 7-16 s each alone, up to 4x that on a busy 2-core
+# machine. Their limits (run_pytest's 120 s, 240 s a test) leave room for that, and a third again.
 SESSIONS = pytest.mark.timeout(240)
-
-
-def run_pytest(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
-    """pytest in a subprocess, from the repository root, as a user would run it: the plugin
-    examples' own pytest.ini applies. A fixed width and no colours, for comparable reports."""
-    env = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
-    env = unmeasured(env) | {"COLUMNS": "80", "PY_COLORS": "0"}
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, check=False, timeout=SUBPROCESS_TIMEOUT
-    )
 
 
 @SESSIONS

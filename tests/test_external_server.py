@@ -11,12 +11,8 @@ a callback that cannot travel.
 from __future__ import annotations
 
 import contextlib
-import os
 import re
-import subprocess
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -24,7 +20,7 @@ import pytest
 from sparring import FakeServer, reply
 from sparring.plugin.fake_llm import FakeLLM
 from sparring.plugin.remote import ExternalServerError, Remote
-from tests.inner_pytest import unmeasured
+from tests.inner_pytest import run_pytest
 from tests.serve_process import sparring_serve
 from tests.test_docs_examples import PLUGIN_EXAMPLES, ROOT, TUTORIAL, comparable, shown_in
 from tests.test_plugin import INI
@@ -44,15 +40,6 @@ def external() -> Iterator[str]:
         yield url
 
 
-def run_pytest(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """pytest in a subprocess, as test_docs_examples runs the examples, plus `env`."""
-    base = {name: value for name, value in os.environ.items() if not name.startswith(("PYTEST_", "FORCE_COLOR"))}
-    base = unmeasured(base)
-    base.update(COLUMNS="80", PY_COLORS="0", **(env or {}))
-    command = [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *args]
-    return subprocess.run(command, cwd=cwd, env=base, capture_output=True, text=True, check=False, timeout=240)
-
-
 def journal_of(url: str, namespace: str) -> list[object]:
     response = httpx.get(f"{url}/_sparring/journal", headers={"x-sparring-namespace": namespace})
     entries: list[object] = response.json()["entries"]
@@ -67,7 +54,9 @@ def test_the_plugin_examples_pass_against_an_external_server_under_xdist(externa
         len(re.findall(r"^(?:async )?def test_", path.read_text(encoding="utf-8"), flags=re.MULTILINE))
         for path in PLUGIN_EXAMPLES.glob("test_*.py")
     )
-    result = run_pytest(PLUGIN_EXAMPLES.relative_to(ROOT).as_posix(), "-n", "2", "--sparring-url", external)
+    result = run_pytest(
+        PLUGIN_EXAMPLES.relative_to(ROOT).as_posix(), "-n", "2", "--sparring-url", external, timeout=240
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     passed = re.search(r"= (\d+) passed in ", result.stdout)  # parametrized ones too (anyio's trio, if installed)
     assert passed is not None, result.stdout
@@ -76,14 +65,18 @@ def test_the_plugin_examples_pass_against_an_external_server_under_xdist(externa
 
 
 def test_the_tutorial_passes_against_an_external_server_named_in_the_environment(external: str) -> None:
-    result = run_pytest(TUTORIAL.relative_to(ROOT).as_posix(), "-q", "-n", "2", env={"SPARRING_URL": external})
+    result = run_pytest(
+        TUTORIAL.relative_to(ROOT).as_posix(), "-q", "-n", "2", env={"SPARRING_URL": external}, timeout=240
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "1 snapshot passed." in result.stdout
 
 
 def test_strict_teardown_and_report_sections_read_as_with_the_plugins_own_server(external: str) -> None:
     failing = PLUGIN_EXAMPLES / "failing"
-    result = run_pytest((failing / "strict_teardown.py").relative_to(ROOT).as_posix(), "--sparring-url", external)
+    result = run_pytest(
+        (failing / "strict_teardown.py").relative_to(ROOT).as_posix(), "--sparring-url", external, timeout=240
+    )
     assert result.returncode == 1, result.stdout + result.stderr
     assert "= 1 failed, 1 passed, 1 error in " in result.stdout
     output = comparable(result.stdout.splitlines())
